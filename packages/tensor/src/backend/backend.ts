@@ -1,0 +1,102 @@
+import type { DType, TypedArray } from '../dtype.js';
+import type { Shape } from '../shape.js';
+
+/**
+ * The narrow interface under every op. A backend owns the storage of its tensors (`S`:
+ * a typed array for the CPU, a texture for gpu.js) and implements these kernels on it.
+ * Ops and models never see storage: they call kernels through the tensor's backend, so a
+ * new backend plugs in without touching op or model code. Shapes are always contiguous,
+ * row-major; every kernel returns fresh storage and never mutates its inputs.
+ */
+export interface Backend<S = any> {
+  readonly name: string;
+  /** Takes ownership of `data`. */
+  fromArray(data: TypedArray): S;
+  /** Reads storage back; the CPU backend returns its own array (no copy). */
+  toArray(x: S, dtype: DType, size: number): TypedArray;
+  fill(size: number, value: number, dtype: DType): S;
+  cast(x: S, size: number, from: DType, to: DType): S;
+
+  unary(op: UnaryOp, x: S, size: number, dtype: DType): S;
+  /** Inputs share `dtype`; comparison ops return 0/1 in `dtype`. */
+  binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
+  where(cond: S, cShape: Shape, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
+  clamp(x: S, size: number, lo: number, hi: number, dtype: DType): S;
+
+  /** Reduces the middle axis of `[outer, n, inner]` (float64 accumulation). */
+  reduce(op: ReduceOp, x: S, outer: number, n: number, inner: number, dtype: DType): S;
+  /** Index of the first max/min along the middle axis of `[outer, n, inner]`, as int32. */
+  argReduce(op: 'argmax' | 'argmin', x: S, outer: number, n: number, inner: number, dtype: DType): S;
+
+  /** `[...batch, M, N] = op(a) @ op(b)` with broadcast batch dims; `transA` reads a as `[..., K, M]`. */
+  matmul(a: S, aShape: Shape, b: S, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType): S;
+
+  /** Gathers a strided view of `x` into contiguous storage of `view.shape`. */
+  strided(x: S, view: View, dtype: DType): S;
+  /** Zeros of `outShape` with `x` written into the strided view (the adjoint of `strided`, summing overlaps). */
+  stridedAdjoint(x: S, view: View, outShape: Shape, dtype: DType): S;
+  concat(xs: readonly S[], outer: number, sizes: readonly number[], inner: number, dtype: DType): S;
+  /** `out[o, j, i] = x[o, idx[j], i]` over `[outer, n, inner]`. */
+  gather(x: S, outer: number, n: number, inner: number, idx: S, nIdx: number, dtype: DType): S;
+  /** The adjoint of gather: `out[o, idx[j], i] += g[o, j, i]`. */
+  scatterAdd(g: S, outer: number, n: number, inner: number, idx: S, nIdx: number, dtype: DType): S;
+
+  /** Softmax (or log-softmax) along the middle axis of `[outer, n, inner]`. */
+  softmax(x: S, outer: number, n: number, inner: number, log: boolean, dtype: DType): S;
+  /** Gradient w.r.t. the input, from the output `y` and its gradient `g`. */
+  softmaxBackward(y: S, g: S, outer: number, n: number, inner: number, log: boolean, dtype: DType): S;
+  /** Normalises rows of `[rows, d]`; returns the output and per-row mean and 1/std for backward. */
+  layerNorm(x: S, weight: S | null, bias: S | null, rows: number, d: number, eps: number, dtype: DType): LayerNormResult<S>;
+  layerNormBackward(g: S, x: S, weight: S | null, mean: S, rstd: S, rows: number, d: number, dtype: DType): LayerNormGrads<S>;
+}
+
+export interface View {
+  shape: Shape;
+  strides: readonly number[];
+  offset: number;
+}
+
+export interface LayerNormResult<S> {
+  y: S;
+  mean: S;
+  rstd: S;
+}
+export interface LayerNormGrads<S> {
+  gx: S;
+  gw: S;
+  gb: S;
+}
+
+export const unaryOps = [
+  'neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'tanh', 'sigmoid', 'relu', 'step',
+  'gelu', 'geluTanh', 'geluGrad', 'geluTanhGrad',
+] as const;
+export type UnaryOp = (typeof unaryOps)[number];
+
+export const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'gt', 'ge', 'lt', 'le'] as const;
+export type BinaryOp = (typeof binaryOps)[number];
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+let active: Backend | null = null;
+const registry = new Map<string, Backend>();
+
+export function registerBackend(backend: Backend): void {
+  registry.set(backend.name, backend);
+}
+
+/** The backend new tensors are created on. */
+export function getBackend(): Backend {
+  if (active === null) throw new Error('getBackend: no backend registered (import @ggem/tensor, which registers "cpu")');
+  return active;
+}
+
+export function setBackend(name: string): void {
+  const b = registry.get(name);
+  if (b === undefined) throw new Error(`setBackend: unknown backend "${name}"; registered: ${[...registry.keys()].join(', ')}`);
+  active = b;
+}
+
+export function findBackend(name: string): Backend | undefined {
+  return registry.get(name);
+}

@@ -1,0 +1,41 @@
+import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { Backend } from '../backend.js';
+import { binary, clamp, unary, where } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { concat, gather, scatterAdd, strided, stridedAdjoint } from './movement.js';
+import { layerNorm, layerNormBackward, softmax, softmaxBackward } from './nn.js';
+import { argReduce, reduce } from './reduce.js';
+
+/** The reference backend: storage is a typed array, kernels are plain TypeScript plus a WebAssembly SIMD matmul. */
+export const cpuBackend: Backend<TypedArray> = {
+  name: 'cpu',
+  fromArray: (data) => data,
+  toArray: (x) => x,
+  fill(size, value, dtype) {
+    const out = allocate(dtype, size);
+    if (value !== 0) out.fill(value);
+    return out;
+  },
+  cast(x, size, _from, to: DType) {
+    const out = allocate(to, size);
+    if (to === 'int32') for (let i = 0; i < size; i++) out[i] = Math.trunc(x[i]!);
+    else out.set(x);
+    return out;
+  },
+  unary,
+  binary,
+  where,
+  clamp,
+  reduce,
+  argReduce: (op, x, outer, n, inner) => argReduce(op, x, outer, n, inner),
+  matmul,
+  strided,
+  stridedAdjoint,
+  concat,
+  gather,
+  scatterAdd,
+  softmax,
+  softmaxBackward,
+  layerNorm,
+  layerNormBackward,
+};

@@ -1,0 +1,101 @@
+import { record } from '../autograd/engine.js';
+import { defaultGenerator, type Generator } from '../random.js';
+import { fmt, normAxis, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { matmulT } from './matmul.js';
+
+function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
+  const op = log ? 'logSoftmax' : 'softmax';
+  const a = normAxis(op, axis, x.rank);
+  const outer = sizeOf(x.shape.slice(0, a));
+  const n = x.shape[a]!;
+  const inner = sizeOf(x.shape.slice(a + 1));
+  const be = x.backend;
+  const y = new Tensor(be.softmax(x.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype, be);
+  return record(y, op, [x], (g) => [new Tensor(be.softmaxBackward(y.storage, g.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype, be)]);
+}
+
+/** exp(x − max) / Σ exp(x − max) along `axis`: rows sum to 1, stable for inputs of 1e4. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return softmaxImpl(x, axis, false);
+}
+
+/** x − max − log Σ exp(x − max) along `axis`: log(softmax(x)) without overflow or log(0). */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return softmaxImpl(x, axis, true);
+}
+
+/**
+ * Layer normalisation over the last dim: (x − mean) / sqrt(var + eps) · weight + bias,
+ * with the biased variance (as PyTorch). Fused forward and backward.
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (d === undefined) throw new Error('layerNorm: expected a tensor of rank >= 1');
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p !== null && (p.rank !== 1 || p.shape[0] !== d)) throw new Error(`layerNorm: ${name} has shape ${fmt(p.shape)} but the input's last dim is ${d} (input ${fmt(x.shape)})`);
+  }
+  if (bias !== null && weight === null) throw new Error('layerNorm: a bias needs a weight');
+  const rows = x.size / d;
+  const be = x.backend;
+  const r = be.layerNorm(x.storage, weight?.storage ?? null, bias?.storage ?? null, rows, d, eps, x.dtype);
+  const y = new Tensor(r.y, x.shape, x.dtype, be);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return record(y, 'layerNorm', inputs, (g) => {
+    const gr = be.layerNormBackward(g.storage, x.storage, weight?.storage ?? null, r.mean, r.rstd, rows, d, x.dtype);
+    const wrap = (s: unknown, shape: readonly number[]) => new Tensor(s, shape, x.dtype, be);
+    return [wrap(gr.gx, x.shape), wrap(gr.gw, [d]), wrap(gr.gb, [d])];
+  });
+}
+
+/** y = x Wᵀ + b with W `[out, in]` (PyTorch's layout); leading dims of x are flattened into one product. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const din = weight.shape[1];
+  if (weight.rank !== 2 || x.shape[x.rank - 1] !== din) {
+    throw new Error(`linear: input ${fmt(x.shape)} does not fit weight ${fmt(weight.shape)} (expected last dim ${din ?? '?'})`);
+  }
+  const flat = x.rank === 2 ? x : x.reshape([-1, din!]);
+  let y = matmulT(flat, weight, false, true);
+  if (bias !== null) y = y.add(bias);
+  return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), weight.shape[0]!]);
+}
+
+export interface CrossEntropyOptions {
+  /** Mixes the one-hot target with the uniform distribution: q = (1 − s)·onehot + s/C. */
+  labelSmoothing?: number;
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * Cross-entropy of logits `[B, C]` against integer labels `[B]` (int32 tensor or array):
+ * −Σ_c q_c · log softmax(z)_c, averaged over the batch by default.
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor | readonly number[], options: CrossEntropyOptions = {}): Tensor {
+  const s = options.labelSmoothing ?? 0;
+  if (logits.rank !== 2) throw new Error(`crossEntropy: expected logits of shape [B, C], got ${fmt(logits.shape)}`);
+  if (!(s >= 0 && s <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${s}`);
+  const [b, c] = logits.shape as [number, number];
+  const lab = labels instanceof Tensor ? labels.data : labels;
+  if (lab.length !== b) throw new Error(`crossEntropy: ${lab.length} labels for a batch of ${b} (logits ${fmt(logits.shape)})`);
+  const q = logits.dtype === 'float64' ? new Float64Array(b * c) : new Float32Array(b * c);
+  q.fill(s / c);
+  for (let i = 0; i < b; i++) {
+    const l = lab[i]!;
+    if (!Number.isInteger(l) || l < 0 || l >= c) throw new Error(`crossEntropy: label ${l} at position ${i} is not an integer in [0, ${c})`);
+    q[i * c + l]! += 1 - s;
+  }
+  const target = new Tensor(logits.backend.fromArray(q), [b, c], logits.dtype, logits.backend);
+  const perRow = logSoftmax(logits, -1).mul(target).sum(1).neg();
+  const reduction = options.reduction ?? 'mean';
+  return reduction === 'none' ? perRow : reduction === 'sum' ? perRow.sum() : perRow.mean();
+}
+
+/** Inverted dropout: zeroes each entry with probability p and scales the rest by 1/(1−p); identity when not training. */
+export function dropout(x: Tensor, p: number, training = true, generator: Generator = defaultGenerator): Tensor {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const mask = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
+  const scale = 1 / (1 - p);
+  for (let i = 0; i < mask.length; i++) mask[i] = generator.uniform() < p ? 0 : scale;
+  return x.mul(new Tensor(x.backend.fromArray(mask), x.shape, x.dtype, x.backend));
+}

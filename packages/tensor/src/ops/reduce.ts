@@ -1,0 +1,103 @@
+import { record } from '../autograd/engine.js';
+import type { ReduceOp } from '../backend/backend.js';
+import { fmt, normAxes, normAxis, sizeOf, type Shape } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+/**
+ * Reduces `axes` keeping them as size-1 dims. Runs of adjacent axes are merged into one
+ * pass over `[outer, n, inner]`, so a full sum is one float64-accumulated pass.
+ */
+function reduceKeep(op: ReduceOp, x: Tensor, axes: readonly number[]): Tensor {
+  let storage = x.storage;
+  const shape = [...x.shape];
+  let i = 0;
+  while (i < axes.length) {
+    let j = i;
+    while (j + 1 < axes.length && axes[j + 1] === axes[j]! + 1) j++;
+    const first = axes[i]!;
+    const last = axes[j]!;
+    const outer = sizeOf(shape.slice(0, first));
+    const n = sizeOf(shape.slice(first, last + 1));
+    const inner = sizeOf(shape.slice(last + 1));
+    storage = x.backend.reduce(op, storage, outer, n, inner, x.dtype);
+    for (let k = first; k <= last; k++) shape[k] = 1;
+    i = j + 1;
+  }
+  return new Tensor(storage, shape, x.dtype, x.backend);
+}
+
+function keptShape(shape: Shape, axes: readonly number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+function finish(y: Tensor, x: Tensor, axes: readonly number[], keepdim: boolean): Tensor {
+  return keepdim ? y : y.reshape(x.shape.filter((_, i) => !axes.includes(i)));
+}
+
+/** Σ over `axes` (all when omitted). */
+export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  const ax = normAxes('sum', axes, x.rank);
+  const y = record(reduceKeep('sum', x, ax), 'sum', [x], (g) => [g.expand(x.shape)]); // d Σx = broadcast of the gradient
+  return finish(y, x, ax, keepdim);
+}
+
+/** Arithmetic mean over `axes` (all when omitted). */
+export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  const ax = normAxes('mean', axes, x.rank);
+  const n = ax.reduce((p, a) => p * x.shape[a]!, 1);
+  return sum(x, ax, keepdim).div(n);
+}
+
+/**
+ * Max over `axes`. The gradient is split evenly among tied maxima (as `torch.amax`), so a
+ * column of k equal maxima gives each 1/k.
+ */
+export function max(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  return extremum('max', x, axes, keepdim);
+}
+
+/** Min over `axes`; ties split the gradient evenly, as for `max`. */
+export function min(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  return extremum('min', x, axes, keepdim);
+}
+
+function extremum(op: 'max' | 'min', x: Tensor, axes: number | readonly number[] | undefined, keepdim: boolean): Tensor {
+  const ax = normAxes(op, axes, x.rank);
+  if (x.size === 0) throw new Error(`${op}: cannot reduce an empty tensor of shape ${fmt(x.shape)}`);
+  const yk = reduceKeep(op, x, ax);
+  const y = record(yk, op, [x], (g) => {
+    const mask = x.eq(yk);
+    return [mask.mul(g).div(reduceKeep('sum', mask, ax))];
+  });
+  return finish(y, x, ax, keepdim);
+}
+
+/** Index of the first maximum along `axis` (over the flattened tensor when omitted), as int32. */
+export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argReduce('argmax', x, axis, keepdim);
+}
+
+export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argReduce('argmin', x, axis, keepdim);
+}
+
+function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepdim: boolean): Tensor {
+  if (axis === undefined) return argReduce(op, x.reshape([x.size]), 0, false);
+  const a = normAxis(op, axis, x.rank);
+  const outer = sizeOf(x.shape.slice(0, a));
+  const n = x.shape[a]!;
+  const inner = sizeOf(x.shape.slice(a + 1));
+  const out = new Tensor(x.backend.argReduce(op, x.storage, outer, n, inner, x.dtype), keptShape(x.shape, [a]), 'int32', x.backend);
+  return finish(out, x, [a], keepdim);
+}
+
+/** Sums a broadcast gradient back to `shape` (the engine's one place for this). */
+export function reduceToShape(g: Tensor, shape: Shape): Tensor {
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const kept = axes.length === 0 ? g : sum(g, axes, true);
+  return kept.reshape(shape);
+}

@@ -1,0 +1,155 @@
+import { backward as runBackward, RELEASED, type BackwardOptions, type NodeSlot } from './autograd/engine.js';
+import { getBackend, type Backend } from './backend/backend.js';
+import type { DType, TypedArray } from './dtype.js';
+import * as ew from './ops/elementwise.js';
+import * as mm from './ops/matmul.js';
+import * as mv from './ops/movement.js';
+import * as nnops from './ops/nn.js';
+import * as red from './ops/reduce.js';
+import { fmt, sizeOf, type Shape } from './shape.js';
+import { formatTensor } from './format.js';
+
+export type Scalar = number;
+export type TensorLike = Tensor | Scalar;
+export type NestedArray = number | NestedArray[];
+
+/**
+ * An n-dimensional array on a backend, with optional gradient tracking. Storage is
+ * contiguous and row-major and never mutated by ops, so views such as `reshape` share it.
+ *
+ *     const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ *     x.mul(x).sum().backward();  // x.grad = 2x
+ */
+export class Tensor {
+  /** Backend-owned storage (a typed array on the CPU). */
+  storage: unknown;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly backend: Backend;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, null for leaves, RELEASED after backward. */
+  node: NodeSlot = null;
+
+  constructor(storage: unknown, shape: Shape, dtype: DType, backend: Backend = getBackend()) {
+    this.storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.backend = backend;
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+  /** True for tensors not produced by a recorded op (parameters, inputs). */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  /** The values as a flat typed array (the CPU backend's own storage: do not mutate unless you own the tensor). */
+  get data(): TypedArray {
+    return this.backend.toArray(this.storage, this.dtype, this.size);
+  }
+
+  /** The values as nested arrays. */
+  toArray(): NestedArray {
+    const d = this.data;
+    const build = (dim: number, off: number): NestedArray => {
+      if (dim === this.rank) return d[off]!;
+      const stride = sizeOf(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, off + i * stride));
+    };
+    return build(0, 0);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new Error(`item: expected a tensor with one element, got shape ${fmt(this.shape)}`);
+    return this.data[0]!;
+  }
+
+  toString(): string {
+    return formatTensor(this);
+  }
+
+  /** Computes gradients of this tensor w.r.t. every leaf that requires grad. */
+  backward(seed?: Tensor, options?: BackwardOptions): void {
+    runBackward(this, seed, options);
+  }
+
+  /** A tensor sharing this one's storage, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.storage, this.shape, this.dtype, this.backend);
+  }
+
+  /** Sets requiresGrad on a leaf and returns it. */
+  setRequiresGrad(on = true): this {
+    if (this.node !== null && this.node !== RELEASED && !on) throw new Error('setRequiresGrad: only leaf tensors can stop requiring grad; use detach()');
+    this.requiresGrad = on;
+    return this;
+  }
+
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  // --- elementwise ---
+  add(b: TensorLike): Tensor { return ew.add(this, b); }
+  sub(b: TensorLike): Tensor { return ew.sub(this, b); }
+  mul(b: TensorLike): Tensor { return ew.mul(this, b); }
+  div(b: TensorLike): Tensor { return ew.div(this, b); }
+  pow(b: TensorLike): Tensor { return ew.pow(this, b); }
+  maximum(b: TensorLike): Tensor { return ew.maximum(this, b); }
+  minimum(b: TensorLike): Tensor { return ew.minimum(this, b); }
+  eq(b: TensorLike): Tensor { return ew.eq(this, b); }
+  gt(b: TensorLike): Tensor { return ew.gt(this, b); }
+  ge(b: TensorLike): Tensor { return ew.ge(this, b); }
+  lt(b: TensorLike): Tensor { return ew.lt(this, b); }
+  le(b: TensorLike): Tensor { return ew.le(this, b); }
+  neg(): Tensor { return ew.neg(this); }
+  exp(): Tensor { return ew.exp(this); }
+  log(): Tensor { return ew.log(this); }
+  sqrt(): Tensor { return ew.sqrt(this); }
+  abs(): Tensor { return ew.abs(this); }
+  sign(): Tensor { return ew.sign(this); }
+  tanh(): Tensor { return ew.tanh(this); }
+  sigmoid(): Tensor { return ew.sigmoid(this); }
+  relu(): Tensor { return ew.relu(this); }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.gelu(this, approximate); }
+  clamp(min: number | null, max: number | null = null): Tensor { return ew.clamp(this, min, max); }
+  cast(dtype: DType): Tensor { return ew.cast(this, dtype); }
+
+  // --- reductions ---
+  sum(axes?: number | number[], keepdim = false): Tensor { return red.sum(this, axes, keepdim); }
+  mean(axes?: number | number[], keepdim = false): Tensor { return red.mean(this, axes, keepdim); }
+  max(axes?: number | number[], keepdim = false): Tensor { return red.max(this, axes, keepdim); }
+  min(axes?: number | number[], keepdim = false): Tensor { return red.min(this, axes, keepdim); }
+  argmax(axis?: number, keepdim = false): Tensor { return red.argmax(this, axis, keepdim); }
+  argmin(axis?: number, keepdim = false): Tensor { return red.argmin(this, axis, keepdim); }
+
+  // --- linear algebra ---
+  matmul(b: Tensor): Tensor { return mm.matmul(this, b); }
+
+  // --- movement ---
+  reshape(shape: readonly number[]): Tensor { return mv.reshape(this, shape); }
+  flatten(start = 0, end = -1): Tensor { return mv.flatten(this, start, end); }
+  unsqueeze(axis: number): Tensor { return mv.unsqueeze(this, axis); }
+  squeeze(axis?: number): Tensor { return mv.squeeze(this, axis); }
+  permute(perm: readonly number[]): Tensor { return mv.permute(this, perm); }
+  transpose(a = -2, b = -1): Tensor { return mv.transpose(this, a, b); }
+  expand(shape: readonly number[]): Tensor { return mv.expand(this, shape); }
+  slice(ranges: readonly (readonly [number, number] | null)[]): Tensor { return mv.slice(this, ranges); }
+  narrow(axis: number, start: number, length: number): Tensor { return mv.narrow(this, axis, start, length); }
+  indexSelect(axis: number, index: Tensor | readonly number[]): Tensor { return mv.indexSelect(this, axis, index); }
+
+  // --- nn ---
+  softmax(axis = -1): Tensor { return nnops.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return nnops.logSoftmax(this, axis); }
+
+  // --- creation like this ---
+  zerosLike(): Tensor { return new Tensor(this.backend.fill(this.size, 0, this.dtype), this.shape, this.dtype, this.backend); }
+  onesLike(): Tensor { return new Tensor(this.backend.fill(this.size, 1, this.dtype), this.shape, this.dtype, this.backend); }
+}
