@@ -22,6 +22,8 @@ export type NodeSlot = Node | null | typeof RELEASED;
 
 let gradEnabled = true;
 let anomaly = false;
+/** True while rules run: their inner ops are checked as one, under the rule's op name. */
+let inBackward = false;
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -31,6 +33,7 @@ export function isGradEnabled(): boolean {
 export function noGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = false;
+  inBackward = true;
   try {
     return fn();
   } finally {
@@ -63,7 +66,7 @@ function checkNaN(t: Tensor, what: string): void {
 
 /** Attaches a node to `out` when grad mode is on and some input requires grad. */
 export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: Node['backward']): Tensor {
-  if (anomaly) checkNaN(out, `${op}: the forward pass`);
+  if (anomaly && !inBackward) checkNaN(out, `${op}: the forward pass`);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
   out.node = { op, inputs, backward };
@@ -88,6 +91,7 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
   gradEnabled = false;
+  inBackward = true;
   try {
     grads.set(root, seed ?? root.onesLike());
     for (let i = order.length - 1; i >= 0; i--) {
@@ -114,6 +118,7 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
     }
   } finally {
     gradEnabled = true;
+    inBackward = false;
   }
 }
 

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { concat, indexSelect, stack, tensor, arange, type Tensor } from '../index.js';
+import { assertGradcheck } from '../testing/index.js';
+import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
+
+const perms = (n: number): fc.Arbitrary<number[]> => fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n });
+
+describe('movement ops', () => {
+  it('reshape passes the gradient checker and shares storage', () => {
+    fc.assert(fc.property(shape(3, 4, 1).chain((s) => tensorOf(s)), (x) => {
+      assertGradcheck((t) => t.reshape([-1]).mul(t.reshape([-1])), [x]);
+      assert.equal(x.reshape([-1]).storage, x.storage);
+    }), RUNS);
+  });
+  it('permute passes the gradient checker and moves entries', () => {
+    fc.assert(fc.property(shape(4, 3, 1).chain((s) => fc.tuple(tensorOf(s), perms(s.length))), ([x, p]) => {
+      assertGradcheck((t) => t.permute(p), [x]);
+      assert.deepEqual(x.permute(p).shape, p.map((a) => x.shape[a]));
+    }), RUNS);
+    const x = arange(6).reshape([2, 3]);
+    assert.deepEqual(x.transpose().toArray(), [[0, 3], [1, 4], [2, 5]]);
+  });
+  it('expand passes the gradient checker (the gradient sums over broadcast dims)', () => {
+    fc.assert(fc.property(shape(3, 3, 1).chain((s) => fc.tuple(tensorOf(s.map((d, i) => (i % 2 ? 1 : d))), fc.constant(s))), ([x, s]) => {
+      const target = [2, ...s];
+      assertGradcheck((t) => t.expand(target), [x]);
+    }), RUNS);
+  });
+  it('slice passes the gradient checker', () => {
+    const sliced = shape(3, 5, 1).chain((s) => fc.tuple(tensorOf(s), fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((a) => fc.integer({ min: a + 1, max: d }).map((b) => [a, b] as const))))));
+    fc.assert(fc.property(sliced, ([x, ranges]) => assertGradcheck((t) => t.slice(ranges), [x])), RUNS);
+    assert.deepEqual(arange(10).slice([[-3, -1]]).toArray(), [7, 8]);
+    assert.throws(() => arange(4).slice([[2, 9]]), /slice: range \[2, 9\) is out of bounds for dim 0 of size 4/);
+  });
+  it('concat and stack pass the gradient checker', () => {
+    const pair = shape(3, 3, 1).chain((s) => fc.tuple(fc.integer({ min: 0, max: s.length - 1 }), fc.integer({ min: 1, max: 3 })).chain(([ax, d]) => {
+      const s2 = s.map((v, i) => (i === ax ? d : v));
+      return fc.tuple(tensorOf(s), tensorOf(s2), fc.constant(ax));
+    }));
+    fc.assert(fc.property(pair, ([a, b, ax]) => assertGradcheck((x, y) => concat([x, y, x], ax), [a, b])), RUNS);
+    fc.assert(fc.property(shape(3, 3).chain((s) => fc.tuple(tensorOf(s), tensorOf(s), fc.integer({ min: 0, max: s.length }))), ([a, b, ax]) => {
+      assertGradcheck((x, y) => stack([x, y], ax), [a, b]);
+    }), RUNS);
+    assert.throws(() => concat([tensor([[1, 2]]), tensor([[1, 2, 3]])], 0), /concat: shapes \[1, 2\] float32, \[1, 3\] float32 do not match outside axis 0/);
+  });
+  it('indexSelect passes the gradient checker with repeated indices', () => {
+    fc.assert(fc.property(shape(3, 4, 1).chain((s) => fc.tuple(tensorOf(s), fc.integer({ min: 0, max: s.length - 1 }))).chain(([x, ax]) => fc.tuple(fc.constant(x), fc.constant(ax), fc.array(fc.integer({ min: 0, max: x.shape[ax]! - 1 }), { minLength: 1, maxLength: 6 }))), ([x, ax, idx]) => {
+      assertGradcheck((t) => indexSelect(t, ax, idx), [x]);
+    }), RUNS);
+    assert.throws(() => indexSelect(arange(3), 0, [3]), /indexSelect: index 3 at position 0 is out of range for dim 0 of size 3/);
+  });
+  it('reshape names both shapes on a size mismatch', () => {
+    assert.throws(() => arange(6).reshape([4, 2]), /reshape: cannot reshape a tensor of shape \[6\] \(6 elements\) into \[4, 2\] \(8 elements\)/);
+  });
+});
+
+export type { Tensor };

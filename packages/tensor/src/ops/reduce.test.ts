@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { max, mean, min, sum, tensor, Generator, type Tensor } from '../index.js';
+import { assertGradcheck } from '../testing/index.js';
+import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
+
+/** A tensor with a random subset of its axes (possibly none, possibly negative) and a keepdim flag. */
+const withAxes = shape(4, 3, 1).chain((s) =>
+  fc.tuple(
+    tensorOf(s),
+    fc.subarray([...s.keys()]).chain((ax) => fc.constantFrom(ax, ax.map((a) => a - s.length))),
+    fc.boolean(),
+  ),
+);
+
+describe('reductions', () => {
+  for (const [name, f] of [['sum', sum], ['mean', mean]] as const) {
+    it(`${name} over any axes passes the gradient checker`, () => {
+      fc.assert(fc.property(withAxes, ([x, axes, keep]) => assertGradcheck((t) => f(t, axes.length ? axes : undefined, keep), [x])), RUNS);
+    });
+  }
+  for (const [name, f] of [['max', max], ['min', min]] as const) {
+    it(`${name} over any axes passes the gradient checker (distinct values)`, () => {
+      fc.assert(
+        fc.property(withAxes, ([x, axes, keep]) => {
+          // distinct values, so no tie: a permutation of a well-spaced grid
+          const rng = new Generator(x.size);
+          const v = rng.shuffle(Array.from({ length: x.size }, (_, i) => i * 0.37 - 1));
+          const xd = tensor(Float64Array.from(v), { shape: x.shape });
+          assertGradcheck((t) => f(t, axes.length ? axes : undefined, keep), [xd]);
+        }),
+        RUNS,
+      );
+    });
+  }
+  it('max splits the gradient evenly among tied maxima', () => {
+    const x = tensor([[3, 1, 3], [0, 2, 2]], { requiresGrad: true });
+    max(x, 1).sum().backward();
+    assert.deepEqual(Array.from(x.grad!.data), [0.5, 0, 0.5, 0, 0.5, 0.5]);
+  });
+  it('keepdim keeps size-1 dims and axes may be negative', () => {
+    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(x.sum(-1, true).shape, [2, 1]);
+    assert.deepEqual(x.sum([0, 1]).shape, []);
+    assert.deepEqual(x.mean(0).toArray(), [2.5, 3.5, 4.5]);
+  });
+  it('argmax returns the first maximum as int32', () => {
+    const x = tensor([[1, 7, 7], [9, 0, 9]]);
+    assert.deepEqual(x.argmax(1).toArray(), [1, 0]);
+    assert.equal(x.argmax(1).dtype, 'int32');
+    assert.equal(x.argmax().item(), 3);
+    assert.deepEqual(x.argmin(0, true).shape, [1, 3]);
+  });
+  it('a 5M-element float32 sum is accurate to 1e-6 relative', () => {
+    const n = 5_000_000;
+    const data = new Float32Array(n);
+    const rng = new Generator(7);
+    for (let i = 0; i < n; i++) data[i] = rng.uniform();
+    let exact = 0; // float64 reference over the same float32 values
+    for (let i = 0; i < n; i++) exact += data[i]!;
+    const got = tensor(data).sum().item();
+    assert.ok(Math.abs(got - exact) / exact < 1e-6, `sum ${got} vs ${exact}`);
+    const naive = data.reduce((s, v) => Math.fround(s + v), 0); // what float32 accumulation gives
+    assert.ok(Math.abs(naive - exact) / exact > 1e-6, 'the test input must be one where float32 accumulation fails');
+  });
+  it('out-of-range axes are a clear error', () => {
+    const x = tensor([[1, 2]]);
+    assert.throws(() => x.sum(2), /sum: axis 2 is out of range for a tensor of rank 2/);
+    assert.throws(() => x.max(-3), /max: axis -3 is out of range/);
+    assert.throws(() => x.argmax(5), /argmax: axis 5 is out of range/);
+  });
+});
+
+export type { Tensor };
