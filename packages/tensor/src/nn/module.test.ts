@@ -75,7 +75,7 @@ describe('nn.Module', () => {
     const p = randn([200, 300]);
     nn.init.truncNormal(p, { std: 0.02, generator: new Generator(3) });
     const d = p.data;
-    const std = Math.sqrt(d.reduce((s, v) => s + v * v, 0) / d.length);
+    const std = Math.sqrt(Array.from(d).reduce((s, v) => s + v * v, 0) / d.length);
     assert.ok(Math.abs(std - 0.02) < 0.001, `std ${std}`);
     const q = randn([200, 300]);
     nn.init.truncNormal(q, { std: 0.02, generator: new Generator(3) });
