@@ -1,5 +1,6 @@
 import { allocate, type DType, type TypedArray } from '../../dtype.js';
 import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
+import { availableKernels, getGemm, type MatmulKernel } from './wasm/index.js';
 
 /**
  * One matrix product `C[M,N] = A[M,K] · B[K,N]` where A and B are read through strides
@@ -30,10 +31,21 @@ export const gemmReference: Gemm = (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow,
   }
 };
 
-let fastGemm: Gemm | null = null;
-/** Installs the float32 fast path (the WebAssembly SIMD kernel) used for float32 products. */
-export function setFastGemm(gemm: Gemm | null): void {
-  fastGemm = gemm;
+let kernel: MatmulKernel = availableKernels()[0]!;
+let fastGemm: Gemm | null = getGemm(kernel);
+
+/**
+ * Picks the float32 matmul kernel of the CPU backend: the WebAssembly SIMD kernel (with
+ * relaxed-simd FMA where the engine has it; the default) or the plain TypeScript reference.
+ * float64 products always use the reference.
+ */
+export function setCpuMatmul(k: MatmulKernel): void {
+  fastGemm = getGemm(k);
+  kernel = k;
+}
+
+export function getCpuMatmul(): MatmulKernel {
+  return kernel;
 }
 
 /** Batched matmul with broadcast batch dims; both operands have rank >= 2. */

@@ -1,0 +1,96 @@
+/**
+ * A minimal WebAssembly binary writer: enough to build the matmul kernels in this folder
+ * from TypeScript (one imported memory, a few exported functions). Opcodes are named as in
+ * the spec; kernels are written as arrays of bytes through the helpers below.
+ */
+
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const str = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+
+/** Instructions. `simd(op)` is the 0xfd prefix with a LEB opcode; memargs are (log2 align, offset). */
+export const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (l: number) => [0x0c, ...uleb(l)],
+  brIf: (l: number) => [0x0d, ...uleb(l)],
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  i32Eqz: [0x45],
+  f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
+  f32Store: (offset: number) => [0x38, 2, ...uleb(offset)],
+  i32LtS: [0x48],
+  select: [0x1b],
+  i32LtU: [0x49],
+  i32GeU: [0x4f],
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  i32Mul: [0x6c],
+  simd: (code: number, ...imm: number[]) => [0xfd, ...uleb(code), ...imm],
+  v128Load: (offset: number) => op.simd(0x00, 4, ...uleb(offset)),
+  v128Store: (offset: number) => op.simd(0x0b, 4, ...uleb(offset)),
+  v128Load32Splat: (offset: number) => op.simd(0x09, 2, ...uleb(offset)),
+  v128Zero: [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)],
+  f32x4Add: [0xfd, ...uleb(0xe4)],
+  f32x4Mul: [0xfd, ...uleb(0xe6)],
+  /** relaxed-simd fused (or not) multiply-add: a·b + c. */
+  f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
+};
+
+export interface FuncDef {
+  name: string;
+  params: number[];
+  locals: number[];
+  body: number[];
+}
+
+/** A module importing `env.memory` (shared when asked) and exporting the given functions (no results). */
+export function buildModule(funcs: FuncDef[], memory: { shared: boolean; min: number; max: number }): Uint8Array<ArrayBuffer> {
+  const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec([])]);
+  const limits = memory.shared ? [0x03, ...uleb(memory.min), ...uleb(memory.max)] : [0x01, ...uleb(memory.min), ...uleb(memory.max)];
+  const imports = [[...str('env'), ...str('memory'), 0x02, ...limits]];
+  const exports = funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]);
+  const codes = funcs.map((f) => {
+    const locals = vec(f.locals.map((t) => [1, t]));
+    const body = [...locals, ...f.body, ...op.end];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, vec(imports)),
+    ...section(3, vec(funcs.map((_, i) => uleb(i)))),
+    ...section(7, vec(exports)),
+    ...section(10, vec(codes)),
+  ]);
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { gemmReference } from '../matmul.js';
+import { createWasmGemm } from './gemm.js';
+import { availableKernels, features } from './index.js';
+import { getCpuMatmul, matmul as matmulOp, randn, setCpuMatmul, Generator } from '../../../index.js';
+
+const shapes = [
+  { mr: 2, nr: 16, fma: true },
+  { mr: 4, nr: 8, fma: true },
+  { mr: 3, nr: 12, fma: false },
+];
+
+/** m, n, k around the tile edges, and which operands are transposed. */
+const problem = fc.record({
+  m: fc.integer({ min: 1, max: 37 }),
+  n: fc.integer({ min: 1, max: 41 }),
+  k: fc.integer({ min: 1, max: 33 }),
+  ta: fc.boolean(),
+  tb: fc.boolean(),
+  seed: fc.integer(),
+});
+
+describe('WebAssembly SIMD gemm', () => {
+  it('detects SIMD on this engine (Node 20 has it; relaxed-simd through a V8 flag)', () => {
+    assert.ok(features.simd);
+    assert.ok(availableKernels().includes('typescript'));
+  });
+  for (const s of shapes) {
+    if (s.fma && !features.relaxedSimd) continue;
+    it(`${s.mr}×${s.nr}${s.fma ? ' fma' : ''} equals the TypeScript reference for any shape and transpose`, () => {
+      const gemm = createWasmGemm(s);
+      fc.assert(
+        fc.property(problem, ({ m, n, k, ta, tb, seed }) => {
+          const g = new Generator(seed);
+          const a = Float32Array.from({ length: m * k + 3 }, () => g.normal());
+          const b = Float32Array.from({ length: k * n + 5 }, () => g.normal());
+          const [aRow, aCol] = ta ? [1, m] : [k, 1];
+          const [bRow, bCol] = tb ? [1, k] : [n, 1];
+          const want = new Float32Array(m * n + 2);
+          const got = new Float32Array(m * n + 2).fill(7);
+          gemmReference(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, want, 1);
+          gemm(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, got, 1);
+          assert.equal(got[0], 7, 'nothing written before the output');
+          assert.equal(got[m * n + 1], 7, 'nothing written after the output');
+          for (let i = 1; i <= m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)) * Math.sqrt(k), `entry ${i - 1}: ${got[i]} vs ${want[i]}`);
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+  it('batched float32 matmul gives the same result on every kernel', () => {
+    const a = randn([3, 1, 20, 30], { generator: new Generator(1) });
+    const b = randn([4, 30, 17], { generator: new Generator(2) });
+    const before = getCpuMatmul();
+    const results = availableKernels().map((k) => {
+      setCpuMatmul(k);
+      return matmulOp(a, b).data;
+    });
+    setCpuMatmul(before);
+    for (const r of results.slice(1)) r.forEach((v, i) => assert.ok(Math.abs(v - results[0]![i]!) < 1e-4, `entry ${i}`));
+  });
+  it('a NaN in an input reaches only its own rows and columns', () => {
+    const gemm = createWasmGemm({ mr: 2, nr: 16, fma: features.relaxedSimd });
+    const a = new Float32Array(5 * 3).fill(1);
+    a[3] = NaN; // row 1
+    const b = new Float32Array(3 * 20).fill(1);
+    const c = new Float32Array(5 * 20);
+    gemm(5, 20, 3, a, 0, 3, 1, b, 0, 20, 1, c, 0);
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 20; j++) assert.equal(Number.isNaN(c[i * 20 + j]), i === 1);
+  });
+});

@@ -1,0 +1,161 @@
+import { buildModule, I32, op, V128, type FuncDef } from './emit.js';
+
+export interface KernelShape {
+  /** Rows of C per register tile. */
+  mr: number;
+  /** Columns of C per register tile (a multiple of 4: one f32x4 per 4 columns). */
+  nr: number;
+  /** Use relaxed-simd multiply-add (an FMA where the CPU has one) instead of mul + add. */
+  fma: boolean;
+}
+
+type Emit = (...xs: number[][]) => void;
+function emitter(): [number[], Emit] {
+  const body: number[] = [];
+  return [body, (...xs) => xs.forEach((x) => body.push(...x))];
+}
+
+/**
+ * The WebAssembly module of the gemm kernels for one tile shape (all sizes and pointers
+ * in bytes except counts):
+ *
+ *   packA(src, rs, cs, m, k, dst)  A `[m, k]` read through strides into row panels
+ *                                  `[ceil(m/mr)][k][mr]`
+ *   packB(src, rs, cs, n, k, dst)  B `[k, n]` into column panels `[ceil(n/nr)][k][nr]`
+ *   gemm(ap, ars, aks, aps, bp, cp, mPanels, nPanels, k, ldc)
+ *       C = A·B on packed B. A is read through strides: row r of a panel at r·ars, step p
+ *       at p·aks, panel i at i·aps. A row-major A is read in place (ars = lda, aks = 4);
+ *       a packed A has ars = 4, aks = mr·4.
+ *
+ * Rows (columns) past m (n) repeat the last one, so no read leaves the operand; they only
+ * fill C's padding, which the caller drops. In `gemm` the mr×nr tile of C lives in
+ * mr·nr/4 v128 locals (registers) for the whole k loop: each k step loads nr/4 vectors of
+ * B, splats mr values of A and does mr·nr/4 multiply-adds.
+ */
+export function gemmModule(s: KernelShape, shared: boolean): Uint8Array<ArrayBuffer> {
+  return buildModule([packFn('packA', s.mr), packFn('packB', s.nr), packRowsFn(s.nr), gemmFn(s)], { shared, min: 1, max: 65536 });
+}
+
+/**
+ * packBRows(src, rs, n, k, dst): packB for a B whose rows are contiguous, nr/4 vectors per
+ * (panel, row). The last panel reads past column n (into the next row, or the padding the
+ * caller leaves after B): those values only reach C's padding columns.
+ */
+function packRowsFn(nr: number): FuncDef {
+  const [SRC, RS, N, K, DST] = [0, 1, 2, 3, 4];
+  const [COL, P, PTR] = [5, 6, 7];
+  const [body, emit] = emitter();
+  emit(op.i32(0), op.set(COL), op.loop);
+  {
+    emit(op.get(SRC), op.get(COL), op.i32(4), op.i32Mul, op.i32Add, op.set(PTR));
+    emit(op.get(K), op.set(P), op.loop);
+    {
+      for (let c = 0; c < nr / 4; c++) emit(op.get(DST), op.get(PTR), op.v128Load(c * 16), op.v128Store(c * 16));
+      emit(op.get(DST), op.i32(nr * 4), op.i32Add, op.set(DST));
+      emit(op.get(PTR), op.get(RS), op.i32Add, op.set(PTR));
+      emit(op.get(P), op.i32(1), op.i32Sub, op.tee(P), op.brIf(0));
+    }
+    emit(op.end);
+    emit(op.get(COL), op.i32(nr), op.i32Add, op.tee(COL), op.get(N), op.i32LtS, op.brIf(0));
+  }
+  emit(op.end);
+  return { name: 'packBRows', params: Array(5).fill(I32), locals: Array(3).fill(I32), body };
+}
+
+/**
+ * packA and packB are one routine: for each panel of `w` lines (rows of A, columns of B),
+ * for p in 0..k, store the w values at (line, p). Line l of the panel starts at
+ * src + min(l, lines − 1)·ls, and step p adds p·ps.
+ */
+function packFn(name: string, w: number): FuncDef {
+  // params: 0 src, 1 ls (line stride: A's row stride, B's column stride), 2 ps, 3 lines, 4 k, 5 dst
+  // packA(src, rs, cs, m, k, dst): lines are rows (ls = rs), steps are columns (ps = cs)
+  // packB(src, rs, cs, n, k, dst): lines are columns (ls = cs), steps are rows (ps = rs)
+  const isB = name === 'packB';
+  const [SRC, RS, CS, LINES, K, DST] = [0, 1, 2, 3, 4, 5];
+  const [LS, PS] = isB ? [CS, RS] : [RS, CS];
+  const [P, OFF, LINE0] = [6, 7, 8];
+  const PTR = 9; // w line pointers
+  const [body, emit] = emitter();
+  emit(op.i32(0), op.set(LINE0));
+  emit(op.loop);
+  {
+    // line pointers: src + min(line0 + l, lines − 1)·ls
+    for (let l = 0; l < w; l++) {
+      emit(op.get(LINE0), op.i32(l), op.i32Add, op.get(LINES), op.i32(1), op.i32Sub);
+      emit(op.get(LINE0), op.i32(l), op.i32Add, op.get(LINES), op.i32LtS, op.select); // min
+      emit(op.get(LS), op.i32Mul, op.get(SRC), op.i32Add, op.set(PTR + l));
+    }
+    emit(op.i32(0), op.set(OFF), op.get(K), op.set(P), op.loop);
+    {
+      for (let l = 0; l < w; l++) emit(op.get(DST), op.get(PTR + l), op.get(OFF), op.i32Add, op.f32Load(0), op.f32Store(l * 4));
+      emit(op.get(DST), op.i32(w * 4), op.i32Add, op.set(DST));
+      emit(op.get(OFF), op.get(PS), op.i32Add, op.set(OFF));
+      emit(op.get(P), op.i32(1), op.i32Sub, op.tee(P), op.brIf(0));
+    }
+    emit(op.end);
+    emit(op.get(LINE0), op.i32(w), op.i32Add, op.tee(LINE0), op.get(LINES), op.i32LtS, op.brIf(0));
+  }
+  emit(op.end);
+  return { name, params: Array(6).fill(I32), locals: Array(3 + w).fill(I32), body };
+}
+
+function gemmFn(s: KernelShape): FuncDef {
+  const { mr, nr } = s;
+  const nv = nr / 4;
+  // params: 0 ap, 1 ars, 2 aks, 3 aps, 4 bp, 5 cp, 6 mPanels, 7 nPanels, 8 k, 9 ldc
+  const [AP, ARS, AKS, APS, BP, CP, MP, NP, K, LDC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [JP, IP, A, B, KK, CROW, APCUR, CTILE] = [10, 11, 12, 13, 14, 15, 16, 17];
+  const ROW = 18; // mr − 1 row offsets r·ars (row 0 has none)
+  const ACC = ROW + mr - 1; // mr·nv accumulators
+  const BV = ACC + mr * nv; // nv vectors of B
+  const SA = BV + nv; // the splat of A
+  const acc = (r: number, c: number) => ACC + r * nv + c;
+  const [body, emit] = emitter();
+
+  for (let r = 1; r < mr; r++) emit(op.get(ARS), op.i32(r), op.i32Mul, op.set(ROW + r - 1));
+  emit(op.i32(0), op.set(JP), op.loop);
+  {
+    // A restarts at its first panel; the C tile starts at column jp·nr
+    emit(op.get(AP), op.set(APCUR));
+    emit(op.get(CP), op.get(JP), op.i32(nr * 4), op.i32Mul, op.i32Add, op.set(CTILE));
+    emit(op.i32(0), op.set(IP), op.loop);
+    {
+      for (let r = 0; r < mr; r++) for (let c = 0; c < nv; c++) emit(op.v128Zero, op.set(acc(r, c)));
+      // B panel jp starts at bp + jp·k·nr·4
+      emit(op.get(BP), op.get(JP), op.get(K), op.i32Mul, op.i32(nr * 4), op.i32Mul, op.i32Add, op.set(B));
+      // k steps (k >= 1; the caller handles k = 0). Unrolling this loop measured slower under TurboFan.
+      emit(op.get(APCUR), op.set(A), op.get(K), op.set(KK));
+      emit(op.loop);
+      {
+        for (let c = 0; c < nv; c++) emit(op.get(B), op.v128Load(c * 16), op.set(BV + c));
+        for (let r = 0; r < mr; r++) {
+          emit(op.get(A), ...(r > 0 ? [op.get(ROW + r - 1), op.i32Add] : []), op.v128Load32Splat(0), op.set(SA));
+          for (let c = 0; c < nv; c++) {
+            if (s.fma) emit(op.get(SA), op.get(BV + c), op.get(acc(r, c)), op.f32x4RelaxedMadd, op.set(acc(r, c)));
+            else emit(op.get(SA), op.get(BV + c), op.f32x4Mul, op.get(acc(r, c)), op.f32x4Add, op.set(acc(r, c)));
+          }
+        }
+        emit(op.get(A), op.get(AKS), op.i32Add, op.set(A));
+        emit(op.get(B), op.i32(nr * 4), op.i32Add, op.set(B));
+        emit(op.get(KK), op.i32(1), op.i32Sub, op.tee(KK), op.brIf(0));
+      }
+      emit(op.end);
+      // store the tile
+      emit(op.get(CTILE), op.set(CROW));
+      for (let r = 0; r < mr; r++) {
+        for (let c = 0; c < nv; c++) emit(op.get(CROW), op.get(acc(r, c)), op.v128Store(c * 16));
+        if (r < mr - 1) emit(op.get(CROW), op.get(LDC), op.i32Add, op.set(CROW));
+      }
+      // next row panel of A and of C
+      emit(op.get(APCUR), op.get(APS), op.i32Add, op.set(APCUR));
+      emit(op.get(CTILE), op.get(LDC), op.i32(mr), op.i32Mul, op.i32Add, op.set(CTILE));
+      emit(op.get(IP), op.i32(1), op.i32Add, op.tee(IP), op.get(MP), op.i32LtU, op.brIf(0));
+    }
+    emit(op.end);
+    emit(op.get(JP), op.i32(1), op.i32Add, op.tee(JP), op.get(NP), op.i32LtU, op.brIf(0));
+  }
+  emit(op.end);
+  const locals = [...Array(8 + mr - 1).fill(I32), ...Array(mr * nv + nv + 1).fill(V128)];
+  return { name: 'gemm', params: Array(10).fill(I32), locals, body };
+}
