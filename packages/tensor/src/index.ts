@@ -23,8 +23,9 @@ export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice
 export { softmax, logSoftmax, layerNorm, linear, crossEntropy, dropout, type CrossEntropyOptions } from './ops/nn.js';
 export { registerBackend, setBackend, getBackend, findBackend, type Backend, type View, type UnaryOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
 export { cpuBackend } from './backend/cpu/index.js';
-export { setCpuMatmul, getCpuMatmul } from './backend/cpu/matmul.js';
+export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/matmul.js';
 export { availableKernels, features as wasmFeatures, type MatmulKernel } from './backend/cpu/wasm/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { Module, Linear, LayerNorm, Dropout, Identity, Sequential, type StateDict, type LoadReport } from './nn/index.js';
+export { fromNdarray, toNdarray, type NdarrayLike, type NdarrayFactory } from './ndarray.js';

@@ -1,5 +1,5 @@
-import { Generator, randn, setCpuMatmul, type MatmulKernel } from '@ggem/tensor';
-import type { Workload } from '../harness.js';
+import { Generator, getCpuThreads, randn, setCpuMatmul, setCpuThreads, type MatmulKernel } from '@ggem/tensor';
+import type { Impl, Workload } from '../harness.js';
 import { tfjsWasm } from '../engines/tfjs.js';
 
 /** C = A·B on float32 [n, n] operands with standard normal entries. */
@@ -7,22 +7,29 @@ export function matmulWorkload(n: number, kernels: MatmulKernel[]): Workload {
   const g = new Generator(n);
   const a = randn([n, n], { generator: g });
   const b = randn([n, n], { generator: g });
+  const cores = getCpuThreads();
+  const ours = (kernel: MatmulKernel, threads: number): Impl => ({
+    engine: `ggem (${kernel}, ${threads === 1 ? '1 core' : `${threads} threads`})`,
+    setup: () => async () => {
+      setCpuMatmul(kernel);
+      setCpuThreads(threads);
+      return a.matmul(b).data as Float32Array;
+    },
+    teardown: () => {
+      setCpuMatmul(kernels[0]!);
+      setCpuThreads(cores);
+    },
+  });
   return {
     name: `matmul ${n}³ f32`,
     flop: 2 * n * n * n,
     tolerance: 1e-4,
     impls: [
       // the TypeScript reference is 20-40× slower: only timed on small sizes, where it does not disturb the others
-      ...kernels.filter((k) => k !== 'typescript' || n <= 256).map((k) => ({
-        engine: `ggem (${k}, 1 core)`,
-        setup: () => async () => {
-          setCpuMatmul(k);
-          return a.matmul(b).data as Float32Array;
-        },
-        teardown: () => setCpuMatmul(kernels[0]!),
-      })),
+      ...kernels.filter((k) => k !== 'typescript' || n <= 256).map((k) => ours(k, 1)),
+      ...(cores > 1 ? [ours(kernels[0]!, cores)] : []),
       {
-        engine: 'tfjs-wasm 4.22',
+        engine: 'tfjs-wasm 4.22 (1 core)',
         async setup() {
           const tf = await tfjsWasm();
           const ta = tf.tensor2d(a.data as Float32Array, [n, n]);

@@ -1,6 +1,6 @@
 import { allocate, type DType, type TypedArray } from '../../dtype.js';
 import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
-import { availableKernels, getGemm, type MatmulKernel } from './wasm/index.js';
+import { availableKernels, defaultThreads, getGemm, type MatmulKernel } from './wasm/index.js';
 
 /**
  * One matrix product `C[M,N] = A[M,K] · B[K,N]` where A and B are read through strides
@@ -32,7 +32,8 @@ export const gemmReference: Gemm = (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow,
 };
 
 let kernel: MatmulKernel = availableKernels()[0]!;
-let fastGemm: Gemm | null = getGemm(kernel);
+let threads = defaultThreads();
+let fastGemm: Gemm | null = getGemm(kernel, threads);
 
 /**
  * Picks the float32 matmul kernel of the CPU backend: the WebAssembly SIMD kernel (with
@@ -40,8 +41,22 @@ let fastGemm: Gemm | null = getGemm(kernel);
  * float64 products always use the reference.
  */
 export function setCpuMatmul(k: MatmulKernel): void {
-  fastGemm = getGemm(k);
+  fastGemm = getGemm(k, threads);
   kernel = k;
+}
+
+/**
+ * Threads for large float32 products: worker threads sharing the kernel's WebAssembly
+ * memory (Node only). Default: every core, at most 4. `setCpuThreads(1)` is one core.
+ */
+export function setCpuThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setCpuThreads: expected a positive integer, got ${n}`);
+  fastGemm = getGemm(kernel, n);
+  threads = n;
+}
+
+export function getCpuThreads(): number {
+  return threads;
 }
 
 export function getCpuMatmul(): MatmulKernel {

@@ -38,6 +38,11 @@ const section = (id: number, body: number[]): number[] => [id, ...uleb(body.leng
 /** Instructions. `simd(op)` is the 0xfd prefix with a LEB opcode; memargs are (log2 align, offset). */
 export const op = {
   block: [0x02, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
+  call: (f: number) => [0x10, ...uleb(f)],
+  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
+  i32LeS: [0x4c],
   loop: [0x03, 0x40],
   end: [0x0b],
   br: (l: number) => [0x0c, ...uleb(l)],

@@ -1,61 +1,172 @@
 import type { Gemm } from '../matmul.js';
-import { gemmModule, type KernelShape } from './kernel.js';
+import { gemmModule, kernelNames, Slot, type KernelShape } from './kernel.js';
 
 const PAGE = 65536;
+/**
+ * Below this many multiply-adds a second thread costs more than it saves (measured here,
+ * warm, 1 vs 2 threads alternated: 128×128×256 492 vs 548 µs, 256³ 1156 vs 833 µs,
+ * 512³ 7.7 vs 5.1 ms): waking a thread, and C's rows written on the other core, cost
+ * 0.2-0.5 ms.
+ */
+const THREAD_MIN_MACS = 1 << 24;
+/**
+ * Polls of a control word before sleeping on it (a few tens of µs): waking a sleeping
+ * thread costs 50-200 µs here, so products that follow each other keep both threads awake.
+ */
+const SPIN = 20_000;
+/** A worker that does not finish its share in this time is taken for dead. */
+const WORKER_TIMEOUT_MS = 60_000;
 
-type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst: number) => void;
-type PackRows = (src: number, rs: number, n: number, k: number, dst: number) => void;
-type Kernel = (ap: number, ars: number, aks: number, aps: number, bp: number, cp: number, mp: number, np: number, k: number, ldc: number) => void;
+const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
+const workerThreads = isNode ? await import('node:worker_threads').catch(() => null) : null;
 
 /**
- * A float32 gemm on the WebAssembly kernels of `shape`. A and B are copied into the
- * module's memory as they are (a memcpy). B is packed there into column panels (through
- * its strides, so a transposed B costs nothing extra); a row-major A is read in place and
- * a transposed one packed. The kernel writes a C padded to whole tiles, whose valid part
- * is copied out. Packing is O(mk + kn) against the kernel's O(mnk).
+ * The whole of a worker: sleep on the control block's sequence number, run the job's
+ * `part` function, report. Plain JavaScript evaluated in the worker, so it loads the same
+ * way under a TypeScript loader, from the built package, or bundled.
  */
-export function createWasmGemm(shape: KernelShape): Gemm {
-  const { mr, nr } = shape;
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(gemmModule(shape, false)), { env: { memory } }).exports;
-  const packA = exports.packA as Pack;
-  const packB = exports.packB as Pack;
-  const packBRows = exports.packBRows as PackRows;
-  const kernel = exports.gemm as Kernel;
-  let f32 = new Float32Array(memory.buffer);
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, offset } = workerData;
+const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctrl = new Int32Array(memory.buffer, offset, ${Slot.Count});
+Atomics.store(ctrl, ${Slot.Ready}, 1);
+let seen = 0;
+for (;;) {
+  for (let i = 0; i < ${SPIN} && Atomics.load(ctrl, ${Slot.Seq}) === seen; i++);
+  Atomics.wait(ctrl, ${Slot.Seq}, seen);
+  seen = Atomics.load(ctrl, ${Slot.Seq});
+  if (seen < 0) break;
+  exports['part' + ctrl[${Slot.Shape}]](offset);
+  Atomics.store(ctrl, ${Slot.Done}, seen);
+  Atomics.notify(ctrl, ${Slot.Done});
+}`;
 
-  return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff) => {
-    if (m === 0 || n === 0) return;
-    if (k === 0) {
-      c.fill(0, cOff, cOff + m * n);
-      return;
+type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst: number) => void;
+
+/**
+ * float32 gemms on the WebAssembly kernels of some tile shapes, sharing one memory.
+ * A and B are copied into the memory as they are (a memcpy). B is packed there into
+ * column panels through its strides (so a transposed B costs nothing extra); a row-major A
+ * is read in place and a transposed one packed. The kernel writes a C padded to whole
+ * tiles, whose valid part is copied out. Packing is O(mk + kn) against the kernel's O(mnk).
+ *
+ * With `threads` > 1 (Node only), worker threads share the memory: each thread packs and
+ * multiplies its own slice of B's column panels (the module's `part` function), woken and
+ * awaited through Atomics on its control block, so no data moves between threads.
+ */
+export class WasmGemm {
+  private readonly memory: WebAssembly.Memory;
+  private readonly parts: ((ctrl: number) => void)[];
+  private readonly packA: Pack[];
+  private readonly workers: { ctrl: Int32Array; offset: number; seq: number }[] = [];
+  private f32: Float32Array;
+  private ctrl: Int32Array;
+
+  /** Products split across threads so far (tests check that the threaded path ran). */
+  threadedCalls = 0;
+
+  constructor(private readonly shapes: readonly KernelShape[], threads = 1, private readonly threadMinMacs = THREAD_MIN_MACS) {
+    const shared = threads > 1 && workerThreads !== null;
+    const module = new WebAssembly.Module(gemmModule(shapes, shared));
+    this.memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
+    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
+    this.parts = shapes.map((_, i) => exports[`part${i}`] as (ctrl: number) => void);
+    this.packA = shapes.map((s) => exports[kernelNames(s).packA] as Pack);
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.ctrl = new Int32Array(this.memory.buffer, 0, Slot.Count);
+    if (!shared) return;
+    for (let t = 1; t < threads; t++) {
+      const offset = t * Slot.Count * 4;
+      const worker = new workerThreads!.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, offset } });
+      worker.unref();
+      this.workers.push({ ctrl: new Int32Array(this.memory.buffer, offset, Slot.Count), offset, seq: 0 });
     }
-    const mp = Math.ceil(m / mr);
-    const np = Math.ceil(n / nr);
-    const ldc = np * nr;
-    // layout (in floats): A as given (+ rows of slack for the last panel), B as given
-    // (+ slack for the last panel's vector loads), packed A (when transposed), packed B, padded C
-    const rowMajorA = aCol === 1;
-    const ra = 0;
-    const rb = ra + mp * mr * k;
-    const ap = rb + k * n + nr;
-    const bp = ap + (rowMajorA ? 0 : mp * mr * k);
-    const cp = bp + np * nr * k;
-    const end = cp + mp * mr * ldc;
-    if (end * 4 > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((end * 4 - memory.buffer.byteLength) / PAGE));
-      f32 = new Float32Array(memory.buffer);
-    }
-    f32.set(a.subarray(aOff, aOff + m * k), ra);
-    f32.set(b.subarray(bOff, bOff + k * n), rb);
-    if (bCol === 1) packBRows(rb * 4, bRow * 4, n, k, bp * 4);
-    else packB(rb * 4, bRow * 4, bCol * 4, n, k, bp * 4);
-    if (rowMajorA) kernel(ra * 4, aRow * 4, 4, mr * aRow * 4, bp * 4, cp * 4, mp, np, k, ldc * 4);
-    else {
-      packA(ra * 4, aRow * 4, aCol * 4, m, k, ap * 4);
-      kernel(ap * 4, 4, mr * 4, k * mr * 4, bp * 4, cp * 4, mp, np, k, ldc * 4);
-    }
-    if (ldc === n) c.set(f32.subarray(cp, cp + m * n), cOff);
-    else for (let i = 0; i < m; i++) c.set(f32.subarray(cp + i * ldc, cp + i * ldc + n), cOff + i * n);
-  };
+  }
+
+  /** True once every worker has started (until then products run on fewer threads). */
+  ready(): boolean {
+    return this.workers.every((w) => Atomics.load(w.ctrl, Slot.Ready) === 1);
+  }
+
+  /** Bytes before the operands: one control block per thread. */
+  private get controlBytes(): number {
+    return (this.workers.length + 1) * Slot.Count * 4;
+  }
+
+  /** The Gemm of tile shape `i` of this engine. */
+  gemm(i: number): Gemm {
+    const { mr, nr } = this.shapes[i]!;
+    return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff) => {
+      if (m === 0 || n === 0) return;
+      if (k === 0) {
+        c.fill(0, cOff, cOff + m * n);
+        return;
+      }
+      const mp = Math.ceil(m / mr);
+      const np = Math.ceil(n / nr);
+      const ldc = np * nr;
+      // layout (floats): control blocks, A as given (+ rows of slack for the last panel), B as
+      // given (+ slack for the last panel's vector loads), packed A (when transposed), packed B, padded C
+      const rowMajorA = aCol === 1;
+      const ra = this.controlBytes / 4;
+      const rb = ra + mp * mr * k;
+      const ap = rb + k * n + nr;
+      const bp = ap + (rowMajorA ? 0 : mp * mr * k);
+      const cp = bp + np * nr * k;
+      const end = cp + mp * mr * ldc;
+      if (end * 4 > this.memory.buffer.byteLength) {
+        this.memory.grow(Math.ceil((end * 4 - this.memory.buffer.byteLength) / PAGE));
+        // growing detaches a non-shared memory's buffer: views must be made again
+        this.f32 = new Float32Array(this.memory.buffer);
+        this.ctrl = new Int32Array(this.memory.buffer, 0, Slot.Count);
+      }
+      const f32 = this.f32;
+      f32.set(a.subarray(aOff, aOff + m * k), ra);
+      f32.set(b.subarray(bOff, bOff + k * n), rb);
+      if (!rowMajorA) this.packA[i]!(ra * 4, aRow * 4, aCol * 4, m, k, ap * 4);
+      const job = this.ctrl;
+      job[Slot.Shape] = i;
+      job[Slot.RowMajorB] = bCol === 1 ? 1 : 0;
+      job[Slot.Rb] = rb * 4;
+      job[Slot.BRow] = bRow * 4;
+      job[Slot.BCol] = bCol * 4;
+      job[Slot.N] = n;
+      job[Slot.K] = k;
+      job[Slot.Bp] = bp * 4;
+      job[Slot.A] = (rowMajorA ? ra : ap) * 4;
+      job[Slot.Ars] = rowMajorA ? aRow * 4 : 4;
+      job[Slot.Aks] = rowMajorA ? 4 : mr * 4;
+      job[Slot.Aps] = rowMajorA ? mr * aRow * 4 : k * mr * 4;
+      job[Slot.Cp] = cp * 4;
+      job[Slot.Mp] = mp;
+      job[Slot.Ldc] = ldc * 4;
+      const ready = m * n * k >= this.threadMinMacs ? this.workers.filter((w) => Atomics.load(w.ctrl, Slot.Ready) === 1).slice(0, np - 1) : [];
+      const share = Math.ceil(np / (ready.length + 1));
+      if (ready.length > 0) this.threadedCalls++;
+      ready.forEach((w, t) => {
+        w.ctrl.set(job.subarray(Slot.Shape, Slot.Count), Slot.Shape);
+        w.ctrl[Slot.J0] = Math.min(np, (t + 1) * share);
+        w.ctrl[Slot.J1] = Math.min(np, (t + 2) * share);
+        Atomics.store(w.ctrl, Slot.Seq, ++w.seq);
+        Atomics.notify(w.ctrl, Slot.Seq);
+      });
+      job[Slot.J0] = 0;
+      job[Slot.J1] = Math.min(np, share);
+      this.parts[i]!(0);
+      for (const w of ready) {
+        for (let s = 0; s < SPIN && Atomics.load(w.ctrl, Slot.Done) !== w.seq; s++);
+        while (Atomics.load(w.ctrl, Slot.Done) !== w.seq) {
+          if (Atomics.wait(w.ctrl, Slot.Done, w.seq - 1, WORKER_TIMEOUT_MS) === 'timed-out') throw new Error(`matmul: a gemm worker thread did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
+        }
+      }
+      if (ldc === n) c.set(f32.subarray(cp, cp + m * n), cOff);
+      else for (let r = 0; r < m; r++) c.set(f32.subarray(cp + r * ldc, cp + r * ldc + n), cOff + r * n);
+    };
+  }
+}
+
+/** A single-shape gemm (tests and tile experiments). */
+export function createWasmGemm(shape: KernelShape, threads = 1): Gemm {
+  return new WasmGemm([shape], threads).gemm(0);
 }

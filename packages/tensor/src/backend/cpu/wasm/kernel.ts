@@ -16,8 +16,9 @@ function emitter(): [number[], Emit] {
 }
 
 /**
- * The WebAssembly module of the gemm kernels for one tile shape (all sizes and pointers
- * in bytes except counts):
+ * The WebAssembly module of the gemm kernels for some tile shapes; each shape's functions
+ * are exported under the names of `kernelNames` (all sizes and pointers in bytes except
+ * counts):
  *
  *   packA(src, rs, cs, m, k, dst)  A `[m, k]` read through strides into row panels
  *                                  `[ceil(m/mr)][k][mr]`
@@ -32,8 +33,59 @@ function emitter(): [number[], Emit] {
  * mr·nr/4 v128 locals (registers) for the whole k loop: each k step loads nr/4 vectors of
  * B, splats mr values of A and does mr·nr/4 multiply-adds.
  */
-export function gemmModule(s: KernelShape, shared: boolean): Uint8Array<ArrayBuffer> {
-  return buildModule([packFn('packA', s.mr), packFn('packB', s.nr), packRowsFn(s.nr), gemmFn(s)], { shared, min: 1, max: 65536 });
+export function gemmModule(shapes: readonly KernelShape[], shared: boolean): Uint8Array<ArrayBuffer> {
+  const funcs = new Map<string, FuncDef>();
+  const add = (f: FuncDef) => funcs.set(f.name, f);
+  for (const s of shapes) {
+    add(packFn(`packA${s.mr}`, s.mr));
+    add(packFn(`packB${s.nr}`, s.nr));
+    add(packRowsFn(s.nr));
+    add(gemmFn(s));
+  }
+  const index = (name: string) => [...funcs.keys()].indexOf(name);
+  shapes.forEach((s, i) => add(partFn(`part${i}`, s, index)));
+  return buildModule([...funcs.values()], { shared, min: 1, max: 65536 });
+}
+
+/** The export names of one tile shape's functions in `gemmModule`. */
+export const kernelNames = (s: KernelShape) => ({
+  packA: `packA${s.mr}`,
+  packB: `packB${s.nr}`,
+  packBRows: `packBRows${s.nr}`,
+  gemm: `gemm${s.mr}x${s.nr}${s.fma ? 'fma' : ''}`,
+});
+
+/** Int32 slots of a job in a control block (pointers, strides and ldc in bytes). */
+export const enum Slot { Seq, Done, Ready, Shape, RowMajorB, Rb, BRow, BCol, J0, J1, N, K, Bp, A, Ars, Aks, Aps, Cp, Mp, Ldc, Count }
+
+/**
+ * part{i}(ctrl): one thread's share of a product with tile shape i. Reads its job from
+ * the control block at `ctrl`, packs B's column panels [J0, J1) and multiplies them by
+ * all of A into C. Threads run it on disjoint panels, so they never write the same bytes.
+ */
+function partFn(name: string, s: KernelShape, index: (name: string) => number): FuncDef {
+  const n = kernelNames(s);
+  const CTRL = 0;
+  const [J0, J1, COL0, COLS, BP] = [1, 2, 3, 4, 5];
+  const L = (slot: Slot) => [...op.get(CTRL), ...op.i32Load(slot * 4)];
+  const [body, emit] = emitter();
+  emit(op.block);
+  emit(L(Slot.J0), op.set(J0), L(Slot.J1), op.tee(J1), op.get(J0), op.i32LeS, op.brIf(0));
+  emit(op.get(J0), op.i32(s.nr), op.i32Mul, op.set(COL0));
+  // cols = min(n, j1·nr) − col0
+  emit(L(Slot.N), op.get(J1), op.i32(s.nr), op.i32Mul, L(Slot.N), op.get(J1), op.i32(s.nr), op.i32Mul, op.i32LtS, op.select);
+  emit(op.get(COL0), op.i32Sub, op.set(COLS));
+  // this share's packed panels start at bp + j0·k·nr·4
+  emit(L(Slot.Bp), op.get(J0), L(Slot.K), op.i32Mul, op.i32(s.nr * 4), op.i32Mul, op.i32Add, op.set(BP));
+  emit(L(Slot.RowMajorB), op.if);
+  emit(L(Slot.Rb), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.BRow), op.get(COLS), L(Slot.K), op.get(BP), op.call(index(n.packBRows)));
+  emit(op.else);
+  emit(L(Slot.Rb), op.get(COL0), L(Slot.BCol), op.i32Mul, op.i32Add, L(Slot.BRow), L(Slot.BCol), op.get(COLS), L(Slot.K), op.get(BP), op.call(index(n.packB)));
+  emit(op.end);
+  emit(L(Slot.A), L(Slot.Ars), L(Slot.Aks), L(Slot.Aps), op.get(BP));
+  emit(L(Slot.Cp), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Mp), op.get(J1), op.get(J0), op.i32Sub, L(Slot.K), L(Slot.Ldc), op.call(index(n.gemm)));
+  emit(op.end);
+  return { name, params: [I32], locals: Array(5).fill(I32), body };
 }
 
 /**
@@ -59,7 +111,7 @@ function packRowsFn(nr: number): FuncDef {
     emit(op.get(COL), op.i32(nr), op.i32Add, op.tee(COL), op.get(N), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name: 'packBRows', params: Array(5).fill(I32), locals: Array(3).fill(I32), body };
+  return { name: `packBRows${nr}`, params: Array(5).fill(I32), locals: Array(3).fill(I32), body };
 }
 
 /**
@@ -71,7 +123,7 @@ function packFn(name: string, w: number): FuncDef {
   // params: 0 src, 1 ls (line stride: A's row stride, B's column stride), 2 ps, 3 lines, 4 k, 5 dst
   // packA(src, rs, cs, m, k, dst): lines are rows (ls = rs), steps are columns (ps = cs)
   // packB(src, rs, cs, n, k, dst): lines are columns (ls = cs), steps are rows (ps = rs)
-  const isB = name === 'packB';
+  const isB = name.startsWith('packB');
   const [SRC, RS, CS, LINES, K, DST] = [0, 1, 2, 3, 4, 5];
   const [LS, PS] = isB ? [CS, RS] : [RS, CS];
   const [P, OFF, LINE0] = [6, 7, 8];
@@ -157,5 +209,5 @@ function gemmFn(s: KernelShape): FuncDef {
   }
   emit(op.end);
   const locals = [...Array(8 + mr - 1).fill(I32), ...Array(mr * nv + nv + 1).fill(V128)];
-  return { name: 'gemm', params: Array(10).fill(I32), locals, body };
+  return { name: kernelNames(s).gemm, params: Array(10).fill(I32), locals, body };
 }
