@@ -48,6 +48,22 @@ export interface Backend<S = any> {
   /** Normalises rows of `[rows, d]`; returns the output and per-row mean and 1/std for backward. */
   layerNorm(x: S, weight: S | null, bias: S | null, rows: number, d: number, eps: number, dtype: DType): LayerNormResult<S>;
   layerNormBackward(g: S, x: S, weight: S | null, mean: S, rstd: S, rows: number, d: number, dtype: DType): LayerNormGrads<S>;
+
+  /**
+   * Fused GeM / GGeM pooling over tokens [start, n) of x `[b, n, c]`:
+   * y[b,c] = (mean_t max(x[b,t,c], eps)^p[g(c)])^(1/p[g(c)]), with `groups` contiguous
+   * channel groups of ceil(c/groups) channels and p `[groups]` (already within its bounds).
+   * Returns y `[b, c]` and what its backward needs.
+   */
+  gem(x: S, b: number, n: number, c: number, start: number, p: S, groups: number, eps: number, dtype: DType): GemResult<S>;
+  /** Gradients w.r.t. x `[b, n, c]` (zero on tokens before `start` and where x < eps) and p `[groups]`. */
+  gemBackward(saved: GemResult<S>['saved'], gy: S, dtype: DType): { gx: S; gp: S };
+}
+
+export interface GemResult<S> {
+  y: S;
+  /** Backend-owned state for gemBackward. */
+  saved: unknown;
 }
 
 export interface View {

@@ -3,6 +3,7 @@ import type { Backend } from '../backend.js';
 import { binary, clamp, unary, where } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { concat, gather, scatterAdd, strided, stridedAdjoint } from './movement.js';
+import { gem, gemBackward } from './gem.js';
 import { layerNorm, layerNormBackward, softmax, softmaxBackward } from './nn.js';
 import { argReduce, reduce } from './reduce.js';
 
@@ -38,4 +39,6 @@ export const cpuBackend: Backend<TypedArray> = {
   softmaxBackward,
   layerNorm,
   layerNormBackward,
+  gem,
+  gemBackward,
 };

@@ -5,6 +5,7 @@
  */
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const V128 = 0x7b;
 
 export function uleb(n: number): number[] {

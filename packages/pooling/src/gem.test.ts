@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { full, Generator, randn, setGemSimd, tensor, type Tensor } from '@ggem/tensor';
+import { assertGradcheck } from '@ggem/tensor/testing';
+import { allowedGroups, gem, ggem, ggemComposed } from './index.js';
+
+const RUNS = { numRuns: 25 };
+
+/** B, N, C and a G that fits C (including Gs that do not divide C). */
+const dims = fc
+  .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 12 }))
+  .chain(([b, n, c]) => fc.tuple(fc.constant(b), fc.constant(n), fc.constant(c), fc.constantFrom(...allowedGroups(c))));
+
+/** Values away from eps's kink: either clearly positive or clearly clamped. */
+const xs = (b: number, n: number, c: number, lo = -2) =>
+  fc
+    .array(fc.double({ min: lo, max: 3, noNaN: true }).filter((v) => Math.abs(v) > 0.05), { minLength: b * n * c, maxLength: b * n * c })
+    .map((v) => tensor(Float64Array.from(v), { shape: [b, n, c] }));
+const ps = (g: number, min = 0.5, max = 8) => fc.array(fc.double({ min, max, noNaN: true }), { minLength: g, maxLength: g }).map((v) => tensor(Float64Array.from(v)));
+const close = (a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what = '', atol = 0) => {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= atol + rtol * Math.abs(b[i]!), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+};
+
+describe('ggem: identities', () => {
+  it('G = 1 equals gem, and equal p in every group equals gem', () => {
+    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), fc.constant(g), fc.double({ min: 0.5, max: 8, noNaN: true }))), ([x, g, p]) => {
+      const one = gem(x, tensor([p], { dtype: 'float64' })).data;
+      close(ggem(x, full([g], p, { dtype: 'float64' })).data, one, 1e-12);
+    }), RUNS);
+  });
+  it('p = 1 equals average pooling on inputs >= eps', () => {
+    fc.assert(fc.property(dims.chain(([b, n, c]) => xs(b, n, c, 0.06)), (x) => {
+      close(gem(x, tensor([1], { dtype: 'float64' })).data, x.mean(1).data, 1e-12);
+    }), RUNS);
+  });
+  it('G = C equals per-channel GeM with each channel its own p', () => {
+    fc.assert(fc.property(dims.chain(([b, n, c]) => fc.tuple(xs(b, n, c), ps(c))), ([x, p]) => {
+      const y = ggem(x, p).data;
+      const c = x.shape[2]!;
+      for (let j = 0; j < c; j++) {
+        const yj = gem(x.narrow(2, j, 1), p.narrow(0, j, 1)).data;
+        yj.forEach((v, bi) => assert.ok(Math.abs(y[bi * c + j]! - v) <= 1e-12 * Math.abs(v)));
+      }
+    }), RUNS);
+  });
+  it('avg <= gem_p <= max for p >= 1, and gem_p is non-decreasing in p', () => {
+    fc.assert(fc.property(dims.chain(([b, n, c]) => fc.tuple(xs(b, n, c, 0.06), fc.double({ min: 1, max: 50, noNaN: true }), fc.double({ min: 0, max: 20, noNaN: true }))), ([x, p, dp]) => {
+      const y = gem(x, tensor([p], { dtype: 'float64' })).data;
+      const y2 = gem(x, tensor([p + dp], { dtype: 'float64' })).data;
+      const avg = x.mean(1).data;
+      const mx = x.max(1).data;
+      y.forEach((v, i) => {
+        assert.ok(v >= avg[i]! * (1 - 1e-12) && v <= mx[i]! * (1 + 1e-12), `avg ${avg[i]} <= ${v} <= max ${mx[i]}`);
+        assert.ok(y2[i]! >= v * (1 - 1e-12), `gem_${p + dp} = ${y2[i]} < gem_${p} = ${v}`);
+      });
+    }), RUNS);
+  });
+  it('token order does not matter; gem(αx) = α·gem(x) where nothing is clamped', () => {
+    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c, 0.06), ps(g), fc.integer(), fc.double({ min: 0.1, max: 10, noNaN: true }))), ([x, p, seed, a]) => {
+      const y = ggem(x, p).data;
+      const perm = new Generator(seed).shuffle([...Array(x.shape[1]!).keys()]);
+      close(ggem(x.indexSelect(1, perm), p).data, y, 1e-12, 'permuted');
+      close(ggem(x.mul(a), p).data, Array.from(y, (v) => v * a), 1e-12, 'scaled');
+    }), RUNS);
+  });
+});
+
+describe('ggem: the fused kernel equals the composition from primitives', () => {
+  it('forward and gradients, float64', () => {
+    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g))), ([x, p]) => {
+      const [x1, x2] = [x.detach().setRequiresGrad(true), x.detach().setRequiresGrad(true)];
+      const [p1, p2] = [p.detach().setRequiresGrad(true), p.detach().setRequiresGrad(true)];
+      const w = randn([x.shape[0]!, x.shape[2]!], { dtype: 'float64', generator: new Generator(1) });
+      const y1 = ggem(x1, p1);
+      const y2 = ggemComposed(x2, p2);
+      close(y1.data, y2.data, 1e-9, "y");
+      y1.mul(w).sum().backward();
+      y2.mul(w).sum().backward();
+      close(p1.grad!.data, p2.grad!.data, 1e-8, 'dp', 1e-12); // exactly 0 with one token, rounding in the composition
+      x1.grad!.data.forEach((v, i) => assert.ok(Math.abs(v - x2.grad!.data[i]!) <= 1e-8 * (1 + Math.abs(v)), `dx[${i}]: ${v} vs ${x2.grad!.data[i]} (x = ${x.data[i]}, p = ${Array.from(p.data)})`));
+    }), RUNS);
+  });
+  it('the SIMD kernel equals the TypeScript reference in float32', () => {
+    const shapes = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 6 }).map((k) => 4 * k)).chain(([b, n, c]) =>
+      fc.tuple(fc.constant([b, n, c]), fc.constantFrom(...allowedGroups(c)), fc.integer({ min: 0, max: n - 1 }), fc.integer()),
+    );
+    fc.assert(fc.property(shapes, ([shape, g, start, seed]) => {
+      const rng = new Generator(seed);
+      const x = randn(shape, { generator: rng, std: 2 });
+      const p = tensor(Float32Array.from({ length: g }, () => 0.5 + 10 * rng.uniform()));
+      const run = (simd: boolean) => {
+        setGemSimd(simd);
+        const xr = x.detach().setRequiresGrad(true);
+        const pr = p.detach().setRequiresGrad(true);
+        const y = ggem(xr, pr, { start });
+        y.mul(randn(y.shape, { generator: new Generator(2) })).sum().backward();
+        return [y.data, xr.grad!.data, pr.grad!.data];
+      };
+      const ref = run(false);
+      const fast = run(true);
+      setGemSimd(true);
+      close(fast[0]!, ref[0]!, 2e-6, 'y');
+      fast[1]!.forEach((v, i) => assert.ok(Math.abs(v - ref[1]![i]!) <= 1e-5 * (1e-3 + Math.abs(ref[1]![i]!)), `dx[${i}] ${v} vs ${ref[1]![i]}`));
+      fast[2]!.forEach((v, i) => assert.ok(Math.abs(v - ref[2]![i]!) <= 1e-4 * (1e-3 + Math.abs(ref[2]![i]!)), `dp[${i}] ${v} vs ${ref[2]![i]}`));
+    }), { numRuns: 40 });
+  });
+});
+
+describe('ggem: gradients', () => {
+  it('pass the float64 gradient checker w.r.t. x and every p', () => {
+    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g))), ([x, p]) => {
+      assertGradcheck((a, q) => ggem(a!, q!), [x, p], { rtol: 1e-5, atol: 1e-7 });
+    }), RUNS);
+  });
+  it('p gradient is accurate to 1e-4 on x [64, 196, 384] in float32 (float64 reference)', () => {
+    const x = randn([64, 196, 384], { generator: new Generator(5) });
+    const w = randn([64, 384], { generator: new Generator(6) });
+    const grad = (t: Tensor) => {
+      const p = full([12], 3, { dtype: t.dtype, requiresGrad: true });
+      ggem(t, p).mul(w.cast(t.dtype)).sum().backward();
+      return p.grad!.data;
+    };
+    close(grad(x), grad(x.cast('float64')), 1e-4, 'dL/dp');
+  });
+});
+
+describe('ggem: numerics at the edges', () => {
+  it('p = 200 does not overflow: the exact value, within max·N^(−1/p) <= y <= max', () => {
+    const x = randn([2, 49, 8], { std: 5, generator: new Generator(3) }).abs().add(1); // x^200 overflows float32 (and float64 past 35)
+    const y = gem(x, tensor([200])).data;
+    const y64 = (() => {
+      const d = x.cast('float64').data;
+      return Array.from({ length: 16 }, (_, k) => {
+        const [bi, j] = [Math.floor(k / 8), k % 8];
+        const col = Array.from({ length: 49 }, (_, t) => d[(bi * 49 + t) * 8 + j]!);
+        const m = Math.max(...col);
+        return m * Math.pow(col.reduce((s, v) => s + Math.pow(v / m, 200), 0) / 49, 1 / 200);
+      });
+    })();
+    close(y, y64, 1e-5, 'p = 200');
+    const mx = x.max(1).data;
+    y.forEach((v, i) => assert.ok(v <= mx[i]! && v >= mx[i]! * Math.pow(49, -1 / 200) * (1 - 1e-6)));
+    // when the max is shared by many tokens, p = 200 is max pooling within 1e-3
+    const flat = full([1, 49, 4], 2).add(randn([1, 49, 4], { std: 1e-4, generator: new Generator(4) }));
+    close(gem(flat, tensor([200])).data, flat.max(1).data, 1e-3, 'near-max');
+  });
+  it('a channel clamped everywhere gives y = eps and finite, zero p-gradients at p = 7.5 in float32', () => {
+    for (const simd of [true, false]) {
+      setGemSimd(simd);
+      const x = tensor([[[-1, 2], [-3, 0.5], [0, 1]]], { requiresGrad: true }); // channel 0 is <= eps everywhere
+      const p = tensor([7.5], { requiresGrad: true });
+      const y = gem(x, p, { eps: 1e-6 });
+      assert.ok(Math.abs(y.data[0]! - 1e-6) <= 1e-6 * 1e-6, `y = ${y.data[0]}`);
+      y.sum().backward();
+      assert.ok([...x.grad!.data, ...p.grad!.data].every(Number.isFinite));
+      const yOnly0 = gem(x.detach(), p.detach().setRequiresGrad(true));
+      const p0 = p.detach().setRequiresGrad(true);
+      gem(x.detach(), p0).narrow(1, 0, 1).sum().backward();
+      assert.equal(p0.grad!.item(), 0);
+      assert.ok(Number.isFinite(yOnly0.data[1]!));
+    }
+    setGemSimd(true);
+  });
+  it('a p outside its bounds is clipped, never NaN', () => {
+    const x = randn([2, 5, 4], { generator: new Generator(8) });
+    for (const p of [-3, 0, 1e-9, 1e9]) {
+      const y = ggem(x, tensor([p, 2]), { pMin: 1e-3, pMax: 1e3 });
+      assert.ok(y.data.every(Number.isFinite), `p = ${p}`);
+    }
+    const p = tensor([-3, 2], { requiresGrad: true });
+    ggem(x, p).sum().backward();
+    assert.equal(p.grad!.data[0], 0, 'the gradient of a clipped p is 0, as for clamp');
+  });
+  it('rejects a G that leaves a group empty, listing the allowed values', () => {
+    assert.throws(() => ggem(randn([1, 2, 10]), full([6], 3)), /ggem: 6 groups do not fit 10 channels .* allowed: 1, 2, 3, 4, 5, 10/);
+    assert.throws(() => ggem(randn([1, 2, 4]), full([5], 3)), /ggem: 5 groups do not fit 4 channels/);
+    assert.throws(() => ggem(randn([2, 4]), full([1], 3)), /ggem: expected tokens of shape \[B, N, C\], got \[2, 4\]/);
+  });
+});

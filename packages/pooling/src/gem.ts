@@ -1,0 +1,54 @@
+import { formatShape as fmt, record, Tensor } from '@ggem/tensor';
+import { checkGroups } from './groups.js';
+
+export interface GemOptions {
+  /** Inputs are clamped from below at eps (GeM is defined on positive inputs). Default 1e-6. */
+  eps?: number;
+  /** Bounds p is clipped to in the forward, so that it stays positive. Default [1e-3, 1e3]. */
+  pMin?: number;
+  pMax?: number;
+  /** Tokens before this index (class tokens) are not pooled. Default 0. */
+  start?: number;
+}
+
+export const DEFAULT_EPS = 1e-6;
+export const DEFAULT_P_MIN = 1e-3;
+export const DEFAULT_P_MAX = 1e3;
+
+/**
+ * Group generalized mean pooling, fused: x `[B, N, C]` and p `[G]` give y `[B, C]` with
+ *
+ *     y[b,c] = ( (1/N') Σ_{t ≥ start} max(x[b,t,c], eps)^p[g(c)] )^(1/p[g(c)])
+ *
+ * over N' = N − start tokens, where channel c is in group g(c) = floor(c / ceil(C/G)).
+ * G = 1 is GeM; p is clipped to [pMin, pMax] first (its gradient is 0 outside, as for
+ * clamp). One backend kernel computes the forward and keeps what the backward needs;
+ * neither overflows nor underflows for any p in the bounds (see the CPU kernel).
+ *
+ *     ggem(x, tensor([3, 3, 3, 3]))   // GGeM with 4 groups, all starting at p = 3
+ */
+export function ggem(x: Tensor, p: Tensor, options: GemOptions = {}): Tensor {
+  const eps = options.eps ?? DEFAULT_EPS;
+  const start = options.start ?? 0;
+  if (x.rank !== 3) throw new Error(`ggem: expected tokens of shape [B, N, C], got ${fmt(x.shape)}`);
+  const [b, n, c] = x.shape as [number, number, number];
+  if (p.rank !== 1) throw new Error(`ggem: expected p of shape [G], got ${fmt(p.shape)}`);
+  const groups = p.shape[0]!;
+  checkGroups(c, groups);
+  if (!(eps > 0)) throw new Error(`ggem: eps must be > 0, got ${eps}`);
+  if (!Number.isInteger(start) || start < 0 || start >= n) throw new Error(`ggem: start ${start} leaves no token to pool in ${fmt(x.shape)}`);
+  const pe = p.clamp(options.pMin ?? DEFAULT_P_MIN, options.pMax ?? DEFAULT_P_MAX).cast(x.dtype);
+  const be = x.backend;
+  const r = be.gem(x.storage, b, n, c, start, pe.storage, groups, eps, x.dtype);
+  const y = new Tensor(r.y, [b, c], x.dtype, be);
+  return record(y, 'ggem', [x, pe], (g) => {
+    const { gx, gp } = be.gemBackward(r.saved, g.storage, x.dtype);
+    return [new Tensor(gx, x.shape, x.dtype, be), new Tensor(gp, [groups], x.dtype, be)];
+  });
+}
+
+/** GeM: GGeM with one group; p has shape [1]. */
+export function gem(x: Tensor, p: Tensor, options: GemOptions = {}): Tensor {
+  if (p.size !== 1) throw new Error(`gem: expected a single p (shape [1]), got ${fmt(p.shape)}; use ggem for groups`);
+  return ggem(x, p.reshape([1]), options);
+}
