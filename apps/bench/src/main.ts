@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { availableKernels } from '@ggem/tensor';
 import { runWorkload, type Row, type Workload } from './harness.js';
+import { gemWorkload } from './workloads/gem.js';
 import { matmulWorkload } from './workloads/matmul.js';
 
 const { values } = parseArgs({
@@ -26,7 +27,9 @@ const reps = values.reps !== undefined ? Number(values.reps) : quick ? 3 : 15;
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`bench: --reps must be a positive integer, got ${values.reps}`);
 
 const kernels = availableKernels();
-const workloads: Workload[] = quick ? [matmulWorkload(64, kernels)] : [matmulWorkload(256, kernels), matmulWorkload(512, kernels)];
+const workloads: Workload[] = quick
+  ? [matmulWorkload(64, kernels), gemWorkload(4, [4, 17, 32])]
+  : [matmulWorkload(256, kernels), matmulWorkload(512, kernels), gemWorkload(1), gemWorkload(12)];
 const selected = values.only ? workloads.filter((w) => w.name.includes(values.only!)) : workloads;
 
 const rows: Row[] = [];

@@ -108,6 +108,32 @@ describe('ggem: the fused kernel equals the composition from primitives', () => 
   });
 });
 
+describe('ggem: forwards that overlap', () => {
+  it('gives each backward its own forward state when forwards interleave (and across kernels)', () => {
+    const make = (seed: number) => randn([2, 6, 8], { generator: new Generator(seed) });
+    const alone = (x: Tensor, backwardSimd: boolean) => {
+      const [xr, p] = [x.detach().setRequiresGrad(true), full([2], 3, { requiresGrad: true })];
+      const y = ggem(xr, p);
+      setGemSimd(backwardSimd);
+      y.sum().backward();
+      setGemSimd(true);
+      return [...xr.grad!.data, ...p.grad!.data];
+    };
+    const [xa, xb] = [make(1), make(2)];
+    const [ra, rb] = [alone(xa, false), alone(xb, true)];
+    const [a, b] = [xa.detach().setRequiresGrad(true), xb.detach().setRequiresGrad(true)];
+    const [pa, pb] = [full([2], 3, { requiresGrad: true }), full([2], 3, { requiresGrad: true })];
+    const ya = ggem(a, pa);
+    const yb = ggem(b, pb); // a's state leaves the kernel's memory here
+    yb.sum().backward();
+    setGemSimd(false); // a's backward on the reference kernel, from the evacuated state
+    ya.sum().backward();
+    setGemSimd(true);
+    assert.deepEqual([...a.grad!.data, ...pa.grad!.data], ra);
+    assert.deepEqual([...b.grad!.data, ...pb.grad!.data], rb);
+  });
+});
+
 describe('ggem: gradients', () => {
   it('pass the float64 gradient checker w.r.t. x and every p', () => {
     fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g))), ([x, p]) => {

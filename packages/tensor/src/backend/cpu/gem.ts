@@ -26,8 +26,8 @@ interface GemSaved {
   start: number;
   groups: number;
   eps: number;
-  /** r^p for every pooled entry, in the input's dtype. */
-  rp: Float32Array | Float64Array;
+  /** r^p for every pooled entry, in the input's dtype (null while it is resident in the SIMD kernel's memory). */
+  rp: Float32Array | Float64Array | null;
   kx: Float64Array;
   dydp: Float64Array;
 }
@@ -36,6 +36,19 @@ const PAGE = 65536;
 
 let simd: { memory: WebAssembly.Memory; forward: (...a: number[]) => void; backward: (...a: number[]) => void } | null | undefined;
 let useSimd = true;
+/**
+ * The forward whose x and r^p are still in the SIMD kernel's memory: a forward is usually
+ * followed by its own backward, which then reads them in place. Another forward first
+ * copies them out (evacuate), so nothing is lost.
+ */
+let resident: { saved: GemSaved; rpp: number } | null = null;
+
+function evacuate(): void {
+  if (resident === null || simd == null) return;
+  const { saved, rpp } = resident;
+  saved.rp = new Float32Array(simd.memory.buffer, rpp, saved.b * (saved.n - saved.start) * saved.c).slice();
+  resident = null;
+}
 
 /** Chooses the WebAssembly SIMD kernels (default, where available) or the TypeScript reference. */
 export function setGemSimd(on: boolean): void {
@@ -83,19 +96,14 @@ export function gem(x: TypedArray, b: number, n: number, c: number, start: numbe
   const tokens = n - start;
   const p = channelP(pg, c, groups);
   const y = allocate(dtype, b * c);
-  const rp = dtype === 'float64' ? new Float64Array(b * tokens * c) : new Float32Array(b * tokens * c);
   const kx = new Float64Array(b * c);
   const dydp = new Float64Array(b * c);
+  const saved: GemSaved = { x, b, n, c, start, groups, eps, rp: null, kx, dydp };
   const k = simdFor(dtype, c);
   if (k !== null) {
-    // layout (bytes): x, p per channel, M, s, T, r^p
-    const xBytes = b * n * c * 4;
-    const pp = xBytes;
-    const mp = pp + c * 4;
-    const sp = mp + c * 4;
-    const tp = sp + c * 8;
-    const rpp = tp + c * 8;
-    ensure(k.memory, rpp + rp.byteLength);
+    evacuate();
+    const { pp, mp, sp, tp, rpp } = layout(b, n, c, start);
+    ensure(k.memory, rpp + b * tokens * c * 4);
     const buf = k.memory.buffer;
     new Float32Array(buf, 0, b * n * c).set(x);
     new Float32Array(buf, pp, c).set(p);
@@ -106,8 +114,10 @@ export function gem(x: TypedArray, b: number, n: number, c: number, start: numbe
       k.forward(bi * n * c * 4, n, c, start, pp, eps, mp, rpp + bi * tokens * c * 4, sp, tp);
       finish(bi, c, tokens, p, M, s, T, y, kx, dydp);
     }
-    rp.set(new Float32Array(buf, rpp, rp.length));
+    resident = { saved, rpp };
   } else {
+    const rp = dtype === 'float64' ? new Float64Array(b * tokens * c) : new Float32Array(b * tokens * c);
+    saved.rp = rp;
     const M = new Float64Array(c);
     const s = new Float64Array(c);
     const T = new Float64Array(c);
@@ -132,8 +142,19 @@ export function gem(x: TypedArray, b: number, n: number, c: number, start: numbe
       finish(bi, c, tokens, p, M, s, T, y, kx, dydp);
     }
   }
-  const saved: GemSaved = { x, b, n, c, start, groups, eps, rp, kx, dydp };
   return { y, saved };
+}
+
+/** Byte offsets in the SIMD kernel's memory: x, p per channel, M, s, T, r^p, then backward's k and gx. */
+function layout(b: number, n: number, c: number, start: number) {
+  const pp = b * n * c * 4;
+  const mp = pp + c * 4;
+  const sp = mp + c * 4;
+  const tp = sp + c * 8;
+  const rpp = tp + c * 8;
+  const kp = rpp + b * (n - start) * c * 4;
+  const gxp = kp + b * c * 4;
+  return { pp, mp, sp, tp, rpp, kp, gxp, end: gxp + b * n * c * 4 };
 }
 
 /**
@@ -141,26 +162,29 @@ export function gem(x: TypedArray, b: number, n: number, c: number, start: numbe
  * gp[g] = Σ_b Σ_{c ∈ g} gy[b,c] · ∂y/∂p[b,c], summed in float64.
  */
 export function gemBackward(state: unknown, gy: TypedArray, dtype: DType): { gx: TypedArray; gp: TypedArray } {
-  const { x, b, n, c, start, groups, eps, rp, kx, dydp } = state as GemSaved;
+  const saved = state as GemSaved;
+  const { x, b, n, c, start, groups, eps, kx, dydp } = saved;
   const tokens = n - start;
   const gx = allocate(dtype, b * n * c);
   const kw = simdFor(dtype, c);
   if (kw !== null) {
-    // layout (bytes): x, r^p, k = gy·kx, gx
-    const xBytes = b * n * c * 4;
-    const rpp = xBytes;
-    const kp = rpp + rp.byteLength;
-    const gxp = kp + b * c * 4;
-    ensure(kw.memory, gxp + xBytes);
+    const { rpp, kp, gxp, end } = layout(b, n, c, start);
+    if (resident?.saved !== saved) {
+      // another forward ran since: bring x and r^p back
+      evacuate();
+      ensure(kw.memory, end);
+      new Float32Array(kw.memory.buffer, 0, b * n * c).set(x);
+      new Float32Array(kw.memory.buffer, rpp, b * tokens * c).set(saved.rp!);
+    } else ensure(kw.memory, end);
     const buf = kw.memory.buffer;
-    new Float32Array(buf, 0, b * n * c).set(x);
-    new Float32Array(buf, rpp, rp.length).set(rp);
     const kv = new Float32Array(buf, kp, b * c);
     for (let i = 0; i < b * c; i++) kv[i] = gy[i]! * kx[i]!;
     for (let bi = 0; bi < b; bi++) kw.backward(bi * n * c * 4, rpp + bi * tokens * c * 4, kp + bi * c * 4, gxp + bi * n * c * 4, n, c, start, eps);
     const out = new Float32Array(buf, gxp, b * n * c);
     for (let bi = 0; bi < b; bi++) gx.set(out.subarray((bi * n + start) * c, (bi + 1) * n * c), (bi * n + start) * c);
   } else {
+    if (saved.rp === null) evacuate(); // computed by the SIMD kernel, now read by the reference
+    const rp = saved.rp!;
     const k = new Float64Array(c);
     for (let bi = 0; bi < b; bi++) {
       for (let j = 0; j < c; j++) k[j] = gy[bi * c + j]! * kx[bi * c + j]!;

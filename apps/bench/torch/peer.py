@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""PyTorch as a benchmark peer: reads one JSON command per line on stdin, answers one
+JSON line on stdout, so that the TypeScript harness can alternate engines run by run.
+
+  {"cmd": "setup", "workload": "gem", "x": "/path/x.f32", "shape": [64,196,384], "groups": 12, "p": 3}
+  {"cmd": "run"}      -> {"ms": 12.3, "result": [...]}   (one timed forward + backward)
+  {"cmd": "quit"}
+"""
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+state = {}
+
+
+def setup(msg):
+    shape = msg["shape"]
+    x = torch.from_numpy(np.fromfile(msg["x"], dtype=np.float32).reshape(shape))
+    w = torch.from_numpy(np.fromfile(msg["w"], dtype=np.float32).reshape(shape[0], shape[2]))
+    g, c, eps = msg["groups"], shape[2], msg.get("eps", 1e-6)
+    k = math.ceil(c / g)
+
+    def run():
+        xr = x.clone().requires_grad_(True)
+        p = torch.full((g,), float(msg["p"]), requires_grad=True)
+        pc = p.repeat_interleave(k)[:c]
+        # the usual GeM: clamp, pow, mean over tokens, pow(1/p), with autograd
+        y = xr.clamp(min=eps).pow(pc).mean(1).pow(1.0 / pc)
+        (y * w).sum().backward()
+        return y, p.grad
+
+    state["run"] = run
+
+
+def main():
+    for line in sys.stdin:
+        msg = json.loads(line)
+        if msg["cmd"] == "setup":
+            setup(msg)
+            print(json.dumps({"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+        elif msg["cmd"] == "run":
+            t0 = time.perf_counter()
+            y, gp = state["run"]()
+            ms = (time.perf_counter() - t0) * 1000
+            print(json.dumps({"ms": ms, "result": y.reshape(-1)[:256].tolist() + gp.tolist()}), flush=True)
+        elif msg["cmd"] == "quit":
+            return
+
+
+main()
