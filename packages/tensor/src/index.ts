@@ -18,7 +18,7 @@ export { Generator, defaultGenerator, manualSeed, type GeneratorState } from './
 export { noGrad, isGradEnabled, detectAnomaly, setDetectAnomaly, record, type BackwardOptions, type Node } from './autograd/engine.js';
 export { add, sub, mul, div, pow, maximum, minimum, eq, gt, ge, lt, le, neg, exp, log, sqrt, abs, sign, tanh, sigmoid, relu, gelu, clamp, where, cast } from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
-export { matmul } from './ops/matmul.js';
+export { matmul, matmulT } from './ops/matmul.js';
 export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice, narrow, concat, stack, indexSelect } from './ops/movement.js';
 export { softmax, logSoftmax, layerNorm, linear, crossEntropy, dropout, type CrossEntropyOptions } from './ops/nn.js';
 export { registerBackend, setBackend, getBackend, findBackend, type Backend, type GemResult, type View, type UnaryOp, type BinaryOp, type ReduceOp } from './backend/backend.js';

@@ -1,0 +1,50 @@
+import { Dropout, Identity, Linear, matmulT, Module, type Generator, type Tensor } from '@ggem/tensor';
+
+/** What an attention layer keeps for analysis when asked (see `VisionTransformer.capture`). */
+export interface AttentionCapture {
+  /** Attention probabilities `[B, H, N, N]`. */
+  attn?: Tensor;
+  /** Each head's output before the projection, `[B, H, N, head_dim]`. */
+  heads?: Tensor;
+}
+
+/**
+ * Multi-head self-attention with a fused qkv projection (timm's `attn.qkv` `[3D, D]`):
+ * softmax(q kᵀ / √d_head) v per head, then `attn.proj`.
+ */
+export class Attention extends Module {
+  qkv: Linear;
+  proj: Linear;
+  attn_drop: Module;
+  proj_drop: Module;
+  readonly headDim: number;
+  readonly scale: number;
+  /** Set by `VisionTransformer.capture`: the next forward stores its attention here (detached). */
+  _capture: AttentionCapture | null = null;
+
+  constructor(readonly dim: number, readonly numHeads: number, o: { qkvBias?: boolean; attnDrop?: number; projDrop?: number; generator?: Generator } = {}) {
+    super();
+    if (dim % numHeads !== 0) throw new Error(`Attention: dim ${dim} is not divisible by ${numHeads} heads`);
+    this.headDim = dim / numHeads;
+    this.scale = this.headDim ** -0.5;
+    this.qkv = new Linear(dim, 3 * dim, { bias: o.qkvBias ?? true, generator: o.generator });
+    this.proj = new Linear(dim, dim, { generator: o.generator });
+    this.attn_drop = (o.attnDrop ?? 0) > 0 ? new Dropout(o.attnDrop, o.generator) : new Identity();
+    this.proj_drop = (o.projDrop ?? 0) > 0 ? new Dropout(o.projDrop, o.generator) : new Identity();
+  }
+
+  forward(x: Tensor): Tensor {
+    const [b, n, d] = x.shape as [number, number, number];
+    const h = this.numHeads;
+    // [B, N, 3D] → [3, B, H, N, hd]
+    const qkv = this.qkv.forward(x).reshape([b, n, 3, h, this.headDim]).permute([2, 0, 3, 1, 4]);
+    const [q, k, v] = [0, 1, 2].map((i) => qkv.narrow(0, i, 1).squeeze(0)) as [Tensor, Tensor, Tensor];
+    const attn = this.attn_drop.forward(matmulT(q.mul(this.scale), k, false, true).softmax(-1));
+    const heads = attn.matmul(v); // [B, H, N, hd]
+    if (this._capture !== null) {
+      this._capture.attn = attn.detach();
+      this._capture.heads = heads.detach();
+    }
+    return this.proj_drop.forward(this.proj.forward(heads.permute([0, 2, 1, 3]).reshape([b, n, d])));
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * @ggem/vit: a Vision Transformer after timm's, with pooling picked by name from
+ * @ggem/pooling, timm-compatible safetensors weights and the GGeM paper's analysis tools.
+ */
+export { VisionTransformer, type VitConfig } from './vit.js';
+export { presets, createVit, type PresetName } from './presets.js';
+export { Block, type BlockOptions } from './block.js';
+export { Attention, type AttentionCapture } from './attention.js';
+export { Mlp } from './mlp.js';
+export { PatchEmbed, PatchProj } from './patch-embed.js';
+export { DropPath } from './drop-path.js';
+export { readSafetensors, writeSafetensors, halfToFloat, MAX_HEADER_BYTES, type SafetensorsFile } from './safetensors.js';
+export { loadSafetensors, saveSafetensors, loadWeights, saveWeights } from './weights.js';
+export { linearCka, headSimilarity, attentionDistance, headMeanDistance } from './analysis.js';
