@@ -27,8 +27,8 @@ export class Attention extends Module {
     if (dim % numHeads !== 0) throw new Error(`Attention: dim ${dim} is not divisible by ${numHeads} heads`);
     this.headDim = dim / numHeads;
     this.scale = this.headDim ** -0.5;
-    this.qkv = new Linear(dim, 3 * dim, { bias: o.qkvBias ?? true, generator: o.generator });
-    this.proj = new Linear(dim, dim, { generator: o.generator });
+    this.qkv = new Linear(dim, 3 * dim, { bias: o.qkvBias ?? true, generator: o.generator, init: 'zeros' }); // the model initialises
+    this.proj = new Linear(dim, dim, { generator: o.generator, init: 'zeros' });
     this.attn_drop = (o.attnDrop ?? 0) > 0 ? new Dropout(o.attnDrop, o.generator) : new Identity();
     this.proj_drop = (o.projDrop ?? 0) > 0 ? new Dropout(o.projDrop, o.generator) : new Identity();
   }

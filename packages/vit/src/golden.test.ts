@@ -17,7 +17,7 @@ function close(got: Tensor, want: Tensor, rtol: number, what: string): void {
   assert.deepEqual(got.shape, want.shape, `${what}: shape`);
   const w = want.data;
   const a = got.data;
-  const scale = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const scale = Array.from(w).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   for (let i = 0; i < w.length; i++) {
     const tol = rtol * Math.max(Math.abs(w[i]!), 1e-2 * scale);
     assert.ok(Math.abs(a[i]! - w[i]!) <= tol, `${what}[${i}]: got ${a[i]}, PyTorch ${w[i]}`);

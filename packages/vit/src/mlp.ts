@@ -8,8 +8,8 @@ export class Mlp extends Module {
 
   constructor(dim: number, hidden: number, drop = 0, generator?: Generator) {
     super();
-    this.fc1 = new Linear(dim, hidden, { generator });
-    this.fc2 = new Linear(hidden, dim, { generator });
+    this.fc1 = new Linear(dim, hidden, { generator, init: 'zeros' }); // the model initialises
+    this.fc2 = new Linear(hidden, dim, { generator, init: 'zeros' });
     this.drop = drop > 0 ? new Dropout(drop, generator) : new Identity();
   }
 

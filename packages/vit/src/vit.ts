@@ -73,7 +73,7 @@ export class VisionTransformer extends Module {
     this.pool = createPooling(c.pooling, { channels: d, groups: c.pooling === 'gem' ? 1 : c.poolGroups, p: c.poolP, trainP: c.trainP });
     this.fc_norm = token ? new Identity() : new LayerNorm(d, 1e-6);
     this.head_drop = c.dropRate > 0 ? new Dropout(c.dropRate, g) : new Identity();
-    this.head = c.numClasses > 0 ? new Linear(d, c.numClasses, { generator: g }) : new Identity();
+    this.head = c.numClasses > 0 ? new Linear(d, c.numClasses, { generator: g, init: 'zeros' }) : new Identity();
     // timm's init: every Linear weight truncated normal (std 0.02), its bias 0
     for (const [name, p] of this.namedParameters()) {
       if (!/(^|\.)(qkv|proj|fc1|fc2|head)\.(weight|bias)$/.test(name) || name.startsWith('patch_embed')) continue;

@@ -7,6 +7,8 @@ import { Module } from './module.js';
 
 export interface LinearOptions {
   bias?: boolean;
+  /** 'uniform' (PyTorch's default, below) or 'zeros' for models that initialise their own way. */
+  init?: 'uniform' | 'zeros';
   dtype?: 'float32' | 'float64';
   generator?: Generator;
 }
@@ -23,8 +25,9 @@ export class Linear extends Module {
     super();
     const o: RandomOptions = { dtype: options.dtype ?? 'float32', requiresGrad: true };
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = uniform(zerosTensor([outFeatures, inFeatures], o), -bound, bound, options.generator);
-    this.bias = options.bias === false ? null : uniform(zerosTensor([outFeatures], o), -bound, bound, options.generator);
+    const init = (t: Tensor) => (options.init === 'zeros' ? t : uniform(t, -bound, bound, options.generator));
+    this.weight = init(zerosTensor([outFeatures, inFeatures], o));
+    this.bias = options.bias === false ? null : init(zerosTensor([outFeatures], o));
   }
 
   forward(x: Tensor): Tensor {
