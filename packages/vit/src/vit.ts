@@ -51,6 +51,8 @@ export class VisionTransformer extends Module {
   head_drop: Module;
   head: Module;
   readonly config: Required<Omit<VitConfig, 'poolGroups'>> & { poolGroups: number };
+  /** The generator dropout and drop-path draw from (its state belongs in a checkpoint). */
+  readonly _rng: Generator;
 
   constructor(config: VitConfig) {
     super();
@@ -58,6 +60,7 @@ export class VisionTransformer extends Module {
     validate(c);
     this.config = c;
     const g = new Generator(c.seed);
+    this._rng = g;
     const d = c.embedDim;
     this.patch_embed = new PatchEmbed(c.imgSize, c.patchSize, c.inChans, d, g);
     const n = this.patch_embed.numPatches;

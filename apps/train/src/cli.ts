@@ -1,0 +1,79 @@
+#!/usr/bin/env -S node --conditions=development --import tsx
+/**
+ * ggem-train: train and evaluate ViTs with any pooling on Fashion-MNIST.
+ *
+ *   npm run train                                   # the embedded subset, GGeM, 2 epochs
+ *   npm run train -- --data full --pooling gem      # the full data (apt-get install dataset-fashion-mnist)
+ *   npm run train -- --help
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { poolingNames, type PoolingName } from '@ggem/pooling';
+import { presets, type PresetName } from '@ggem/vit';
+import { defaults, type TrainOptions } from './options.js';
+import { train } from './train.js';
+
+const int = (name: string, min: number) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+  return n;
+};
+const num = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`${name} must be ${what}, got '${v}'`);
+  return n;
+};
+
+const program = new Command()
+  .name('ggem-train')
+  .description('Train and evaluate a ViT with token, avg, max, GeM or GGeM pooling on Fashion-MNIST')
+  .addOption(new Option('--preset <name>', 'model preset').choices(Object.keys(presets)).default(defaults.preset))
+  .option('--patch <n>', 'patch size (overrides the preset)', int('--patch', 1))
+  .option('--dim <n>', 'embedding width D', int('--dim', 1))
+  .option('--depth <n>', 'number of blocks', int('--depth', 1))
+  .option('--heads <n>', 'attention heads', int('--heads', 1))
+  .option('--mlp-ratio <x>', 'MLP hidden width / D', num('--mlp-ratio', (n) => n > 0, '> 0'))
+  .addOption(new Option('--pooling <name>', 'pooling').choices([...poolingNames]).default(defaults.pooling))
+  .option('--groups <n>', 'GGeM groups (default: the number of heads; must leave no group empty)', int('--groups', 1))
+  .option('--p <x>', 'initial p of gem / ggem', num('--p', (n) => n > 0, '> 0'), defaults.p)
+  .option('--fixed-p', 'keep p fixed (default: trainable)')
+  .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
+  .option('--batch-size <n>', 'batch size', int('--batch-size', 1), defaults.batchSize)
+  .option('--lr <x>', 'peak learning rate (AdamW)', num('--lr', (n) => n > 0, '> 0'), defaults.lr)
+  .option('--weight-decay <x>', 'decoupled weight decay (not on biases, norms, embeddings, p)', num('--weight-decay', (n) => n >= 0, '>= 0'), defaults.weightDecay)
+  .option('--warmup-epochs <x>', 'linear warmup length in epochs, then cosine', num('--warmup-epochs', (n) => n >= 0, '>= 0'), defaults.warmupEpochs)
+  .option('--label-smoothing <x>', 'label smoothing', num('--label-smoothing', (n) => n >= 0 && n < 1, 'in [0, 1)'), defaults.labelSmoothing)
+  .option('--clip <x>', 'gradient-norm clipping (0: off)', num('--clip', (n) => n >= 0, '>= 0'), defaults.clip)
+  .option('--seed <n>', 'seed of the initialisation, data order and augmentation', int('--seed', 0), defaults.seed)
+  .option('--data <which>', "'embedded', 'full' or a folder with the IDX files", defaults.data)
+  .option('--limit <n>', 'use only the first n training images (0: all)', int('--limit', 0), defaults.limit)
+  .option('--test-limit <n>', 'use only the first n test images (0: all)', int('--test-limit', 0), defaults.testLimit)
+  .option('--crop-pad <n>', 'random crop after padding by n pixels (0: off)', int('--crop-pad', 0), defaults.cropPad)
+  .option('--flip', 'random horizontal flips')
+  .option('--freeze-blocks <k>', 'freeze the embeddings and the first k blocks (k = depth: linear probe)', int('--freeze-blocks', 0), defaults.freezeBlocks)
+  .option('--init-from <file>', 'start from these weights (another pooling loads what fits)')
+  .option('--resume', 'continue the run in --out from its latest checkpoint')
+  .option('--stop-after <n>', 'stop after n epochs of this invocation (continue later with --resume)', int('--stop-after', 0), defaults.stopAfter)
+  .option('--knn-k <n>', 'k of the k-NN evaluation', int('--knn-k', 1), defaults.knnK)
+  .option('--out <dir>', 'where checkpoints, metrics and the result go', defaults.out)
+  .action(async (o: Record<string, unknown>) => {
+    const options: TrainOptions = {
+      ...defaults,
+      ...(o as Partial<TrainOptions>),
+      preset: o.preset as PresetName,
+      pooling: o.pooling as PoolingName,
+      trainP: !o.fixedP,
+      flip: Boolean(o.flip),
+      resume: Boolean(o.resume),
+      quiet: false,
+    };
+    const t0 = performance.now();
+    const r = await train(options);
+    const last = r.history[r.history.length - 1];
+    console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s: test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
+    console.log(`checkpoint: ${r.checkpoint}\nmetrics: ${r.out}/metrics.jsonl\nresult: ${r.out}/result.json`);
+  });
+
+program.parseAsync().catch((e: Error) => {
+  console.error(`error: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+import { poolingNames, type PoolingName } from '@ggem/pooling';
+import { presets, type PresetName } from '@ggem/vit';
+
+/** Everything a training run is configured by (the CLI fills it; tests call train() directly). */
+export interface TrainOptions {
+  preset: PresetName;
+  /** Overrides of the preset's shape. */
+  patch?: number;
+  dim?: number;
+  depth?: number;
+  heads?: number;
+  mlpRatio?: number;
+  pooling: PoolingName;
+  /** GGeM groups (default: heads). */
+  groups?: number;
+  p: number;
+  trainP: boolean;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  /** Linear warmup, in epochs (fractions allowed). */
+  warmupEpochs: number;
+  labelSmoothing: number;
+  /** Gradient-norm clipping (0: off). */
+  clip: number;
+  seed: number;
+  /** embedded | full | a folder with the IDX files. */
+  data: string;
+  /** Use only the first n training images (0: all). */
+  limit: number;
+  testLimit: number;
+  cropPad: number;
+  flip: boolean;
+  /** Freeze patch embedding, tokens and the first k blocks (k = depth: a linear probe). */
+  freezeBlocks: number;
+  /** Start from these weights (a checkpoint's model.safetensors; other poolings load non-strictly). */
+  initFrom?: string;
+  /** Continue the run in `out` from its latest checkpoint. */
+  resume: boolean;
+  /** Stop after this many epochs of this invocation (0: run to the end); continue with resume. */
+  stopAfter: number;
+  knnK: number;
+  out: string;
+  /** No progress bar (tests). */
+  quiet: boolean;
+}
+
+export const defaults: TrainOptions = {
+  preset: 'vit_mnist_small',
+  pooling: 'ggem',
+  p: 3,
+  trainP: true,
+  epochs: 2,
+  batchSize: 64,
+  lr: 1e-3,
+  weightDecay: 0.05,
+  warmupEpochs: 0.2,
+  labelSmoothing: 0,
+  clip: 1,
+  seed: 0,
+  data: 'embedded',
+  limit: 0,
+  testLimit: 0,
+  cropPad: 2,
+  flip: false,
+  freezeBlocks: 0,
+  resume: false,
+  stopAfter: 0,
+  knnK: 12,
+  out: 'runs/latest',
+  quiet: false,
+};
+
+/** Checks values the CLI cannot check alone; every message says what is allowed. */
+export function validate(o: TrainOptions): void {
+  const fail = (m: string): never => {
+    throw new Error(`train: ${m}`);
+  };
+  if (!(o.preset in presets)) fail(`unknown preset '${o.preset}'; expected one of ${Object.keys(presets).join(', ')}`);
+  if (!poolingNames.includes(o.pooling)) fail(`unknown pooling '${o.pooling}'; expected one of ${poolingNames.join(', ')}`);
+  for (const k of ['epochs', 'batchSize', 'knnK'] as const) if (!Number.isInteger(o[k]) || o[k] < 1) fail(`--${kebab(k)} must be a positive integer, got ${o[k]}`);
+  for (const k of ['limit', 'testLimit', 'freezeBlocks', 'cropPad', 'seed', 'stopAfter'] as const) if (!Number.isInteger(o[k]) || o[k] < 0) fail(`--${kebab(k)} must be an integer >= 0, got ${o[k]}`);
+  if (!(o.lr > 0)) fail(`--lr must be > 0, got ${o.lr}`);
+  for (const k of ['weightDecay', 'warmupEpochs', 'clip'] as const) if (!(o[k] >= 0)) fail(`--${kebab(k)} must be >= 0, got ${o[k]}`);
+  if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) fail(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
+  if (!(o.p > 0)) fail(`--p must be > 0, got ${o.p}`);
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -1,0 +1,166 @@
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crossEntropy, Generator, optim } from '@ggem/tensor';
+import { checkGroups } from '@ggem/pooling';
+import { createVit, loadWeights, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
+import { SingleBar } from 'cli-progress';
+import { loadLatestCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { makeBatch, shuffled } from './data/batches.js';
+import { limitSplit, loadData, type Data } from './data/dataset.js';
+import { accuracy, knnAccuracy, predict } from './evaluate.js';
+import { validate, type TrainOptions } from './options.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  trainAcc: number;
+  testAcc: number;
+  p: number[];
+  seconds: number;
+}
+
+export interface TrainResult {
+  model: VisionTransformer;
+  history: EpochMetrics[];
+  final: { testAcc: number; knnAcc: number; k: number };
+  checkpoint: string;
+  out: string;
+}
+
+export function buildModel(o: TrainOptions): VisionTransformer {
+  const base = presets[o.preset];
+  const config: Partial<VitConfig> = { pooling: o.pooling, poolP: o.p, trainP: o.trainP, seed: o.seed };
+  if (o.patch !== undefined) config.patchSize = o.patch;
+  if (o.dim !== undefined) config.embedDim = o.dim;
+  if (o.depth !== undefined) config.depth = o.depth;
+  if (o.heads !== undefined) config.numHeads = o.heads;
+  if (o.mlpRatio !== undefined) config.mlpRatio = o.mlpRatio;
+  if (o.groups !== undefined) config.poolGroups = o.groups;
+  const dim = config.embedDim ?? base.embedDim;
+  if (o.pooling === 'ggem') checkGroups(dim, config.poolGroups ?? config.numHeads ?? base.numHeads);
+  return createVit(o.preset, o.pooling, config);
+}
+
+/** Freezes the patch embedding, class token, position embedding and the first k blocks. */
+function freeze(model: VisionTransformer, k: number): void {
+  if (k > model.blocks.length) throw new Error(`train: --freeze-blocks ${k} exceeds the model's ${model.blocks.length} blocks`);
+  if (k === 0) return;
+  for (const [name, p] of model.namedParameters()) {
+    const m = /^blocks\.(\d+)\./.exec(name);
+    if (name.startsWith('patch_embed.') || name === 'cls_token' || name === 'pos_embed' || (m && Number(m[1]) < k)) p.setRequiresGrad(false);
+  }
+}
+
+/**
+ * Trains a ViT on Fashion-MNIST: AdamW (no decay on biases, norms, embeddings and p),
+ * linear warmup + cosine, gradient clipping; metrics per step and per epoch as JSON lines in
+ * `out/metrics.jsonl`; a checkpoint each epoch in `out/checkpoints`; top-1 and k-NN at the end.
+ */
+export async function train(o: TrainOptions, log: (s: string) => void = console.log): Promise<TrainResult> {
+  validate(o);
+  const data: Data = loadData(o.data);
+  const trainSplit = o.limit > 0 ? limitSplit(data.train, o.limit) : data.train;
+  const testSplit = o.testLimit > 0 ? limitSplit(data.test, o.testLimit) : data.test;
+  const model = buildModel(o);
+  freeze(model, o.freezeBlocks);
+  if (o.initFrom) {
+    const r = await loadWeights(model, o.initFrom, { strict: false });
+    const skipped = [...r.missing.map((k) => `${k} (not in the file)`), ...r.unexpected.map((k) => `${k} (not in this model)`), ...r.mismatched];
+    log(`init from ${o.initFrom}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`);
+  }
+  const stepsPerEpoch = Math.ceil(trainSplit.count / o.batchSize);
+  const totalSteps = stepsPerEpoch * o.epochs;
+  const opt = new optim.AdamW(optim.splitWeightDecay(model.namedParameters(), o.weightDecay), { lr: o.lr, weightDecay: o.weightDecay });
+  const schedule = new optim.WarmupCosineSchedule(opt, { warmupSteps: Math.min(totalSteps, Math.round(o.warmupEpochs * stepsPerEpoch)), totalSteps });
+  const dataRng = new Generator(o.seed + 1);
+  mkdirSync(o.out, { recursive: true });
+  const ckptDir = join(o.out, 'checkpoints');
+  const metricsFile = join(o.out, 'metrics.jsonl');
+  let epoch = 0;
+  let step = 0;
+  let history: EpochMetrics[] = [];
+  let checkpoint = '';
+  const options = { ...o, resume: undefined, quiet: undefined, out: undefined, stopAfter: undefined };
+  if (o.resume) {
+    const ck = await loadLatestCheckpoint(ckptDir);
+    if (ck === null) throw new Error(`train: --resume found no checkpoint in ${ckptDir}`);
+    for (const key of ['preset', 'patch', 'dim', 'depth', 'heads', 'pooling', 'groups', 'epochs', 'batchSize', 'data', 'limit', 'seed'] as const) {
+      if (ck.state.options[key] !== options[key]) throw new Error(`train: cannot resume ${ck.path}: it was trained with ${key} = ${JSON.stringify(ck.state.options[key])}, now ${JSON.stringify(options[key])}`);
+    }
+    model.loadStateDict(ck.weights);
+    opt.loadStateDict(ck.optimizer);
+    schedule.loadStateDict(ck.state.schedule);
+    dataRng.setState(ck.state.rng.data);
+    model._rng.setState(ck.state.rng.model);
+    ({ epoch, step } = ck.state);
+    history = ck.state.history as unknown as EpochMetrics[];
+    checkpoint = ck.path;
+    log(`resumed from ${ck.path} (epoch ${epoch}, step ${step})`);
+  } else if (existsSync(metricsFile)) writeFileSync(metricsFile, '');
+  const bar = o.quiet ? null : new SingleBar({
+    format: 'epoch {epoch}/{epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {ips} img/s | ETA {eta_formatted}',
+    noTTYOutput: true,
+    notTTYSchedule: 5000,
+    hideCursor: true,
+  });
+  model.train();
+  const last = o.stopAfter > 0 ? Math.min(o.epochs, epoch + o.stopAfter) : o.epochs;
+  for (; epoch < last; epoch++) {
+    const t0 = performance.now();
+    const order = shuffled(trainSplit.count, dataRng);
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, epochs: o.epochs, loss: '-', acc: '-', ips: '-' });
+    for (let b = 0; b < stepsPerEpoch; b++) {
+      const idx = order.subarray(b * o.batchSize, Math.min(trainSplit.count, (b + 1) * o.batchSize));
+      const { x, y } = makeBatch(trainSplit, idx, { cropPad: o.cropPad, flip: o.flip }, dataRng);
+      const ts = performance.now();
+      opt.zeroGrad();
+      const logits = model.forward(x);
+      const loss = crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
+      const lv = loss.item();
+      if (!Number.isFinite(lv)) {
+        bar?.stop();
+        throw new Error(`train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
+      }
+      loss.backward();
+      if (o.clip > 0) optim.clipGradNorm(model.parameters().filter((p) => p.requiresGrad), o.clip);
+      const lr = opt.groups[0]!.lr;
+      opt.step();
+      schedule.step();
+      step++;
+      const ok = accuracy(logits.argmax(1).data, y.data) * idx.length;
+      lossSum += lv * idx.length;
+      correct += ok;
+      seen += idx.length;
+      const ips = idx.length / ((performance.now() - ts) / 1000);
+      appendFileSync(metricsFile, JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok / idx.length, lr, imagesPerSecond: Math.round(ips) }) + '\n');
+      bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(3), ips: Math.round(ips) });
+    }
+    bar?.stop();
+    const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
+    const m: EpochMetrics = { epoch: epoch + 1, trainLoss: lossSum / seen, trainAcc: correct / seen, testAcc, p: model.currentP(), seconds: (performance.now() - t0) / 1000 };
+    history.push(m);
+    appendFileSync(metricsFile, JSON.stringify({ type: 'epoch', ...m }) + '\n');
+    const state: Omit<CheckpointState, 'optimizer'> = {
+      epoch: epoch + 1, step, rng: { data: dataRng.getState(), model: model._rng.getState() }, schedule: schedule.stateDict(),
+      options, history: history as unknown as Record<string, unknown>[],
+    };
+    checkpoint = await saveCheckpoint(ckptDir, model, opt, state);
+    log(`epoch ${epoch + 1}/${o.epochs}: train loss ${m.trainLoss.toFixed(4)}, train acc ${(100 * m.trainAcc).toFixed(2)}%, test acc ${(100 * testAcc).toFixed(2)}%${m.p.length ? `, p ${m.p.map((v) => v.toFixed(3)).join(' ')}` : ''} (${m.seconds.toFixed(0)} s)`);
+  }
+  if (epoch < o.epochs) {
+    log(`stopped after epoch ${epoch} of ${o.epochs}; continue with --resume --out ${o.out}`);
+    return { model, history, final: { testAcc: history[history.length - 1]?.testAcc ?? 0, knnAcc: NaN, k: o.knnK }, checkpoint, out: o.out };
+  }
+  const trainPred = predict(model, trainSplit);
+  const testPred = predict(model, testSplit);
+  const final = {
+    testAcc: accuracy(testPred.predictions, testSplit.labels),
+    knnAcc: knnAccuracy({ features: trainPred.features, labels: trainSplit.labels }, { features: testPred.features, labels: testSplit.labels }, trainPred.dim, o.knnK),
+    k: o.knnK,
+  };
+  writeFileSync(join(o.out, 'result.json'), JSON.stringify({ options, history, final, checkpoint }, null, 2));
+  return { model, history, final, checkpoint, out: o.out };
+}
