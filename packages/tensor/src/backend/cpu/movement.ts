@@ -2,22 +2,40 @@ import { allocate, type DType, type TypedArray } from '../../dtype.js';
 import { sizeOf, type Shape } from '../../shape.js';
 import type { View } from '../backend.js';
 
-/** Calls `f(src, dst)` for every element of a strided view, in row-major order of its shape. */
-function walk(view: View, f: (src: number, dst: number) => void): void {
-  const { shape, strides } = view;
-  const size = sizeOf(shape);
-  const rank = shape.length;
+/** Drops size-1 dims and merges neighbours that are contiguous in the view (fewer, longer inner loops). */
+function collapse(view: View): { shape: number[]; strides: number[] } {
+  const shape: number[] = [];
+  const strides: number[] = [];
+  view.shape.forEach((d, i) => {
+    if (d === 1) return;
+    const s = view.strides[i]!;
+    const last = shape.length - 1;
+    if (last >= 0 && strides[last] === s * d) {
+      shape[last]! *= d;
+      strides[last] = s;
+    } else {
+      shape.push(d);
+      strides.push(s);
+    }
+  });
+  return shape.length === 0 ? { shape: [1], strides: [0] } : { shape, strides };
+}
+
+/**
+ * Visits a strided view row by row (its last merged dim): `row(src, dst, n, step)` for each
+ * run of n elements starting at src with stride step, written at dst.
+ */
+function rows(view: View, row: (src: number, dst: number, n: number, step: number) => void): void {
+  const size = sizeOf(view.shape);
   if (size === 0) return;
-  if (rank === 0) {
-    f(view.offset, 0);
-    return;
-  }
+  const { shape, strides } = collapse(view);
+  const rank = shape.length;
   const n = shape[rank - 1]!;
-  const s = strides[rank - 1]!;
+  const step = strides[rank - 1]!;
   const idx = new Array<number>(rank).fill(0);
   let src = view.offset;
   for (let dst = 0; dst < size; dst += n) {
-    for (let j = 0, p = src; j < n; j++, p += s) f(p, dst + j);
+    row(src, dst, n, step);
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
       src += strides[d]!;
@@ -30,16 +48,17 @@ function walk(view: View, f: (src: number, dst: number) => void): void {
 
 export function strided(x: TypedArray, view: View, dtype: DType): TypedArray {
   const out = allocate(dtype, sizeOf(view.shape));
-  walk(view, (src, dst) => {
-    out[dst] = x[src]!;
+  rows(view, (src, dst, n, step) => {
+    if (step === 1 && n >= 64) out.set(x.subarray(src, src + n), dst);
+    else for (let j = 0, p = src; j < n; j++, p += step) out[dst + j] = x[p]!;
   });
   return out;
 }
 
 export function stridedAdjoint(x: TypedArray, view: View, outShape: Shape, dtype: DType): TypedArray {
   const out = allocate(dtype, sizeOf(outShape));
-  walk(view, (dst, src) => {
-    out[dst]! += x[src]!;
+  rows(view, (dst, src, n, step) => {
+    for (let j = 0, p = dst; j < n; j++, p += step) out[p]! += x[src + j]!;
   });
   return out;
 }

@@ -1,22 +1,30 @@
 import { allocate, type DType, type TypedArray } from '../../dtype.js';
 import type { LayerNormGrads, LayerNormResult } from '../backend.js';
 
-/** Softmax along the middle axis, shifted by the max so that inputs of 1e4 do not overflow. */
+/**
+ * Softmax along the middle axis, shifted by the max so that inputs of 1e4 do not overflow.
+ * Each exp is computed once: stored, summed, then scaled (or replaced by x − lse for log).
+ */
 export function softmax(x: TypedArray, outer: number, n: number, inner: number, log: boolean, dtype: DType): TypedArray {
   const out = allocate(dtype, x.length);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * n * inner + i;
+      const end = base + n * inner;
       let m = -Infinity;
-      for (let j = 0; j < n; j++) m = Math.max(m, x[base + j * inner]!);
+      for (let k = base; k < end; k += inner) m = Math.max(m, x[k]!);
       let s = 0;
-      for (let j = 0; j < n; j++) s += Math.exp(x[base + j * inner]! - m);
+      for (let k = base; k < end; k += inner) {
+        const e = Math.exp(x[k]! - m);
+        out[k] = e;
+        s += e;
+      }
       if (log) {
         const lse = m + Math.log(s);
-        for (let j = 0; j < n; j++) out[base + j * inner] = x[base + j * inner]! - lse;
+        for (let k = base; k < end; k += inner) out[k] = x[k]! - lse;
       } else {
         const r = 1 / s;
-        for (let j = 0; j < n; j++) out[base + j * inner] = Math.exp(x[base + j * inner]! - m) * r;
+        for (let k = base; k < end; k += inner) out[k] = out[k]! * r;
       }
     }
   }
