@@ -26,6 +26,8 @@ const num = (name: string, check: (n: number) => boolean, what: string) => (v: s
 const program = new Command()
   .name('ggem-train')
   .description('Train and evaluate a ViT with token, avg, max, GeM or GGeM pooling on Fashion-MNIST')
+  .addOption(new Option('--task <task>', 'classify (10 classes) or retrieval (Norm-softmax on classes 0-4, retrieve among 5-9)').choices(['classify', 'retrieval']).default(defaults.task))
+  .option('--temperature <x>', 'Norm-softmax temperature (retrieval)', num('--temperature', (n) => n > 0, '> 0'), defaults.temperature)
   .addOption(new Option('--preset <name>', 'model preset').choices(Object.keys(presets)).default(defaults.preset))
   .option('--patch <n>', 'patch size (overrides the preset)', int('--patch', 1))
   .option('--dim <n>', 'embedding width D', int('--dim', 1))
@@ -69,7 +71,11 @@ const program = new Command()
     const t0 = performance.now();
     const r = await train(options);
     const last = r.history[r.history.length - 1];
-    console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s: test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
+    const rt = r.final.retrieval;
+    const scores = rt
+      ? `test accuracy on classes 0-4 ${(100 * r.final.testAcc).toFixed(2)}%; retrieval among classes 5-9: R@1 ${(100 * rt.recallAt1).toFixed(2)}, RP ${(100 * rt.rPrecision).toFixed(2)}, MAP@R ${(100 * rt.mapAtR).toFixed(2)}`
+      : `test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%`;
+    console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${scores}${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
     console.log(`checkpoint: ${r.checkpoint}\nmetrics: ${r.out}/metrics.jsonl\nresult: ${r.out}/result.json`);
   });
 

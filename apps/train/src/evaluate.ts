@@ -1,4 +1,4 @@
-import { Generator, noGrad, tensor, type Tensor } from '@ggem/tensor';
+import { Generator, Identity, noGrad, tensor, type Tensor } from '@ggem/tensor';
 import type { VisionTransformer } from '@ggem/vit';
 import { makeBatch } from './data/batches.js';
 import type { Split } from './data/dataset.js';
@@ -15,7 +15,7 @@ export function predict(model: VisionTransformer, s: Split, batchSize = 256): { 
       const { x } = makeBatch(s, idx, null, null);
       const f = model.forwardHead(model.forwardFeatures(x), true);
       features.set(f.data as Float32Array, start * dim);
-      if (model.config.numClasses > 0) predictions.set(model.head.forward(f).argmax(1).data as Int32Array, start);
+      if (!(model.head instanceof Identity)) predictions.set(model.head.forward(f).argmax(1).data as Int32Array, start);
     }
   });
   model.train();

@@ -3,6 +3,10 @@ import { presets, type PresetName } from '@ggem/vit';
 
 /** Everything a training run is configured by (the CLI fills it; tests call train() directly). */
 export interface TrainOptions {
+  /** classify (10 classes, top-1 and k-NN) or retrieval (Norm-softmax on classes 0-4, retrieve among 5-9). */
+  task: 'classify' | 'retrieval';
+  /** Norm-softmax temperature (retrieval). */
+  temperature: number;
   preset: PresetName;
   /** Overrides of the preset's shape. */
   patch?: number;
@@ -47,6 +51,8 @@ export interface TrainOptions {
 }
 
 export const defaults: TrainOptions = {
+  task: 'classify',
+  temperature: 0.05,
   preset: 'vit_mnist_small',
   pooling: 'ggem',
   p: 3,
@@ -85,6 +91,8 @@ export function validate(o: TrainOptions): void {
   for (const k of ['weightDecay', 'warmupEpochs', 'clip'] as const) if (!(o[k] >= 0)) fail(`--${kebab(k)} must be >= 0, got ${o[k]}`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) fail(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
   if (!(o.p > 0)) fail(`--p must be > 0, got ${o.p}`);
+  if (o.task !== 'classify' && o.task !== 'retrieval') fail(`unknown task '${o.task}'; expected classify or retrieval`);
+  if (!(o.temperature > 0)) fail(`--temperature must be > 0, got ${o.temperature}`);
 }
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -47,6 +47,13 @@ describe('training', () => {
     const src = Object.fromEntries(base.model.namedParameters());
     for (const [n, p] of frozen) assert.deepEqual(p.data, src[n]!.data, `${n} stayed frozen`);
   });
+  it('retrieval: Norm-softmax on classes 0-4, metrics on the unseen classes 5-9', async () => {
+    const r = await train(tiny(mkdtempSync(join(tmpdir(), 'ggem-ret-')), { task: 'retrieval', limit: 200, testLimit: 200, epochs: 1 }), silent);
+    const m = r.final.retrieval!;
+    for (const v of [m.recallAt1, m.rPrecision, m.mapAtR]) assert.ok(v >= 0 && v <= 1);
+    assert.ok(m.mapAtR <= m.rPrecision + 1e-12, 'MAP@R <= R-Precision');
+    assert.deepEqual(r.model.namedParameters().find(([n]) => n === 'head.weight')![1].shape, [5, 32]);
+  });
   it('rejects bad options with what is allowed', async () => {
     assert.throws(() => validate({ ...defaults, lr: -1 }), /--lr must be > 0, got -1/);
     assert.throws(() => validate({ ...defaults, pooling: 'mean' as 'avg' }), /unknown pooling 'mean'; expected one of token, avg, max, gem, ggem/);

@@ -6,9 +6,10 @@ import { createVit, loadWeights, presets, type VisionTransformer, type VitConfig
 import { SingleBar } from 'cli-progress';
 import { loadLatestCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { makeBatch, shuffled } from './data/batches.js';
-import { limitSplit, loadData, type Data } from './data/dataset.js';
+import { filterClasses, limitSplit, loadData, type Data } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
 import { validate, type TrainOptions } from './options.js';
+import { NormSoftmax, retrievalMetrics, type RetrievalMetrics } from './retrieval.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -22,7 +23,8 @@ export interface EpochMetrics {
 export interface TrainResult {
   model: VisionTransformer;
   history: EpochMetrics[];
-  final: { testAcc: number; knnAcc: number; k: number };
+  /** classify: test top-1 and k-NN; retrieval: top-1 on the seen classes' test images and retrieval among the unseen ones. */
+  final: { testAcc: number; knnAcc: number; k: number; retrieval?: RetrievalMetrics };
   checkpoint: string;
   out: string;
 }
@@ -38,8 +40,15 @@ export function buildModel(o: TrainOptions): VisionTransformer {
   if (o.groups !== undefined) config.poolGroups = o.groups;
   const dim = config.embedDim ?? base.embedDim;
   if (o.pooling === 'ggem') checkGroups(dim, config.poolGroups ?? config.numHeads ?? base.numHeads);
-  return createVit(o.preset, o.pooling, config);
+  if (o.task === 'classify') return createVit(o.preset, o.pooling, config);
+  const model = createVit(o.preset, o.pooling, { ...config, numClasses: 0 });
+  model.head = new NormSoftmax(dim, SEEN.length, o.temperature, model._rng);
+  return model;
 }
+
+/** Retrieval protocol: train on the first half of the classes, retrieve among the other half. */
+const SEEN = [0, 1, 2, 3, 4];
+const UNSEEN = [5, 6, 7, 8, 9];
 
 /** Freezes the patch embedding, class token, position embedding and the first k blocks. */
 function freeze(model: VisionTransformer, k: number): void {
@@ -59,8 +68,11 @@ function freeze(model: VisionTransformer, k: number): void {
 export async function train(o: TrainOptions, log: (s: string) => void = console.log): Promise<TrainResult> {
   validate(o);
   const data: Data = loadData(o.data);
-  const trainSplit = o.limit > 0 ? limitSplit(data.train, o.limit) : data.train;
-  const testSplit = o.testLimit > 0 ? limitSplit(data.test, o.testLimit) : data.test;
+  const retrieval = o.task === 'retrieval';
+  const limitedTrain = o.limit > 0 ? limitSplit(data.train, o.limit) : data.train;
+  const limitedTest = o.testLimit > 0 ? limitSplit(data.test, o.testLimit) : data.test;
+  const trainSplit = retrieval ? filterClasses(limitedTrain, SEEN) : limitedTrain;
+  const testSplit = retrieval ? filterClasses(limitedTest, SEEN) : limitedTest;
   const model = buildModel(o);
   freeze(model, o.freezeBlocks);
   if (o.initFrom) {
@@ -84,7 +96,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   if (o.resume) {
     const ck = await loadLatestCheckpoint(ckptDir);
     if (ck === null) throw new Error(`train: --resume found no checkpoint in ${ckptDir}`);
-    for (const key of ['preset', 'patch', 'dim', 'depth', 'heads', 'pooling', 'groups', 'epochs', 'batchSize', 'data', 'limit', 'seed'] as const) {
+    for (const key of ['task', 'preset', 'patch', 'dim', 'depth', 'heads', 'pooling', 'groups', 'epochs', 'batchSize', 'data', 'limit', 'seed'] as const) {
       if (ck.state.options[key] !== options[key]) throw new Error(`train: cannot resume ${ck.path}: it was trained with ${key} = ${JSON.stringify(ck.state.options[key])}, now ${JSON.stringify(options[key])}`);
     }
     model.loadStateDict(ck.weights);
@@ -154,13 +166,20 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     log(`stopped after epoch ${epoch} of ${o.epochs}; continue with --resume --out ${o.out}`);
     return { model, history, final: { testAcc: history[history.length - 1]?.testAcc ?? 0, knnAcc: NaN, k: o.knnK }, checkpoint, out: o.out };
   }
-  const trainPred = predict(model, trainSplit);
   const testPred = predict(model, testSplit);
-  const final = {
-    testAcc: accuracy(testPred.predictions, testSplit.labels),
-    knnAcc: knnAccuracy({ features: trainPred.features, labels: trainSplit.labels }, { features: testPred.features, labels: testSplit.labels }, trainPred.dim, o.knnK),
-    k: o.knnK,
-  };
+  let final: TrainResult['final'];
+  if (retrieval) {
+    const unseen = filterClasses(limitedTest, UNSEEN);
+    const emb = predict(model, unseen);
+    final = { testAcc: accuracy(testPred.predictions, testSplit.labels), knnAcc: NaN, k: o.knnK, retrieval: retrievalMetrics(emb.features, unseen.labels, emb.dim) };
+  } else {
+    const trainPred = predict(model, trainSplit);
+    final = {
+      testAcc: accuracy(testPred.predictions, testSplit.labels),
+      knnAcc: knnAccuracy({ features: trainPred.features, labels: trainSplit.labels }, { features: testPred.features, labels: testSplit.labels }, trainPred.dim, o.knnK),
+      k: o.knnK,
+    };
+  }
   writeFileSync(join(o.out, 'result.json'), JSON.stringify({ options, history, final, checkpoint }, null, 2));
   return { model, history, final, checkpoint, out: o.out };
 }

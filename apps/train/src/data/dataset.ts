@@ -59,3 +59,13 @@ export function limitSplit(s: Split, limit: number): Split {
   const px = s.height * s.width;
   return { ...s, images: s.images.subarray(0, n * px), labels: s.labels.subarray(0, n), count: n };
 }
+
+/** The images of a split whose label is in `classes` (labels keep their values). */
+export function filterClasses(s: Split, classes: readonly number[]): Split {
+  const px = s.height * s.width;
+  const keep: number[] = [];
+  for (let i = 0; i < s.count; i++) if (classes.includes(s.labels[i]!)) keep.push(i);
+  const images = new Uint8Array(keep.length * px);
+  keep.forEach((i, k) => images.set(s.images.subarray(i * px, (i + 1) * px), k * px));
+  return { ...s, images, labels: Uint8Array.from(keep, (i) => s.labels[i]!), count: keep.length };
+}
