@@ -5,10 +5,12 @@
  *   npm run train                                   # the embedded subset, GGeM, 2 epochs
  *   npm run train -- --data full --pooling gem      # the full data (apt-get install dataset-fashion-mnist)
  *   npm run train -- --help
+ *   npm run train -- compare --seeds 0,1,2 --retrieval --out docs/compare   # the five poolings side by side
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { poolingNames, type PoolingName } from '@ggem/pooling';
 import { presets, type PresetName } from '@ggem/vit';
+import { compare } from './compare.js';
 import { defaults, type TrainOptions } from './options.js';
 import { train } from './train.js';
 
@@ -23,9 +25,9 @@ const num = (name: string, check: (n: number) => boolean, what: string) => (v: s
   return n;
 };
 
-const program = new Command()
-  .name('ggem-train')
-  .description('Train and evaluate a ViT with token, avg, max, GeM or GGeM pooling on Fashion-MNIST')
+/** The options of a training run, shared by `train` and `compare`. */
+function withTrainOptions(cmd: Command): Command {
+  return cmd
   .addOption(new Option('--task <task>', 'classify (10 classes) or retrieval (Norm-softmax on classes 0-4, retrieve among 5-9)').choices(['classify', 'retrieval']).default(defaults.task))
   .option('--temperature <x>', 'Norm-softmax temperature (retrieval)', num('--temperature', (n) => n > 0, '> 0'), defaults.temperature)
   .addOption(new Option('--preset <name>', 'model preset').choices(Object.keys(presets)).default(defaults.preset))
@@ -56,27 +58,66 @@ const program = new Command()
   .option('--resume', 'continue the run in --out from its latest checkpoint')
   .option('--stop-after <n>', 'stop after n epochs of this invocation (continue later with --resume)', int('--stop-after', 0), defaults.stopAfter)
   .option('--knn-k <n>', 'k of the k-NN evaluation', int('--knn-k', 1), defaults.knnK)
-  .option('--out <dir>', 'where checkpoints, metrics and the result go', defaults.out)
+  .option('--out <dir>', 'where checkpoints, metrics and the result go', defaults.out);
+}
+
+function toTrainOptions(o: Record<string, unknown>): TrainOptions {
+  return {
+    ...defaults,
+    ...(o as Partial<TrainOptions>),
+    preset: o.preset as PresetName,
+    pooling: o.pooling as PoolingName,
+    trainP: !o.fixedP,
+    flip: Boolean(o.flip),
+    resume: Boolean(o.resume),
+    quiet: false,
+  };
+}
+
+const list = <T>(name: string, allowed?: readonly T[]) => (v: string): T[] => {
+  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError(`${name} needs at least one value`);
+  if (allowed) {
+    const bad = items.filter((x) => !allowed.includes(x as T));
+    if (bad.length) throw new InvalidArgumentError(`${name}: unknown ${bad.join(', ')}; allowed: ${allowed.join(', ')}`);
+    return items as T[];
+  }
+  return items.map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name}: '${x}' is not an integer >= 0`);
+    return n as T;
+  });
+};
+
+const program = new Command().name('ggem-train').description('Train and evaluate ViTs with token, avg, max, GeM or GGeM pooling on Fashion-MNIST');
+
+withTrainOptions(program.command('train', { isDefault: true }).description('train one model (the default command)')).action(async (o: Record<string, unknown>) => {
+  const t0 = performance.now();
+  const r = await train(toTrainOptions(o));
+  const last = r.history[r.history.length - 1];
+  const rt = r.final.retrieval;
+  const scores = rt
+    ? `test accuracy on classes 0-4 ${(100 * r.final.testAcc).toFixed(2)}%; retrieval among classes 5-9: R@1 ${(100 * rt.recallAt1).toFixed(2)}, RP ${(100 * rt.rPrecision).toFixed(2)}, MAP@R ${(100 * rt.mapAtR).toFixed(2)}`
+    : `test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%`;
+  console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${scores}${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
+  console.log(`checkpoint: ${r.checkpoint}\nmetrics: ${r.out}/metrics.jsonl\nresult: ${r.out}/result.json`);
+});
+
+withTrainOptions(program.command('compare').description('train every pooling with every seed under one budget; write a markdown report with SVG plots'))
+  .option('--poolings <list>', 'comma-separated poolings', list('--poolings', poolingNames), [...poolingNames])
+  .option('--seeds <list>', 'comma-separated seeds', list<number>('--seeds'), [0])
+  .option('--retrieval', 'also run the retrieval protocol (Norm-softmax on classes 0-4, retrieve among 5-9)')
+  .option('--analysis-images <n>', 'test images for the head analysis (CKA, mean distance)', int('--analysis-images', 1), 64)
   .action(async (o: Record<string, unknown>) => {
-    const options: TrainOptions = {
-      ...defaults,
-      ...(o as Partial<TrainOptions>),
-      preset: o.preset as PresetName,
-      pooling: o.pooling as PoolingName,
-      trainP: !o.fixedP,
-      flip: Boolean(o.flip),
-      resume: Boolean(o.resume),
-      quiet: false,
-    };
-    const t0 = performance.now();
-    const r = await train(options);
-    const last = r.history[r.history.length - 1];
-    const rt = r.final.retrieval;
-    const scores = rt
-      ? `test accuracy on classes 0-4 ${(100 * r.final.testAcc).toFixed(2)}%; retrieval among classes 5-9: R@1 ${(100 * rt.recallAt1).toFixed(2)}, RP ${(100 * rt.rPrecision).toFixed(2)}, MAP@R ${(100 * rt.mapAtR).toFixed(2)}`
-      : `test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%`;
-    console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${scores}${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
-    console.log(`checkpoint: ${r.checkpoint}\nmetrics: ${r.out}/metrics.jsonl\nresult: ${r.out}/result.json`);
+    const report = await compare({
+      base: toTrainOptions(o),
+      poolings: o.poolings as PoolingName[],
+      seeds: o.seeds as number[],
+      retrieval: Boolean(o.retrieval),
+      analysisImages: o.analysisImages as number,
+      command: ['npm run train --', ...process.argv.slice(2)].join(' '),
+    });
+    console.log(`\nreport: ${report}`);
   });
 
 program.parseAsync().catch((e: Error) => {
