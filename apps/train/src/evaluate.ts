@@ -1,4 +1,4 @@
-import { Generator, Identity, noGrad, tensor, type Tensor } from '@ggem/tensor';
+import { Identity, noGrad, tensor, type Tensor } from '@ggem/tensor';
 import type { VisionTransformer } from '@ggem/vit';
 import { makeBatch } from './data/batches.js';
 import type { Split } from './data/dataset.js';
@@ -28,7 +28,8 @@ export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<numbe
   return ok / labels.length;
 }
 
-function normalizedRows(f: Float32Array, n: number, d: number): Tensor {
+/** Rows of `f` `[n, d]` scaled to unit L2 norm (zero rows stay zero), as a tensor. */
+export function normalizedRows(f: Float32Array, n: number, d: number): Tensor {
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     let s = 0;
@@ -87,4 +88,3 @@ function topK(a: ArrayLike<number>, off: number, n: number, k: number): number[]
   return best;
 }
 
-export type { Generator };

@@ -1,4 +1,5 @@
-import { linear, Module, nn, noGrad, tensor, zeros, type Generator, type Tensor } from '@ggem/tensor';
+import { linear, Module, nn, noGrad, zeros, type Generator, type Tensor } from '@ggem/tensor';
+import { normalizedRows } from './evaluate.js';
 
 /**
  * Norm-softmax (cosine softmax) head for metric learning: logits = cos(f, w_c) / T with
@@ -34,16 +35,9 @@ export interface RetrievalMetrics {
  */
 export function retrievalMetrics(embeddings: Float32Array, labels: ArrayLike<number>, dim: number): RetrievalMetrics {
   const n = labels.length;
-  const norm = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < dim; j++) s += embeddings[i * dim + j]! ** 2;
-    const r = 1 / Math.sqrt(s || 1);
-    for (let j = 0; j < dim; j++) norm[i * dim + j] = embeddings[i * dim + j]! * r;
-  }
   const counts = new Map<number, number>();
   for (let i = 0; i < n; i++) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
-  const e = tensor(norm, { shape: [n, dim] });
+  const e = normalizedRows(embeddings, n, dim);
   let r1 = 0;
   let rp = 0;
   let map = 0;

@@ -1,7 +1,7 @@
 import { record } from '../autograd/engine.js';
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { isFloat, promote, type DType } from '../dtype.js';
-import { broadcastShapes, fmt, sizeOf } from '../shape.js';
+import { broadcastShapes, fmt } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 
 /** A number becomes a 0-d tensor of `like`'s dtype on `like`'s backend. */
@@ -162,8 +162,4 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   const out = new Tensor(x.backend.cast(x.storage, x.size, x.dtype, dtype), x.shape, dtype, x.backend);
   if (!isFloat(dtype) || !isFloat(x.dtype)) return out;
   return record(out, 'cast', [x], (g) => [g.cast(x.dtype)]);
-}
-
-export function checkSize(op: string, t: Tensor): void {
-  if (sizeOf(t.shape) === 0) throw new Error(`${op}: empty tensor of shape ${fmt(t.shape)}`);
 }

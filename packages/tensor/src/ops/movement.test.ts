@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { concat, indexSelect, stack, tensor, arange, type Tensor } from '../index.js';
+import { concat, indexSelect, stack, tensor, arange } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
 
@@ -56,4 +56,3 @@ describe('movement ops', () => {
   });
 });
 
-export type { Tensor };

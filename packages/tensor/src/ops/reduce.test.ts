@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { max, mean, min, sum, tensor, Generator, type Tensor } from '../index.js';
+import { max, mean, min, sum, tensor, Generator } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
 
@@ -72,4 +72,3 @@ describe('reductions', () => {
   });
 });
 
-export type { Tensor };
