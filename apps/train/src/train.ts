@@ -149,6 +149,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
       const ips = idx.length / ((performance.now() - ts) / 1000);
       appendFileSync(metricsFile, JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok / idx.length, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) }) + '\n');
       bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(3), ips: Math.round(ips) });
+      await new Promise((r) => setImmediate(r)); // let the progress bar's timer redraw (logs, CI)
     }
     bar?.stop();
     const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
