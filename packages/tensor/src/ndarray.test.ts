@@ -21,6 +21,7 @@ describe('ndarray interop', () => {
     assert.equal(back.get(1, 2), 5);
   });
   it('names the problem when a view reaches outside its data', () => {
-    assert.throws(() => fromNdarray({ data: [1, 2], shape: [3], stride: [1], offset: 0 }), /fromNdarray: index 2 is outside the data \(length 2\)/);
+    assert.throws(() => fromNdarray({ data: [1, 2], shape: [3], stride: [1], offset: 0 }), /fromNdarray: the view \(shape \[3\], stride \[1\], offset 0\) reaches index 2, outside the data \(length 2\)/);
+    assert.throws(() => fromNdarray({ data: [1, 2, 3], shape: [2], stride: [-2], offset: 1 }), /reaches index -1/);
   });
 });

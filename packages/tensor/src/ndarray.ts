@@ -25,24 +25,19 @@ export function fromNdarray(nd: NdarrayLike, options: { dtype?: DType } = {}): T
   const { shape, stride, offset, data } = nd;
   if (stride.length !== shape.length) throw new Error(`fromNdarray: stride [${stride.join(', ')}] does not match shape ${fmt(shape)}`);
   const dtype = options.dtype ?? (nd.dtype === 'float64' ? 'float64' : nd.dtype === 'int32' ? 'int32' : 'float32');
-  const size = sizeOf(shape);
-  const out = allocate(dtype, size);
-  const rank = shape.length;
-  const idx = new Array<number>(rank).fill(0);
-  let src = offset;
-  for (let i = 0; i < size; i++) {
-    const v = data[src];
-    if (v === undefined) throw new Error(`fromNdarray: index ${src} is outside the data (length ${data.length}) for shape ${fmt(shape)}, stride [${stride.join(', ')}], offset ${offset}`);
-    out[i] = v;
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++;
-      src += stride[d]!;
-      if (idx[d]! < shape[d]!) break;
-      src -= stride[d]! * shape[d]!;
-      idx[d] = 0;
+  if (sizeOf(shape) > 0) {
+    // the view's extreme offsets must lie inside the data
+    let lo = offset;
+    let hi = offset;
+    shape.forEach((d, i) => (stride[i]! < 0 ? (lo += (d - 1) * stride[i]!) : (hi += (d - 1) * stride[i]!)));
+    if (lo < 0 || hi >= data.length) {
+      throw new Error(`fromNdarray: the view (shape ${fmt(shape)}, stride [${stride.join(', ')}], offset ${offset}) reaches index ${lo < 0 ? lo : hi}, outside the data (length ${data.length})`);
     }
   }
-  return new Tensor(getBackend().fromArray(out), shape, dtype);
+  const be = getBackend();
+  const source = allocate(dtype, data.length);
+  source.set(data as ArrayLike<number>);
+  return new Tensor(be.strided(be.fromArray(source), { shape, strides: stride, offset }, dtype), shape, dtype, be);
 }
 
 /**
