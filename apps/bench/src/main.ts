@@ -12,6 +12,7 @@ import { availableKernels } from '@ggem/tensor';
 import { runWorkload, type Row, type Workload } from './harness.js';
 import { gemWorkload } from './workloads/gem.js';
 import { matmulWorkload } from './workloads/matmul.js';
+import { rowwiseWorkload } from './workloads/rowwise.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,8 +29,8 @@ if (!Number.isInteger(reps) || reps < 1) throw new Error(`bench: --reps must be 
 
 const kernels = availableKernels();
 const workloads: Workload[] = quick
-  ? [matmulWorkload(64, kernels), gemWorkload(4, [4, 17, 32])]
-  : [matmulWorkload(256, kernels), matmulWorkload(512, kernels), gemWorkload(1), gemWorkload(12)];
+  ? [matmulWorkload(64, kernels), gemWorkload(4, [4, 17, 32]), rowwiseWorkload('softmax', [64, 16]), rowwiseWorkload('layernorm', [64, 16])]
+  : [matmulWorkload(256, kernels), matmulWorkload(512, kernels), rowwiseWorkload('softmax'), rowwiseWorkload('layernorm'), gemWorkload(1), gemWorkload(12)];
 const selected = values.only ? workloads.filter((w) => w.name.includes(values.only!)) : workloads;
 
 const rows: Row[] = [];

@@ -8,6 +8,8 @@ let loaded: Promise<Tf> | null = null;
 
 export function tfjsWasm(): Promise<Tf> {
   loaded ??= (async () => {
+    // the umbrella package registers the gradients (tfjs-core alone registers none)
+    await import('@tensorflow/tfjs');
     const tf = await import('@tensorflow/tfjs-core');
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);

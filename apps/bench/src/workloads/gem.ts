@@ -14,7 +14,7 @@ export function gemWorkload(groups: number, shape: [number, number, number] = [6
   const [b, , c] = shape;
   const x = randn(shape, { generator: new Generator(11) });
   const w = randn([b, c], { generator: new Generator(12) });
-  const summary = (y: ArrayLike<number>, gp: ArrayLike<number>) => Float64Array.from([...Array.from(y).slice(0, 256), ...Array.from(gp)]);
+  const summary = (y: ArrayLike<number>, gp: ArrayLike<number>) => Float64Array.from([...Array.from(y).slice(0, 256), ...Array.from(gp).slice(0, 256)]);
   const ours = (name: string, f: typeof ggem): Impl => ({
     engine: name,
     setup: () => async () => {
