@@ -4,8 +4,13 @@
  * has no torch: the workload then reports PyTorch as not measured.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import type { Tensor } from '@ggem/tensor';
+import type { Impl } from '../harness.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -34,4 +39,26 @@ export class TorchPeer {
   close(): void {
     this.proc.stdin.end(JSON.stringify({ cmd: 'quit' }) + '\n');
   }
+}
+
+/**
+ * PyTorch as an engine of a workload: x and w go to files the peer reads, `setup` (the
+ * workload's name and parameters) prepares it, each run returns its result summary.
+ * Reported as not installed when Debian's python3 has no torch.
+ */
+export function torchImpl(engine: string, x: Tensor, w: Tensor, setup: Record<string, unknown>): Impl {
+  if (!torchAvailable()) return { engine: 'PyTorch (python3-torch not installed)', setup: () => { throw new Error('not installed: apt-get install -y python3-torch'); } };
+  let peer: TorchPeer | null = null;
+  return {
+    engine,
+    async setup() {
+      const dir = mkdtempSync(join(tmpdir(), 'ggem-bench-'));
+      writeFileSync(join(dir, 'x.f32'), x.data as Float32Array);
+      writeFileSync(join(dir, 'w.f32'), w.data as Float32Array);
+      peer = new TorchPeer();
+      await peer.send({ cmd: 'setup', x: join(dir, 'x.f32'), w: join(dir, 'w.f32'), ...setup });
+      return async () => Float64Array.from((await peer!.send<{ result: number[] }>({ cmd: 'run' })).result);
+    },
+    teardown: () => peer?.close(),
+  };
 }

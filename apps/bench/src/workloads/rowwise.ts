@@ -1,10 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Generator, layerNorm, ones, randn, zeros } from '@ggem/tensor';
 import type { Impl, Workload } from '../harness.js';
 import { tfjsWasm } from '../engines/tfjs.js';
-import { TorchPeer, torchAvailable } from '../engines/torch.js';
+import { torchImpl } from '../engines/torch.js';
 
 /**
  * softmax or layerNorm (ε 1e-6) over the last dim of x `[64·50, 64]` (the small ViT's
@@ -51,20 +48,6 @@ export function rowwiseWorkload(kind: 'softmax' | 'layernorm', shape: [number, n
       },
     },
   ];
-  if (torchAvailable()) {
-    let peer: TorchPeer | null = null;
-    impls.push({
-      engine: 'PyTorch 1.13 CPU (1 thread)',
-      async setup() {
-        const dir = mkdtempSync(join(tmpdir(), 'ggem-bench-'));
-        writeFileSync(join(dir, 'x.f32'), x.data as Float32Array);
-        writeFileSync(join(dir, 'w.f32'), w.data as Float32Array);
-        peer = new TorchPeer();
-        await peer.send({ cmd: 'setup', workload: kind, x: join(dir, 'x.f32'), w: join(dir, 'w.f32'), shape });
-        return async () => Float64Array.from((await peer!.send<{ result: number[] }>({ cmd: 'run' })).result);
-      },
-      teardown: () => peer?.close(),
-    });
-  }
+  impls.push(torchImpl('PyTorch 1.13 CPU (1 thread)', x, w, { workload: kind, shape }));
   return { name: `${kind} fwd+bwd [${shape.join(',')}]`, flop: 0, tolerance: 1e-4, impls };
 }
