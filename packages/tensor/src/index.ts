@@ -20,11 +20,12 @@ export { add, sub, mul, div, pow, maximum, minimum, eq, gt, ge, lt, le, neg, exp
 export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
 export { matmul, matmulT } from './ops/matmul.js';
 export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice, narrow, concat, stack, indexSelect } from './ops/movement.js';
-export { softmax, logSoftmax, layerNorm, linear, crossEntropy, dropout, type CrossEntropyOptions } from './ops/nn.js';
-export { registerBackend, setBackend, getBackend, findBackend, type Backend, type GemResult, type View, type UnaryOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
+export { softmax, logSoftmax, layerNorm, attention, linear, crossEntropy, dropout, type CrossEntropyOptions } from './ops/nn.js';
+export { registerBackend, setBackend, getBackend, findBackend, type Backend, type GemResult, type AttentionResult, type View, type UnaryOp, type UnaryGradOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
 export { cpuBackend } from './backend/cpu/index.js';
 export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/matmul.js';
 export { setGemSimd } from './backend/cpu/gem.js';
+export { setNnSimd } from './backend/cpu/wasm/arena.js';
 export { availableKernels, features as wasmFeatures, type MatmulKernel } from './backend/cpu/wasm/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

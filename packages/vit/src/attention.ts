@@ -1,4 +1,4 @@
-import { Dropout, Identity, Linear, matmulT, Module, type Generator, type Tensor } from '@ggem/tensor';
+import { attention, Dropout, Identity, Linear, matmulT, Module, type Generator, type Tensor } from '@ggem/tensor';
 
 /** What an attention layer keeps for analysis when asked (see `VisionTransformer.capture`). */
 export interface AttentionCapture {
@@ -36,15 +36,28 @@ export class Attention extends Module {
   forward(x: Tensor): Tensor {
     const [b, n, d] = x.shape as [number, number, number];
     const h = this.numHeads;
-    // [B, N, 3D] → [3, B, H, N, hd]
-    const qkv = this.qkv.forward(x).reshape([b, n, 3, h, this.headDim]).permute([2, 0, 3, 1, 4]);
-    const [q, k, v] = [0, 1, 2].map((i) => qkv.narrow(0, i, 1).squeeze(0)) as [Tensor, Tensor, Tensor];
-    const attn = this.attn_drop.forward(matmulT(q.mul(this.scale), k, false, true).softmax(-1));
-    const heads = attn.matmul(v); // [B, H, N, hd]
-    if (this._capture !== null) {
-      this._capture.attn = attn.detach();
-      this._capture.heads = heads.detach();
+    const qkv = this.qkv.forward(x);
+    let out: Tensor;
+    if (this.attn_drop instanceof Identity) {
+      // the fused op: no permuted copies, the scores never materialised as tensors
+      const r = attention(qkv, h, this.scale);
+      out = r.y;
+      if (this._capture !== null) {
+        this._capture.attn = r.probs;
+        this._capture.heads = r.y.detach().reshape([b, n, h, this.headDim]).permute([0, 2, 1, 3]);
+      }
+    } else {
+      // with attention dropout: the composed form. [B, N, 3D] → [3, B, H, N, hd]
+      const parts = qkv.reshape([b, n, 3, h, this.headDim]).permute([2, 0, 3, 1, 4]);
+      const [q, k, v] = [0, 1, 2].map((i) => parts.narrow(0, i, 1).squeeze(0)) as [Tensor, Tensor, Tensor];
+      const attn = this.attn_drop.forward(matmulT(q.mul(this.scale), k, false, true).softmax(-1));
+      const heads = attn.matmul(v); // [B, H, N, hd]
+      if (this._capture !== null) {
+        this._capture.attn = attn.detach();
+        this._capture.heads = heads.detach();
+      }
+      out = heads.permute([0, 2, 1, 3]).reshape([b, n, d]);
     }
-    return this.proj_drop.forward(this.proj.forward(heads.permute([0, 2, 1, 3]).reshape([b, n, d])));
+    return this.proj_drop.forward(this.proj.forward(out));
   }
 }

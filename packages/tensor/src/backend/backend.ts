@@ -18,6 +18,8 @@ export interface Backend<S = any> {
   cast(x: S, size: number, from: DType, to: DType): S;
 
   unary(op: UnaryOp, x: S, size: number, dtype: DType): S;
+  /** The input gradient g·f′(x) of the unary ops whose derivative is a special function of x. */
+  unaryGrad(op: UnaryGradOp, x: S, g: S, size: number, dtype: DType): S;
   /** Inputs share `dtype`; comparison ops return 0/1 in `dtype`. */
   binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
   where(cond: S, cShape: Shape, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
@@ -28,8 +30,11 @@ export interface Backend<S = any> {
   /** Index of the first max/min along the middle axis of `[outer, n, inner]`, as int32. */
   argReduce(op: 'argmax' | 'argmin', x: S, outer: number, n: number, inner: number, dtype: DType): S;
 
-  /** `[...batch, M, N] = op(a) @ op(b)` with broadcast batch dims; `transA` reads a as `[..., K, M]`. */
-  matmul(a: S, aShape: Shape, b: S, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType): S;
+  /**
+   * `[...batch, M, N] = op(a) @ op(b) (+ bias)` with broadcast batch dims; `transA` reads a
+   * as `[..., K, M]`; `bias` `[N]`, when given, is added to every row (a fused `linear`).
+   */
+  matmul(a: S, aShape: Shape, b: S, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType, bias?: S | null): S;
 
   /** Gathers a strided view of `x` into contiguous storage of `view.shape`. */
   strided(x: S, view: View, dtype: DType): S;
@@ -50,6 +55,15 @@ export interface Backend<S = any> {
   layerNormBackward(g: S, x: S, weight: S | null, mean: S, rstd: S, rows: number, d: number, dtype: DType): LayerNormGrads<S>;
 
   /**
+   * Fused multi-head self-attention over a packed projection qkv `[b, n, 3·h·d]` (the last
+   * axis laid out [3, h, d], as timm's): per head, P = softmax(scale · q kᵀ) and y = P v,
+   * returned as y `[b, n, h·d]` and the probabilities P `[b, h, n, n]`.
+   */
+  attention(qkv: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): AttentionResult<S>;
+  /** The gradient w.r.t. qkv `[b, n, 3·h·d]` from the output's gradient gy `[b, n, h·d]`. */
+  attentionBackward(qkv: S, probs: S, gy: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): S;
+
+  /**
    * Fused GeM / GGeM pooling over tokens [start, n) of x `[b, n, c]`:
    * y[b,c] = (mean_t max(x[b,t,c], eps)^p[g(c)])^(1/p[g(c)]), with `groups` contiguous
    * channel groups of ceil(c/groups) channels and p `[groups]` (already within its bounds).
@@ -64,6 +78,11 @@ export interface GemResult<S> {
   y: S;
   /** Backend-owned state for gemBackward. */
   saved: unknown;
+}
+
+export interface AttentionResult<S> {
+  y: S;
+  probs: S;
 }
 
 export interface View {
@@ -85,9 +104,10 @@ export interface LayerNormGrads<S> {
 
 export const unaryOps = [
   'neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'tanh', 'sigmoid', 'relu', 'step',
-  'gelu', 'geluTanh', 'geluGrad', 'geluTanhGrad',
+  'gelu', 'geluTanh',
 ] as const;
 export type UnaryOp = (typeof unaryOps)[number];
+export type UnaryGradOp = 'gelu' | 'geluTanh';
 
 export const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'gt', 'ge', 'lt', 'le'] as const;
 export type BinaryOp = (typeof binaryOps)[number];

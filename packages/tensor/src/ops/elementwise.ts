@@ -1,5 +1,5 @@
 import { record } from '../autograd/engine.js';
-import type { BinaryOp, UnaryOp } from '../backend/backend.js';
+import type { BinaryOp, UnaryGradOp, UnaryOp } from '../backend/backend.js';
 import { isFloat, promote, type DType } from '../dtype.js';
 import { broadcastShapes, fmt } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
@@ -34,14 +34,17 @@ const unaryRules: { [K in UnaryOp]: UnaryRule | null } = {
   sigmoid: (_x, y, g) => g.mul(y.mul(y.neg().add(1))), //  dσ = σ(1 − σ) dx
   relu: (x, _y, g) => g.mul(unaryRaw('step', x)), //       relu'(x) = [x > 0]; relu'(0) = 0
   step: (x) => x.zerosLike(), //                           piecewise constant
-  gelu: (x, _y, g) => g.mul(unaryRaw('geluGrad', x)), //   d(xΦ(x)) = Φ(x) + xφ(x)
-  geluTanh: (x, _y, g) => g.mul(unaryRaw('geluTanhGrad', x)),
-  geluGrad: null, // used only inside backward, never differentiated
-  geluTanhGrad: null,
+  gelu: (x, _y, g) => unaryGrad('gelu', x, g), //          d(xΦ(x)) = Φ(x) + xφ(x)
+  geluTanh: (x, _y, g) => unaryGrad('geluTanh', x, g),
 };
 
 function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
   return new Tensor(x.backend.unary(op, x.storage, x.size, x.dtype), x.shape, x.dtype, x.backend);
+}
+
+/** g·f′(x) in one kernel (backward passes are not recorded: no gradients of gradients). */
+function unaryGrad(op: UnaryGradOp, x: Tensor, g: Tensor): Tensor {
+  return new Tensor(x.backend.unaryGrad(op, x.storage, g.storage, x.size, x.dtype), x.shape, x.dtype, x.backend);
 }
 
 function unary(op: UnaryOp, x: Tensor): Tensor {

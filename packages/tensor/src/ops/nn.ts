@@ -1,5 +1,6 @@
 import { record } from '../autograd/engine.js';
 import { defaultGenerator, type Generator } from '../random.js';
+import { promote } from '../dtype.js';
 import { fmt, normAxis, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { matmulT } from './matmul.js';
@@ -48,16 +49,55 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   });
 }
 
-/** y = x Wᵀ + b with W `[out, in]` (PyTorch's layout); leading dims of x are flattened into one product. */
+/**
+ * Fused multi-head self-attention over a packed projection qkv `[B, N, 3·D]`, the last axis
+ * laid out [3, heads, D/heads] (timm's `qkv` Linear): per head, P = softmax(scale · q kᵀ)
+ * and y = P v, with the heads side by side in y `[B, N, D]`. Equal to the composed
+ * reshape / permute / matmul / softmax / matmul / permute, without their copies. Returns
+ * y and the attention probabilities P `[B, heads, N, N]` (not differentiable).
+ */
+export function attention(qkv: Tensor, numHeads: number, scale?: number): { y: Tensor; probs: Tensor } {
+  const [b, n, d3] = qkv.shape as [number, number, number];
+  if (qkv.rank !== 3 || d3 % (3 * numHeads) !== 0 || !Number.isInteger(numHeads) || numHeads < 1) {
+    throw new Error(`attention: expected qkv [B, N, 3·D] with D divisible by ${numHeads} heads, got ${fmt(qkv.shape)}`);
+  }
+  const dm = d3 / 3;
+  const hd = dm / numHeads;
+  const s = scale ?? hd ** -0.5;
+  const be = qkv.backend;
+  const r = be.attention(qkv.storage, b, n, numHeads, hd, s, qkv.dtype);
+  const y = new Tensor(r.y, [b, n, dm], qkv.dtype, be);
+  const probs = new Tensor(r.probs, [b, numHeads, n, n], qkv.dtype, be);
+  return {
+    y: record(y, 'attention', [qkv], (g) => [new Tensor(be.attentionBackward(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype, be)]),
+    probs,
+  };
+}
+
+/**
+ * y = x Wᵀ + b with W `[out, in]` (PyTorch's layout); leading dims of x are flattened into
+ * one product, and the bias is added inside it (one kernel, no broadcast pass).
+ */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const din = weight.shape[1];
   if (weight.rank !== 2 || x.shape[x.rank - 1] !== din) {
     throw new Error(`linear: input ${fmt(x.shape)} does not fit weight ${fmt(weight.shape)} (expected last dim ${din ?? '?'})`);
   }
-  const flat = x.rank === 2 ? x : x.reshape([-1, din!]);
-  let y = matmulT(flat, weight, false, true);
-  if (bias !== null) y = y.add(bias);
-  return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), weight.shape[0]!]);
+  const dout = weight.shape[0]!;
+  if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== dout)) throw new Error(`linear: bias ${fmt(bias.shape)} does not fit weight ${fmt(weight.shape)} (expected [${dout}])`);
+  const dtype = promote(promote(x.dtype, weight.dtype), bias?.dtype ?? weight.dtype);
+  if (dtype === 'int32') throw new Error('linear: expected float tensors, got int32');
+  const [xc, wc, bc] = [x, weight, bias].map((t) => (t === null || t.dtype === dtype ? t : t.cast(dtype))) as [Tensor, Tensor, Tensor | null];
+  const flat = xc.rank === 2 ? xc : xc.reshape([-1, din!]);
+  const be = flat.backend;
+  const shape = [flat.shape[0]!, dout];
+  const y = new Tensor(be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null), shape, dtype, be);
+  const out = record(y, 'linear', bc === null ? [flat, wc] : [flat, wc, bc], (g, need) => [
+    need[0] ? matmulT(g, wc, false, false) : null, //   dx = G W
+    need[1] ? matmulT(g, flat, true, false) : null, //  dW = Gᵀ x
+    need[2] ? g.sum(0) : null, //                       db = Σ_rows G
+  ]);
+  return x.rank === 2 ? out : out.reshape([...x.shape.slice(0, -1), dout]);
 }
 
 export interface CrossEntropyOptions {

@@ -1,7 +1,8 @@
 import { allocate, type DType, type TypedArray } from '../../dtype.js';
 import { broadcastStrides, sameShape, sizeOf, type Shape } from '../../shape.js';
-import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { BinaryOp, UnaryGradOp, UnaryOp } from '../backend.js';
 import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
+import { simdArena } from './wasm/arena.js';
 
 type Fn1 = (x: number) => number;
 type Fn2 = (x: number, y: number) => number;
@@ -19,8 +20,6 @@ const unaryFns: { [K in UnaryOp]: Fn1 } = {
   step: (x) => (x > 0 ? 1 : 0),
   gelu,
   geluTanh,
-  geluGrad,
-  geluTanhGrad,
 };
 
 const binaryFns: { [K in BinaryOp]: Fn2 } = {
@@ -39,6 +38,13 @@ const binaryFns: { [K in BinaryOp]: Fn2 } = {
 };
 
 export function unary(op: UnaryOp, x: TypedArray, size: number, dtype: DType): TypedArray {
+  const arena = op === 'gelu' && dtype === 'float32' ? simdArena() : null;
+  if (arena !== null) {
+    const [X, Y] = arena.layout(size, size);
+    arena.put(x as Float32Array, X!);
+    arena.kernels.geluForward!(X!, Y!, size);
+    return arena.take(Y!, size);
+  }
   const out = allocate(dtype, size);
   switch (op) {
     case 'neg':
@@ -55,6 +61,24 @@ export function unary(op: UnaryOp, x: TypedArray, size: number, dtype: DType): T
       for (let i = 0; i < size; i++) out[i] = f(x[i]!);
     }
   }
+  return out;
+}
+
+const gradFns: { [K in UnaryGradOp]: Fn1 } = { gelu: geluGrad, geluTanh: geluTanhGrad };
+
+/** g·f′(x); the exact GELU's runs as one WebAssembly SIMD pass for float32. */
+export function unaryGrad(op: UnaryGradOp, x: TypedArray, g: TypedArray, size: number, dtype: DType): TypedArray {
+  const arena = op === 'gelu' && dtype === 'float32' ? simdArena() : null;
+  if (arena !== null) {
+    const [X, G, OUT] = arena.layout(size, size, size);
+    arena.put(x as Float32Array, X!);
+    arena.put(g as Float32Array, G!);
+    arena.kernels.geluBackward!(X!, G!, OUT!, size);
+    return arena.take(OUT!, size);
+  }
+  const out = allocate(dtype, size);
+  const f = gradFns[op];
+  for (let i = 0; i < size; i++) out[i] = g[i]! * f(x[i]!);
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { allocate, type DType, type TypedArray } from '../../dtype.js';
 import type { Backend } from '../backend.js';
-import { binary, clamp, unary, where } from './elementwise.js';
+import { attention, attentionBackward } from './attention.js';
+import { binary, clamp, unary, unaryGrad, where } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { concat, gather, scatterAdd, strided, stridedAdjoint } from './movement.js';
 import { gem, gemBackward } from './gem.js';
@@ -24,6 +25,7 @@ export const cpuBackend: Backend<TypedArray> = {
     return out;
   },
   unary,
+  unaryGrad,
   binary,
   where,
   clamp,
@@ -39,6 +41,8 @@ export const cpuBackend: Backend<TypedArray> = {
   softmaxBackward,
   layerNorm,
   layerNormBackward,
+  attention,
+  attentionBackward,
   gem,
   gemBackward,
 };

@@ -52,10 +52,16 @@ export const op = {
   set: (i: number) => [0x21, ...uleb(i)],
   tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
+  f32: (v: number) => {
+    const dv = new DataView(new ArrayBuffer(4));
+    dv.setFloat32(0, v, true);
+    return [0x43, ...new Uint8Array(dv.buffer)];
+  },
   i32Eqz: [0x45],
   f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
   f32Store: (offset: number) => [0x38, 2, ...uleb(offset)],
   i32LtS: [0x48],
+  i32GeS: [0x4e],
   select: [0x1b],
   i32LtU: [0x49],
   i32GeU: [0x4f],
@@ -78,6 +84,38 @@ export interface FuncDef {
   params: number[];
   locals: number[];
   body: number[];
+}
+
+/**
+ * A function under construction, for kernels written as structured code: locals are
+ * allocated by type, and `loop` writes a counted loop (skipped when empty).
+ */
+export class Fn {
+  readonly body: number[] = [];
+  private readonly locals: number[] = [];
+
+  constructor(readonly name: string, readonly params: number[]) {}
+
+  /** A new local of `type` (I32, F32 or V128); returns its index. */
+  local(type: number): number {
+    this.locals.push(type);
+    return this.params.length + this.locals.length - 1;
+  }
+
+  emit(...xs: number[][]): void {
+    for (const x of xs) for (const b of x) this.body.push(b);
+  }
+
+  /** for (i = from; i < end; i += step) body(); `end` is evaluated before each test (i32, signed). */
+  loop(i: number, from: number[], end: number[], step: number, body: () => void): void {
+    this.emit(op.block, from, op.set(i), op.get(i), end, op.i32GeS, op.brIf(0), op.loop);
+    body();
+    this.emit(op.get(i), op.i32(step), op.i32Add, op.tee(i), end, op.i32LtS, op.brIf(0), op.end, op.end);
+  }
+
+  def(): FuncDef {
+    return { name: this.name, params: this.params, locals: this.locals, body: this.body };
+  }
 }
 
 /** A module importing `env.memory` (shared when asked) and exporting the given functions (no results). */

@@ -19,6 +19,7 @@ const problem = fc.record({
   k: fc.integer({ min: 1, max: 33 }),
   ta: fc.boolean(),
   tb: fc.boolean(),
+  withBias: fc.boolean(),
   seed: fc.integer(),
 });
 
@@ -29,19 +30,20 @@ describe('WebAssembly SIMD gemm', () => {
   });
   for (const s of shapes) {
     if (s.fma && !features.relaxedSimd) continue;
-    it(`${s.mr}×${s.nr}${s.fma ? ' fma' : ''} equals the TypeScript reference for any shape and transpose`, () => {
+    it(`${s.mr}×${s.nr}${s.fma ? ' fma' : ''} equals the TypeScript reference for any shape, transpose and bias`, () => {
       const gemm = createWasmGemm(s);
       fc.assert(
-        fc.property(problem, ({ m, n, k, ta, tb, seed }) => {
+        fc.property(problem, ({ m, n, k, ta, tb, withBias, seed }) => {
           const g = new Generator(seed);
+          const bias = withBias ? Float32Array.from({ length: n }, () => g.normal()) : null;
           const a = Float32Array.from({ length: m * k + 3 }, () => g.normal());
           const b = Float32Array.from({ length: k * n + 5 }, () => g.normal());
           const [aRow, aCol] = ta ? [1, m] : [k, 1];
           const [bRow, bCol] = tb ? [1, k] : [n, 1];
           const want = new Float32Array(m * n + 2);
           const got = new Float32Array(m * n + 2).fill(7);
-          gemmReference(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, want, 1);
-          gemm(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, got, 1);
+          gemmReference(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, want, 1, bias);
+          gemm(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, got, 1, bias);
           assert.equal(got[0], 7, 'nothing written before the output');
           assert.equal(got[m * n + 1], 7, 'nothing written after the output');
           for (let i = 1; i <= m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)) * Math.sqrt(k), `entry ${i - 1}: ${got[i]} vs ${want[i]}`);
@@ -64,8 +66,9 @@ describe('WebAssembly SIMD gemm', () => {
         const [bRow, bCol] = tb ? [1, k] : [n, 1];
         const want = new Float32Array(m * n);
         const got = new Float32Array(m * n);
-        gemmReference(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, want, 0);
-        threaded.gemm(shape)(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, got, 0);
+        const bias = Float32Array.from({ length: n }, () => g.normal());
+        gemmReference(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, want, 0, bias);
+        threaded.gemm(shape)(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, got, 0, bias);
         for (let i = 0; i < m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-4 * (1 + Math.abs(want[i]!)), `entry ${i}: ${got[i]} vs ${want[i]}`);
       }),
       { numRuns: 40 },
@@ -89,7 +92,7 @@ describe('WebAssembly SIMD gemm', () => {
     a[3] = NaN; // row 1
     const b = new Float32Array(3 * 20).fill(1);
     const c = new Float32Array(5 * 20);
-    gemm(5, 20, 3, a, 0, 3, 1, b, 0, 20, 1, c, 0);
+    gemm(5, 20, 3, a, 0, 3, 1, b, 0, 20, 1, c, 0, null);
     for (let i = 0; i < 5; i++) for (let j = 0; j < 20; j++) assert.equal(Number.isNaN(c[i * 20 + j]), i === 1);
   });
 });

@@ -97,24 +97,29 @@ export class WasmGemm {
   /** The Gemm of tile shape `i` of this engine. */
   gemm(i: number): Gemm {
     const { mr, nr } = this.shapes[i]!;
-    return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff) => {
+    return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, bias) => {
       if (m === 0 || n === 0) return;
       if (k === 0) {
-        c.fill(0, cOff, cOff + m * n);
+        for (let r = 0; r < m; r++) {
+          if (bias === null) c.fill(0, cOff + r * n, cOff + (r + 1) * n);
+          else c.set(bias.subarray(0, n), cOff + r * n);
+        }
         return;
       }
       const mp = Math.ceil(m / mr);
       const np = Math.ceil(n / nr);
       const ldc = np * nr;
       // layout (floats): control blocks, A as given (+ rows of slack for the last panel), B as
-      // given (+ slack for the last panel's vector loads), packed A (when transposed), packed B, padded C
+      // given (+ slack for the last panel's vector loads), packed A (when transposed), packed B,
+      // padded C, the bias row (zeros without one)
       const rowMajorA = aCol === 1;
       const ra = this.controlBytes / 4;
       const rb = ra + mp * mr * k;
       const ap = rb + k * n + nr;
       const bp = ap + (rowMajorA ? 0 : mp * mr * k);
       const cp = bp + np * nr * k;
-      const end = cp + mp * mr * ldc;
+      const biasAt = cp + mp * mr * ldc;
+      const end = biasAt + ldc;
       if (end * 4 > this.memory.buffer.byteLength) {
         this.memory.grow(Math.ceil((end * 4 - this.memory.buffer.byteLength) / PAGE));
         // growing detaches a non-shared memory's buffer: views must be made again
@@ -124,6 +129,11 @@ export class WasmGemm {
       const f32 = this.f32;
       f32.set(a.subarray(aOff, aOff + m * k), ra);
       f32.set(b.subarray(bOff, bOff + k * n), rb);
+      if (bias === null) f32.fill(0, biasAt, biasAt + ldc);
+      else {
+        f32.set(bias.subarray(0, n), biasAt);
+        f32.fill(0, biasAt + n, biasAt + ldc);
+      }
       if (!rowMajorA) this.packA[i]!(ra * 4, aRow * 4, aCol * 4, m, k, ap * 4);
       const job = this.ctrl;
       job[Slot.Shape] = i;
@@ -141,6 +151,7 @@ export class WasmGemm {
       job[Slot.Cp] = cp * 4;
       job[Slot.Mp] = mp;
       job[Slot.Ldc] = ldc * 4;
+      job[Slot.Bias] = biasAt * 4;
       const ready = m * n * k >= this.threadMinMacs ? this.workers.filter((w) => Atomics.load(w.ctrl, Slot.Ready) === 1).slice(0, np - 1) : [];
       const share = Math.ceil(np / (ready.length + 1));
       if (ready.length > 0) this.threadedCalls++;

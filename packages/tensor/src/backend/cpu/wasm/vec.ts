@@ -21,6 +21,8 @@ export const v = {
   /** i32x4 with all lanes = x. */
   i: (x: number): E => constBytes((dv) => [0, 4, 8, 12].forEach((o) => dv.setInt32(o, x, true))),
   zero: (): E => constBytes(() => {}),
+  /** i32x4 of four lanes. */
+  i32x4: (lanes: [number, number, number, number]): E => constBytes((dv) => lanes.forEach((x, k) => dv.setInt32(4 * k, x, true))),
   add: bin(0xe4),
   sub: bin(0xe5),
   mul: bin(0xe6),
@@ -31,6 +33,19 @@ export const v = {
   ge: bin(0x46),
   lt: bin(0x43),
   floor: (a: E): E => [...a, ...simd(0x68)],
+  abs: (a: E): E => [...a, ...simd(0xe0)],
+  neg: (a: E): E => [...a, ...simd(0xe1)],
+  /** Lanes of `a` where `mask` is all ones, else of `b`. */
+  select: (a: E, b: E, mask: E): E => [...a, ...b, ...mask, ...simd(0x52)],
+  /** i32 lanes: a < b (signed), all ones or zero. */
+  ilt: bin(0x39),
+  /** i32x4 with all lanes = the i32 on the stack. */
+  isplat: (a: E): E => [...a, ...simd(0x11)],
+  /** All four lanes = the maximum (sum) of a's lanes (`a` is evaluated several times: pass a local.get). */
+  hmax: (a: E): E => v.max(v.max(a, swapHalves(a)), swapPairs(v.max(a, swapHalves(a)))),
+  hsum: (a: E): E => v.add(v.add(a, swapHalves(a)), swapPairs(v.add(a, swapHalves(a)))),
+  /** f32x4 with all lanes = the f32 on the stack. */
+  splat: (a: E): E => [...a, ...simd(0x13)],
   and: bin(0x4e),
   or: bin(0x50),
   iadd: bin(0xae),
@@ -48,6 +63,12 @@ export const v = {
   add64: bin(0xf0),
 };
 
+/** Swaps lanes 0 ↔ 1 and 2 ↔ 3 (i8x16.shuffle). */
+function swapPairs(a: E): E {
+  const lanes = [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11];
+  return [...a, ...a, ...simd(0x0d), ...lanes];
+}
+
 /** Moves lanes 2, 3 to lanes 0, 1 (i8x16.shuffle). */
 function swapHalves(a: E): E {
   const lanes = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
@@ -60,7 +81,7 @@ const EXP_P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-
 const LN2_HI = 0.693359375;
 const LN2_LO = -2.12194440e-4;
 
-function horner(x: E, coeffs: number[]): E {
+export function horner(x: E, coeffs: number[]): E {
   let acc = v.f(coeffs[0]!);
   for (const c of coeffs.slice(1)) acc = v.add(v.mul(acc, x), v.f(c));
   return acc;

@@ -1,0 +1,71 @@
+import { buildModule } from './emit.js';
+import { features } from './features.js';
+import { geluFunctions } from './gelu-kernel.js';
+import { attentionFunctions } from './attention-kernel.js';
+
+const PAGE = 65536;
+
+type Kernel = (...args: number[]) => void;
+
+/**
+ * The SIMD kernels that work on copies of their operands (GELU, fused attention) and the
+ * one WebAssembly memory they share. A call lays its operands out in the memory from
+ * offset 0 (`layout`), copies them in (`put`), runs the kernel and copies the results out
+ * (`take`); nothing stays in the memory between calls. Tensors' storage stays plain typed
+ * arrays, so no lifetime has to be managed here.
+ */
+export class Arena {
+  readonly memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
+  readonly kernels: Record<string, Kernel>;
+  private view = new Float32Array(this.memory.buffer);
+
+  constructor() {
+    const module = new WebAssembly.Module(buildModule([...geluFunctions(), ...attentionFunctions()], { shared: false, min: 1, max: 65536 }));
+    this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as Record<string, Kernel>;
+  }
+
+  /** Byte offsets of consecutive 16-byte-aligned blocks of these many floats; grows the memory to hold them. */
+  layout(...floats: number[]): number[] {
+    const at: number[] = [];
+    let end = 0;
+    for (const n of floats) {
+      at.push(end);
+      end += Math.ceil(n / 4) * 16;
+    }
+    if (end > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((end - this.memory.buffer.byteLength) / PAGE));
+    return at;
+  }
+
+  /** The memory as floats (made anew after a grow, which detaches the old buffer). */
+  get f32(): Float32Array {
+    if (this.view.buffer !== this.memory.buffer) this.view = new Float32Array(this.memory.buffer);
+    return this.view;
+  }
+
+  put(src: Float32Array, at: number): void {
+    this.f32.set(src, at >> 2);
+  }
+
+  /** A fresh array with `n` floats from byte offset `at`. */
+  take(at: number, n: number): Float32Array {
+    return this.f32.slice(at >> 2, (at >> 2) + n);
+  }
+}
+
+let arena: Arena | null | undefined;
+let enabled = true;
+
+/** The arena, or null where WebAssembly SIMD is missing or the kernels are switched off. */
+export function simdArena(): Arena | null {
+  if (!enabled) return null;
+  if (arena === undefined) arena = features.simd ? new Arena() : null;
+  return arena;
+}
+
+/**
+ * Switches the SIMD GELU and attention kernels on (default, where available) or off, so
+ * that tests can compare them with the TypeScript reference.
+ */
+export function setNnSimd(on: boolean): void {
+  enabled = on;
+}
