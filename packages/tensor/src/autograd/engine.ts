@@ -90,35 +90,94 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
   }
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
+  const pool = new GradientPool(root, order, seed);
   gradEnabled = false;
   inBackward = true;
   try {
-    grads.set(root, seed ?? root.onesLike());
+    const start = seed ?? root.onesLike();
+    grads.set(root, start);
+    pool.hold(start);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
       const node = t.node as Node;
       const g = grads.get(t);
       grads.delete(t);
       if (g === undefined) continue;
+      pool.drop(g);
       const needs = node.inputs.map((x) => x.requiresGrad);
       const inGrads = node.backward(g, needs);
+      const dead: Tensor[] = [g];
       node.inputs.forEach((x, k) => {
         const gk = inGrads[k];
         if (!needs[k] || gk == null) return;
         if (anomaly) checkNaN(gk, `${node.op}: the backward pass (gradient of input ${k})`);
         const reduced = sameShape(gk.shape, x.shape) ? gk : reduceToShape(gk, x.shape);
-        if (x.node === null) accumulateLeaf(x, reduced);
-        else if (x.node === RELEASED) throw new Error(`backward: ${node.op} reaches a tensor whose graph was already released`);
+        if (reduced !== gk) dead.push(gk);
+        if (x.node === null) {
+          const before = x.grad;
+          accumulateLeaf(x, reduced);
+          pool.keep(x.grad!);
+          if (x.grad !== reduced) dead.push(reduced);
+          if (before !== null) pool.keep(before); // the user may hold the old gradient
+        } else if (x.node === RELEASED) throw new Error(`backward: ${node.op} reaches a tensor whose graph was already released`);
         else {
           const prev = grads.get(x);
-          grads.set(x, prev === undefined ? reduced : prev.add(reduced));
+          const sum = prev === undefined ? reduced : prev.add(reduced);
+          if (prev !== undefined) {
+            pool.drop(prev);
+            dead.push(prev, reduced);
+          }
+          grads.set(x, sum);
+          pool.hold(sum);
         }
       });
+      for (const d of dead) pool.release(d);
       if (!options.retainGraph) t.node = RELEASED;
     }
   } finally {
     gradEnabled = true;
     inBackward = false;
+  }
+}
+
+/**
+ * Hands the storage of consumed gradients back to the backend (`Backend.release`), so the
+ * next backward reuses it instead of allocating. A storage is released only when no
+ * pending gradient holds it (rules may pass a gradient through, or reshape it, which shares
+ * storage) and it is none of: a tensor of the forward graph, the seed, a leaf's gradient.
+ */
+class GradientPool {
+  private readonly held = new Map<unknown, number>();
+  private readonly kept = new Set<unknown>();
+
+  constructor(root: Tensor, order: readonly Tensor[], seed: Tensor | undefined) {
+    this.kept.add(root.storage);
+    if (seed !== undefined) this.kept.add(seed.storage);
+    for (const t of order) {
+      this.kept.add(t.storage);
+      const node = t.node;
+      if (node !== null && node !== RELEASED) for (const x of node.inputs) this.kept.add(x.storage);
+    }
+  }
+
+  hold(t: Tensor): void {
+    this.held.set(t.storage, (this.held.get(t.storage) ?? 0) + 1);
+  }
+
+  drop(t: Tensor): void {
+    const n = (this.held.get(t.storage) ?? 0) - 1;
+    if (n > 0) this.held.set(t.storage, n);
+    else this.held.delete(t.storage);
+  }
+
+  keep(t: Tensor): void {
+    this.kept.add(t.storage);
+  }
+
+  release(t: Tensor): void {
+    if (this.held.has(t.storage) || this.kept.has(t.storage)) return;
+    this.kept.add(t.storage); // released once
+    t.backend.release?.(t.storage);
   }
 }
 

@@ -15,6 +15,11 @@ export interface Backend<S = any> {
   /** Reads storage back; the CPU backend returns its own array (no copy). */
   toArray(x: S, dtype: DType, size: number): TypedArray;
   fill(size: number, value: number, dtype: DType): S;
+  /**
+   * Storage the autograd engine has finished with and nothing else references (a gradient
+   * it consumed): the backend may reuse it (the CPU keeps a pool of arrays) or free it.
+   */
+  release?(x: S): void;
   cast(x: S, size: number, from: DType, to: DType): S;
 
   unary(op: UnaryOp, x: S, size: number, dtype: DType): S;

@@ -1,4 +1,5 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate } from './pool.js';
 import type { AttentionResult } from '../backend.js';
 import { simdArena } from './wasm/arena.js';
 

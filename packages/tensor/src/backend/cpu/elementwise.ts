@@ -1,4 +1,5 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate } from './pool.js';
 import { broadcastStrides, sameShape, sizeOf, type Shape } from '../../shape.js';
 import type { BinaryOp, UnaryGradOp, UnaryOp } from '../backend.js';
 import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
@@ -89,12 +90,23 @@ export function unaryGrad(op: UnaryGradOp, x: TypedArray, g: TypedArray, size: n
  */
 export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape, dtype: DType): TypedArray {
   const size = sizeOf(outShape);
-  const out = allocate(dtype, size);
-  if (size === 0) return out;
+  if (size === 0) return allocate(dtype, 0);
   if (sameShape(aShape, bShape)) {
+    if (op === 'add' && dtype === 'float32' && size >= 4096) {
+      const arena = simdArena();
+      if (arena !== null) {
+        const [A, B, OUT] = arena.layout(size, size, size);
+        arena.put(a as Float32Array, A!);
+        arena.put(b as Float32Array, B!);
+        arena.kernels.add!(A!, B!, OUT!, size);
+        return arena.take(OUT!, size);
+      }
+    }
+    const out = allocate(dtype, size, false);
     flat(op, a, 0, 1, b, 0, 1, out, 0, size);
     return out;
   }
+  const out = allocate(dtype, size, false);
   const [shape, sa, sb] = collapse(outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
   const rank = shape.length;
   const n = shape[rank - 1]!;

@@ -1,4 +1,5 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate } from './pool.js';
 import type { GemResult } from '../backend.js';
 import { features } from './wasm/features.js';
 import { gemModule } from './wasm/gem-kernel.js';

@@ -1,4 +1,5 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate, release } from './pool.js';
 import type { Backend } from '../backend.js';
 import { attention, attentionBackward } from './attention.js';
 import { binary, clamp, unary, unaryGrad, where } from './elementwise.js';
@@ -13,6 +14,7 @@ export const cpuBackend: Backend<TypedArray> = {
   name: 'cpu',
   fromArray: (data) => data,
   toArray: (x) => x,
+  release,
   fill(size, value, dtype) {
     const out = allocate(dtype, size);
     if (value !== 0) out.fill(value);

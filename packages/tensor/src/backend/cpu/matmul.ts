@@ -1,4 +1,5 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate } from './pool.js';
 import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
 import { availableKernels, defaultThreads, getGemm, type MatmulKernel } from './wasm/index.js';
 
@@ -70,7 +71,7 @@ export function matmul(a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shap
   const m = outShape[r - 2]!;
   const n = outShape[r - 1]!;
   const k = transA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
-  const out = allocate(dtype, sizeOf(outShape));
+  const out = allocate(dtype, sizeOf(outShape), false); // every entry is written
   const batchShape = outShape.slice(0, -2);
   const batch = sizeOf(batchShape);
   const sa = broadcastStrides(aShape.slice(0, -2), batchShape);

@@ -1,4 +1,5 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate } from './pool.js';
 import { sizeOf, type Shape } from '../../shape.js';
 import type { View } from '../backend.js';
 

@@ -1,4 +1,6 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate } from './pool.js';
+import { simdArena } from './wasm/arena.js';
 import type { LayerNormGrads, LayerNormResult } from '../backend.js';
 
 /**
@@ -60,6 +62,17 @@ export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: 
 
 /** y = (x − mean) / sqrt(var + eps) · w + b over rows of length d (biased variance, as PyTorch). */
 export function layerNorm(x: TypedArray, w: TypedArray | null, b: TypedArray | null, rows: number, d: number, eps: number, dtype: DType): LayerNormResult<TypedArray> {
+  const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
+  if (arena !== null) {
+    const [X, W, B, Y, MEAN, RSTD] = arena.layout(rows * d, d, d, rows * d, rows, rows);
+    arena.put(x as Float32Array, X!);
+    arena.f32.fill(1, W! >> 2, (W! >> 2) + d);
+    arena.f32.fill(0, B! >> 2, (B! >> 2) + d);
+    if (w !== null) arena.put(w as Float32Array, W!);
+    if (b !== null) arena.put(b as Float32Array, B!);
+    arena.kernels.layerNormForward!(X!, W!, B!, Y!, MEAN!, RSTD!, rows, d, eps);
+    return { y: arena.take(Y!, rows * d), mean: arena.take(MEAN!, rows), rstd: arena.take(RSTD!, rows) };
+  }
   const y = allocate(dtype, rows * d);
   const mean = allocate(dtype, rows);
   const rstd = allocate(dtype, rows);
@@ -90,6 +103,20 @@ export function layerNorm(x: TypedArray, w: TypedArray | null, b: TypedArray | n
  * The μ and rstd used are the ones the forward computed (read back from its storage).
  */
 export function layerNormBackward(g: TypedArray, x: TypedArray, w: TypedArray | null, mean: TypedArray, rstd: TypedArray, rows: number, d: number, dtype: DType): LayerNormGrads<TypedArray> {
+  const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
+  if (arena !== null) {
+    const [G, X, W, MEAN, RSTD, GX, GW, GB] = arena.layout(rows * d, rows * d, d, rows, rows, rows * d, 2 * d, 2 * d);
+    arena.put(g as Float32Array, G!);
+    arena.put(x as Float32Array, X!);
+    if (w !== null) arena.put(w as Float32Array, W!);
+    else arena.f32.fill(1, W! >> 2, (W! >> 2) + d);
+    arena.put(mean as Float32Array, MEAN!);
+    arena.put(rstd as Float32Array, RSTD!);
+    arena.zeroF64(GW!, d);
+    arena.zeroF64(GB!, d);
+    arena.kernels.layerNormBackward!(G!, X!, W!, MEAN!, RSTD!, GX!, GW!, GB!, rows, d);
+    return { gx: arena.take(GX!, rows * d), gw: arena.takeF64(GW!, d, 'float32'), gb: arena.takeF64(GB!, d, 'float32') };
+  }
   const gx = allocate(dtype, rows * d);
   const gw = new Float64Array(d);
   const gb = new Float64Array(d);

@@ -1,4 +1,6 @@
-import { allocate, type DType, type TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { allocate } from './pool.js';
+import { simdArena } from './wasm/arena.js';
 import type { ReduceOp } from '../backend.js';
 
 /**
@@ -6,6 +8,15 @@ import type { ReduceOp } from '../backend.js';
  * numbers), so a 5M-element float32 sum keeps about 1e-15 relative error before rounding.
  */
 export function reduce(op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number, dtype: DType): TypedArray {
+  const arena = op === 'sum' && dtype === 'float32' && outer === 1 && inner % 4 === 0 && n * inner >= 4096 ? simdArena() : null;
+  if (arena !== null) {
+    // column sums of [n, inner] (a bias gradient): WebAssembly SIMD, still float64 sums
+    const [X, OUT] = arena.layout(n * inner, 2 * inner);
+    arena.put(x as Float32Array, X!);
+    arena.zeroF64(OUT!, inner);
+    arena.kernels.columnSums!(X!, n, inner, OUT!);
+    return arena.takeF64(OUT!, inner, 'float32');
+  }
   const out = allocate(dtype, outer * inner);
   if (op !== 'sum' && n === 0) throw new Error(`${op}: cannot reduce an axis of size 0`);
   const acc = new Float64Array(inner);

@@ -1,15 +1,17 @@
+import { allocate } from '../pool.js';
 import { buildModule } from './emit.js';
 import { features } from './features.js';
-import { geluFunctions } from './gelu-kernel.js';
+import { elementwiseFunctions } from './elementwise-kernel.js';
 import { attentionFunctions } from './attention-kernel.js';
+import { rowwiseFunctions } from './rowwise-kernel.js';
 
 const PAGE = 65536;
 
 type Kernel = (...args: number[]) => void;
 
 /**
- * The SIMD kernels that work on copies of their operands (GELU, fused attention) and the
- * one WebAssembly memory they share. A call lays its operands out in the memory from
+ * The SIMD kernels that work on copies of their operands (add, GELU, fused attention,
+ * layer norm, column sums) and the one WebAssembly memory they share. A call lays its operands out in the memory from
  * offset 0 (`layout`), copies them in (`put`), runs the kernel and copies the results out
  * (`take`); nothing stays in the memory between calls. Tensors' storage stays plain typed
  * arrays, so no lifetime has to be managed here.
@@ -20,7 +22,7 @@ export class Arena {
   private view = new Float32Array(this.memory.buffer);
 
   constructor() {
-    const module = new WebAssembly.Module(buildModule([...geluFunctions(), ...attentionFunctions()], { shared: false, min: 1, max: 65536 }));
+    const module = new WebAssembly.Module(buildModule([...elementwiseFunctions(), ...attentionFunctions(features.relaxedSimd), ...rowwiseFunctions()], { shared: false, min: 1, max: 65536 }));
     this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as Record<string, Kernel>;
   }
 
@@ -46,9 +48,23 @@ export class Arena {
     this.f32.set(src, at >> 2);
   }
 
+  /** Float64 accumulators at byte offset `at`, zeroed. */
+  zeroF64(at: number, n: number): void {
+    new Float64Array(this.memory.buffer, at, n).fill(0);
+  }
+
+  /** `n` float64 sums from byte offset `at`, rounded into a new array of `dtype`. */
+  takeF64(at: number, n: number, dtype: 'float32'): Float32Array {
+    const out = allocate(dtype, n, false) as Float32Array;
+    out.set(new Float64Array(this.memory.buffer, at, n));
+    return out;
+  }
+
   /** A fresh array with `n` floats from byte offset `at`. */
   take(at: number, n: number): Float32Array {
-    return this.f32.slice(at >> 2, (at >> 2) + n);
+    const out = allocate('float32', n, false) as Float32Array;
+    out.set(this.f32.subarray(at >> 2, (at >> 2) + n));
+    return out;
   }
 }
 

@@ -3,7 +3,8 @@ import { exp, v } from './vec.js';
 
 /**
  * The pieces of fused attention for one (image, head), f32x4 (pointers and strides in
- * bytes; `d`, the head size, a multiple of 4; `np` = n rounded up to a multiple of 4).
+ * bytes; `d`, the head size, a multiple of 4; `np` = n rounded up to a multiple of 4;
+ * products summed with relaxed-simd multiply-adds where the engine has them).
  * ../attention.ts strings them together:
  *
  *   transpose(src, rs, rows, cols, dst, ld)       dst[c][r] = src[r][c], zero for rows ≤ r < ld
@@ -17,8 +18,8 @@ import { exp, v } from './vec.js';
  * lanes into the next row, which is written after it (rows go in order), and the caller
  * leaves 4 floats of slack after the last. Lanes at j ≥ n are masked wherever they are read.
  */
-export function attentionFunctions(): FuncDef[] {
-  return [transpose(), scores(), softmaxRows(), softmaxGradRows(), combine()];
+export function attentionFunctions(fma: boolean): FuncDef[] {
+  return [transpose(), scores(fma), softmaxRows(), softmaxGradRows(), combine(fma)];
 }
 
 /** i32x4 mask of the lanes j..j+3 that are below n (all ones) or not (zero). */
@@ -38,21 +39,32 @@ function transpose(): FuncDef {
   return f.def();
 }
 
-function scores(): FuncDef {
+/**
+ * Emits `for (j = 0; j < end; j += w·step)` with w = 4 while four steps fit (the work of
+ * four vectors side by side, so each load of the shared operand serves four), then w = 1.
+ */
+function blocked(f: Fn, j: number, end: number[], step: number, body: (w: number) => void): void {
+  f.loop(j, op.i32(0), [...end, ...op.i32(3 * step), ...op.i32Sub], 4 * step, () => body(4));
+  f.loop(j, op.get(j), end, step, () => body(1));
+}
+
+function scores(fma: boolean): FuncDef {
   const f = new Fn('scores', [I32, I32, I32, I32, I32, I32, I32]);
   const [A, ARS, BT, NP, ROWS, D, OUT] = [0, 1, 2, 3, 4, 5, 6];
   const [i, j, c, ap, bp, ldb] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const acc = f.local(V128);
+  const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const sa = f.local(V128);
   f.emit(op.get(NP), op.i32(4), op.i32Mul, op.set(ldb));
   f.loop(i, op.i32(0), op.get(ROWS), 1, () => {
-    f.loop(j, op.i32(0), op.get(NP), 4, () => {
-      f.emit(v.zero(), op.set(acc));
+    blocked(f, j, op.get(NP), 4, (w) => {
+      for (let t = 0; t < w; t++) f.emit(v.zero(), op.set(acc[t]!));
       f.emit(at(A, times(i, ARS)), op.set(ap), at(BT, times(j, op.i32(4))), op.set(bp));
       f.loop(c, op.i32(0), op.get(D), 1, () => {
-        f.emit(v.add(v.get(acc), v.mul([...op.get(ap), ...op.v128Load32Splat(0)], [...op.get(bp), ...op.v128Load(0)])), op.set(acc));
+        f.emit(op.get(ap), op.v128Load32Splat(0), op.set(sa));
+        for (let t = 0; t < w; t++) f.emit(v.madd(v.get(sa), [...op.get(bp), ...op.v128Load(16 * t)], v.get(acc[t]!), fma), op.set(acc[t]!));
         f.emit(op.get(ap), op.i32(4), op.i32Add, op.set(ap), op.get(bp), op.get(ldb), op.i32Add, op.set(bp));
       });
-      f.emit(at(OUT, times(i, ldb), times(j, op.i32(4))), v.get(acc), op.v128Store(0));
+      for (let t = 0; t < w; t++) f.emit(at(OUT, times(i, ldb), times(j, op.i32(4))), v.get(acc[t]!), op.v128Store(16 * t));
     });
   });
   return f.def();
@@ -107,20 +119,22 @@ function softmaxGradRows(): FuncDef {
   return f.def();
 }
 
-function combine(): FuncDef {
+function combine(fma: boolean): FuncDef {
   const f = new Fn('combine', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [P, PIS, PJS, X, XRS, ROWS, M, D, OUT, ORS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [i, c, j, pp, xp] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const acc = f.local(V128);
+  const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const sp = f.local(V128);
   f.loop(i, op.i32(0), op.get(ROWS), 1, () => {
-    f.loop(c, op.i32(0), [...op.get(D), ...op.i32(4), ...op.i32Mul], 16, () => {
-      f.emit(v.zero(), op.set(acc));
+    blocked(f, c, [...op.get(D), ...op.i32(4), ...op.i32Mul], 16, (w) => {
+      for (let t = 0; t < w; t++) f.emit(v.zero(), op.set(acc[t]!));
       f.emit(at(P, times(i, PIS)), op.set(pp), at(X, [...op.get(c)]), op.set(xp));
       f.loop(j, op.i32(0), op.get(M), 1, () => {
-        f.emit(v.add(v.get(acc), v.mul([...op.get(pp), ...op.v128Load32Splat(0)], [...op.get(xp), ...op.v128Load(0)])), op.set(acc));
+        f.emit(op.get(pp), op.v128Load32Splat(0), op.set(sp));
+        for (let t = 0; t < w; t++) f.emit(v.madd(v.get(sp), [...op.get(xp), ...op.v128Load(16 * t)], v.get(acc[t]!), fma), op.set(acc[t]!));
         f.emit(op.get(pp), op.get(PJS), op.i32Add, op.set(pp), op.get(xp), op.get(XRS), op.i32Add, op.set(xp));
       });
-      f.emit(at(OUT, times(i, ORS), [...op.get(c)]), v.get(acc), op.v128Store(0));
+      for (let t = 0; t < w; t++) f.emit(at(OUT, times(i, ORS), [...op.get(c)]), v.get(acc[t]!), op.v128Store(16 * t));
     });
   });
   return f.def();

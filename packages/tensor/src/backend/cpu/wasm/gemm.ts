@@ -4,11 +4,12 @@ import { gemmModule, kernelNames, Slot, type KernelShape } from './kernel.js';
 const PAGE = 65536;
 /**
  * Below this many multiply-adds a second thread costs more than it saves (measured here,
- * warm, 1 vs 2 threads alternated: 128×128×256 492 vs 548 µs, 256³ 1156 vs 833 µs,
- * 512³ 7.7 vs 5.1 ms): waking a thread, and C's rows written on the other core, cost
- * 0.2-0.5 ms.
+ * 1 vs 2 threads alternated: 256³ 0.98 vs 1.10 ms, 512³ 7.1 vs 5.75 ms; the small ViT's
+ * products of 3200×64×192 and below, between other ops, 2.0-2.8 ms either way, and its
+ * training step 220-229 ms on one thread against 240 on two): waking a sleeping thread,
+ * and the slower half, cost more than half of a product this size.
  */
-const THREAD_MIN_MACS = 1 << 24;
+const THREAD_MIN_MACS = 1 << 26;
 /**
  * Polls of a control word before sleeping on it (a few tens of µs): waking a sleeping
  * thread costs 50-200 µs here, so products that follow each other keep both threads awake.

@@ -34,9 +34,14 @@ export const v = {
   lt: bin(0x43),
   floor: (a: E): E => [...a, ...simd(0x68)],
   abs: (a: E): E => [...a, ...simd(0xe0)],
+  sqrt: (a: E): E => [...a, ...simd(0xe3)],
+  /** Lane 0 as an f32. */
+  lane0: (a: E): E => [...a, ...simd(0x1f), 0],
   neg: (a: E): E => [...a, ...simd(0xe1)],
   /** Lanes of `a` where `mask` is all ones, else of `b`. */
   select: (a: E, b: E, mask: E): E => [...a, ...b, ...mask, ...simd(0x52)],
+  /** a·b + c: relaxed-simd's multiply-add (an FMA where the CPU has one) or a multiply and an add. */
+  madd: (a: E, b: E, c: E, fma: boolean): E => (fma ? [...a, ...b, ...c, ...simd(0x105)] : v.add(v.mul(a, b), c)),
   /** i32 lanes: a < b (signed), all ones or zero. */
   ilt: bin(0x39),
   /** i32x4 with all lanes = the i32 on the stack. */

@@ -2,18 +2,28 @@ import { Fn, I32, op, V128, type FuncDef } from './emit.js';
 import { exp, horner, v } from './vec.js';
 
 /**
- * The exact (erf) GELU and its backward, f32x4 over a float array (pointers in bytes, the
- * length in floats rounded up to a multiple of 4 by the caller's padding):
+ * Elementwise float32 kernels, f32x4 (pointers in bytes, the length in floats; the
+ * caller's layout pads every operand to whole vectors):
  *
- *   geluForward(x, y, n)        y = x·Φ(x)
+ *   add(a, b, out, n)           out = a + b
+ *   geluForward(x, y, n)        y = x·Φ(x), the exact (erf) GELU
  *   geluBackward(x, g, gx, n)   gx = g·(Φ(x) + x·φ(x))
  *
  * Φ(x) = erfc(−x/√2)/2 with Numerical Recipes' erfc (fractional error below 1.2e-7, so the
  * far negative tail keeps its relative accuracy, as in ../math.ts):
  * erfc(z) = t·exp(−z² − 1.26551223 + t·P(t)), t = 1/(1 + z/2) for z ≥ 0, and 2 − erfc(−z).
  */
-export function geluFunctions(): FuncDef[] {
-  return [kernel('geluForward', false), kernel('geluBackward', true)];
+export function elementwiseFunctions(): FuncDef[] {
+  return [add(), kernel('geluForward', false), kernel('geluBackward', true)];
+}
+
+function add(): FuncDef {
+  const f = new Fn('add', [I32, I32, I32, I32]);
+  const [A, B, OUT, N] = [0, 1, 2, 3];
+  const i = f.local(I32);
+  const ld = (p: number) => [...op.get(p), ...op.get(i), ...op.i32Add, ...op.v128Load(0)];
+  f.loop(i, op.i32(0), [...op.get(N), ...op.i32(4), ...op.i32Mul], 16, () => f.emit(op.get(OUT), op.get(i), op.i32Add, v.add(ld(A), ld(B)), op.v128Store(0)));
+  return f.def();
 }
 
 const ERFC_P = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
