@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { detectAnomaly, noGrad, randn, tensor, ones } from '../index.js';
+import { detectAnomaly, Generator, noGrad, randn, tensor, ones } from '../index.js';
+import { pooledBytes } from '../backend/cpu/pool.js';
 
 describe('autograd engine', () => {
   it('accumulates gradients across backward calls and through shared inputs', () => {
@@ -77,5 +78,35 @@ describe('autograd engine', () => {
     const b = x.mul(3);
     a.add(b).sum().backward();
     assert.deepEqual(Array.from(x.grad!.data), [5, 5]);
+  });
+});
+
+describe('gradient storage reuse', () => {
+  // large enough (>= 4096 elements) for the CPU backend to pool released arrays
+  const n = 8192;
+  it('reused storage never corrupts gradients, seeds or leaf gradients', () => {
+    const x = randn([n], { generator: new Generator(1) }).setRequiresGrad(true);
+    const want = x.data.map((v) => 2 * v + 3 + 1);
+    for (let round = 0; round < 3; round++) {
+      x.grad = null;
+      // x·x (one gradient to two inputs), a reshape passing the gradient through, x + x
+      const y = x.mul(x).reshape([2, n / 2]).add(x.add(x).reshape([2, n / 2]).mul(1.5)).reshape([n]).add(x);
+      const seed = ones([n]);
+      y.backward(seed);
+      assert.ok(seed.data.every((v) => v === 1), 'the seed is untouched');
+      x.grad!.data.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-4, `round ${round} entry ${i}: ${v} vs ${want[i]}`));
+    }
+    assert.ok(pooledBytes() > 0, 'consumed gradients went back to the pool');
+  });
+  it('a gradient the user holds survives later backward passes', () => {
+    const x = randn([n], { generator: new Generator(2) }).setRequiresGrad(true);
+    x.add(1).mul(3).sum().backward(); // add passes its gradient through: x.grad is that tensor
+    const held = x.grad!;
+    const copy = held.data.slice();
+    for (let i = 0; i < 3; i++) {
+      x.grad = null;
+      x.mul(x).mul(7).sum().backward();
+    }
+    assert.deepEqual(held.data, copy);
   });
 });

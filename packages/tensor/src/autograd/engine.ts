@@ -114,11 +114,9 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
         const reduced = sameShape(gk.shape, x.shape) ? gk : reduceToShape(gk, x.shape);
         if (reduced !== gk) dead.push(gk);
         if (x.node === null) {
-          const before = x.grad;
           accumulateLeaf(x, reduced);
-          pool.keep(x.grad!);
+          pool.keep(x.grad!); // a rule may have passed its own gradient through to the leaf
           if (x.grad !== reduced) dead.push(reduced);
-          if (before !== null) pool.keep(before); // the user may hold the old gradient
         } else if (x.node === RELEASED) throw new Error(`backward: ${node.op} reaches a tensor whose graph was already released`);
         else {
           const prev = grads.get(x);

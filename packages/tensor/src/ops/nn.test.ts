@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { crossEntropy, dropout, Generator, layerNorm, logSoftmax, softmax, tensor } from '../index.js';
+import { attention, cast, crossEntropy, dropout, Generator, layerNorm, linear, logSoftmax, matmul, matmulT, randn, setNnSimd, softmax, tensor, type Tensor } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
 
@@ -93,5 +93,123 @@ describe('dropout', () => {
     const zeros = y.data.filter((v) => v === 0).length / y.size;
     assert.ok(Math.abs(zeros - 0.25) < 0.02);
     assert.equal(dropout(x, 0.25, false), x);
+  });
+});
+
+/** The composed multi-head attention that `attention` fuses (reshape, permute, matmul, softmax). */
+function composedAttention(qkv: Tensor, h: number): { y: Tensor; probs: Tensor } {
+  const [b, n, d3] = qkv.shape as [number, number, number];
+  const hd = d3 / 3 / h;
+  const parts = qkv.reshape([b, n, 3, h, hd]).permute([2, 0, 3, 1, 4]);
+  const [q, k, v] = [0, 1, 2].map((i) => parts.narrow(0, i, 1).squeeze(0)) as [Tensor, Tensor, Tensor];
+  const probs = matmulT(q.mul(hd ** -0.5), k, false, true).softmax(-1);
+  return { y: matmul(probs, v).permute([0, 2, 1, 3]).reshape([b, n, h * hd]), probs };
+}
+
+const attentionCase = fc.record({ b: fc.integer({ min: 1, max: 2 }), n: fc.integer({ min: 1, max: 7 }), h: fc.integer({ min: 1, max: 3 }), d: fc.integer({ min: 1, max: 4 }) });
+
+describe('attention (fused multi-head self-attention)', () => {
+  it('passes the gradient checker', () => {
+    fc.assert(fc.property(attentionCase.chain((c) => tensorOf([c.b, c.n, 3 * c.h * c.d]).map((x) => [x, c.h] as const)), ([qkv, h]) => {
+      assertGradcheck((t) => attention(t, h).y, [qkv]);
+    }), RUNS);
+  });
+  it('equals the composed reshape / permute / matmul / softmax form, values and gradients', () => {
+    fc.assert(fc.property(attentionCase.chain((c) => fc.tuple(tensorOf([c.b, c.n, 3 * c.h * c.d]), tensorOf([c.b, c.n, c.h * c.d])).map(([x, w]) => [x, w, c.h] as const)), ([qkv, w, h]) => {
+      const grad = (f: (t: Tensor) => Tensor) => {
+        const x = qkv.detach().setRequiresGrad(true);
+        f(x).mul(w).sum().backward();
+        return x.grad!.data;
+      };
+      const fused = attention(qkv, h);
+      const ref = composedAttention(qkv, h);
+      fused.y.data.forEach((v, i) => assert.ok(Math.abs(v - ref.y.data[i]!) < 1e-12));
+      fused.probs.data.forEach((v, i) => assert.ok(Math.abs(v - ref.probs.data[i]!) < 1e-12));
+      const g1 = grad((t) => attention(t, h).y);
+      const g2 = grad((t) => composedAttention(t, h).y);
+      g1.forEach((v, i) => assert.ok(Math.abs(v - g2[i]!) < 1e-12, `gradient entry ${i}: ${v} vs ${g2[i]}`));
+    }), RUNS);
+  });
+  it('in float32 (WebAssembly SIMD kernels) equals the float64 reference within 1e-5', () => {
+    // n around multiples of 4 (the kernels' vector width) and head sizes of 4 to 16
+    const cases = fc.record({ b: fc.integer({ min: 1, max: 2 }), n: fc.integer({ min: 1, max: 21 }), h: fc.integer({ min: 1, max: 3 }), d4: fc.integer({ min: 1, max: 4 }), seed: fc.integer() });
+    fc.assert(fc.property(cases, ({ b, n, h, d4, seed }) => {
+      const g = new Generator(seed);
+      const x32 = randn([b, n, 3 * h * 4 * d4], { generator: g }).setRequiresGrad(true);
+      const w = randn([b, n, h * 4 * d4], { generator: g });
+      const x64 = cast(x32.detach(), 'float64').setRequiresGrad(true);
+      const r32 = attention(x32, h);
+      const r64 = attention(x64, h);
+      r32.y.mul(w).sum().backward();
+      r64.y.mul(cast(w, 'float64')).sum().backward();
+      const close = (a: ArrayLike<number>, c: ArrayLike<number>, what: string) => {
+        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - c[i]!) < 1e-5 * (1 + Math.abs(c[i]!)), `${what} entry ${i}: ${a[i]} vs ${c[i]}`);
+      };
+      close(r32.y.data, r64.y.data, 'y');
+      close(r32.probs.data, r64.probs.data, 'probabilities');
+      close(x32.grad!.data, x64.grad!.data, 'gradient');
+    }), { numRuns: 40 });
+  });
+  it('gives the same float32 result with the SIMD kernels switched off', () => {
+    const x = randn([2, 9, 3 * 2 * 8], { generator: new Generator(4) });
+    const a = attention(x, 2).y.data;
+    setNnSimd(false);
+    try {
+      const b = attention(x, 2).y.data;
+      a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-6));
+    } finally {
+      setNnSimd(true);
+    }
+  });
+  it('rejects a qkv that does not split into heads', () => {
+    assert.throws(() => attention(randn([2, 3, 10]), 2), /attention: expected qkv \[B, N, 3·D\] with D divisible by 2 heads, got \[2, 3, 10\]/);
+    assert.throws(() => attention(randn([3, 12]), 2), /attention: expected qkv/);
+  });
+});
+
+describe('linear', () => {
+  it('passes the gradient checker with and without a bias, for 2-d and 3-d inputs', () => {
+    const xs = fc.tuple(shape(2, 3, 1), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })).chain(([lead, din, dout]) =>
+      fc.tuple(tensorOf([...lead, din]), tensorOf([dout, din]), tensorOf([dout])));
+    fc.assert(fc.property(xs, ([x, w, b]) => {
+      assertGradcheck((t, u, v) => linear(t, u, v), [x, w, b]);
+      assertGradcheck((t, u) => linear(t, u), [x, w]);
+    }), RUNS);
+  });
+  it('adds the bias inside the product: equal to x Wᵀ + b in float32', () => {
+    const g = new Generator(11);
+    for (const [m, k, n] of [[37, 20, 33], [5, 64, 128], [100, 3, 7]] as const) {
+      const x = randn([m, k], { generator: g });
+      const w = randn([n, k], { generator: g });
+      const b = randn([n], { generator: g });
+      const got = linear(x, w, b).data;
+      const want = matmulT(x, w, false, true).add(b).data;
+      got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5 * (1 + Math.abs(want[i]!)), `[${m},${k},${n}] entry ${i}`));
+    }
+  });
+  it('names mismatched shapes', () => {
+    assert.throws(() => linear(randn([2, 3]), randn([4, 5])), /linear: input \[2, 3\] does not fit weight \[4, 5\]/);
+    assert.throws(() => linear(randn([2, 3]), randn([4, 3]), randn([5])), /linear: bias \[5\] does not fit weight \[4, 3\] \(expected \[4\]\)/);
+  });
+});
+
+describe('layerNorm in float32 (WebAssembly SIMD)', () => {
+  it('equals the float64 reference within 1e-5, values and all gradients', () => {
+    const cases = fc.record({ rows: fc.integer({ min: 1, max: 300 }), d4: fc.integer({ min: 1, max: 24 }), affine: fc.boolean(), seed: fc.integer() });
+    fc.assert(fc.property(cases, ({ rows, d4, affine, seed }) => {
+      const g = new Generator(seed);
+      const d = 4 * d4;
+      const x = randn([rows, d], { generator: g, std: 3 }).add(1);
+      const r = randn([rows, d], { generator: g });
+      const params = affine ? [randn([d], { generator: g }), randn([d], { generator: g })] : [];
+      const run = (dtype: 'float32' | 'float64') => {
+        const ins = [x, ...params].map((t) => cast(t.detach(), dtype).setRequiresGrad(true));
+        layerNorm(ins[0]!, ins[1] ?? null, ins[2] ?? null, 1e-6).mul(cast(r, dtype)).sum().backward();
+        return [layerNorm(ins[0]!.detach(), ins[1]?.detach() ?? null, ins[2]?.detach() ?? null, 1e-6).data, ...ins.map((t) => t.grad!.data)];
+      };
+      const a = run('float32');
+      const c = run('float64');
+      a.forEach((arr, k) => arr.forEach((v, i) => assert.ok(Math.abs(v - c[k]![i]!) < 1e-5 * (1 + Math.abs(c[k]![i]!)) * (k >= 2 ? Math.sqrt(rows) : 1), `output ${k} entry ${i}: ${v} vs ${c[k]![i]}`)));
+    }), { numRuns: 30 });
   });
 });
