@@ -115,7 +115,7 @@ withTrainOptions(program.command('compare').description('train every pooling wit
       seeds: o.seeds as number[],
       retrieval: Boolean(o.retrieval),
       analysisImages: o.analysisImages as number,
-      command: ['npm run train --', ...process.argv.slice(2)].join(' '),
+      command: ['npm run train --', ...process.argv.slice(2).filter((a) => a !== '--resume')].join(' '),
     });
     console.log(`\nreport: ${report}`);
   });

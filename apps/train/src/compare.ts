@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '@ggem/tensor';
 import type { PoolingName } from '@ggem/pooling';
@@ -51,7 +51,9 @@ export async function compare(o: CompareOptions, log: (s: string) => void = cons
     for (const pooling of o.poolings) {
       log(`== ${pooling}, seed ${seed}`);
       const runOut = join(out, 'runs', `${pooling}-seed${seed}`);
-      const classify = await train({ ...o.base, pooling, seed, task: 'classify', out: runOut }, log);
+      // with --resume, a run that has a checkpoint continues from it (a finished one is only evaluated)
+      const resumable = (dir: string) => o.base.resume && existsSync(join(dir, 'checkpoints', 'latest.json'));
+      const classify = await train({ ...o.base, pooling, seed, task: 'classify', out: runOut, resume: resumable(runOut) }, log);
       const run: Run = { pooling, seed, classify };
       const images = makeBatch(analysisSplit, Int32Array.from({ length: analysisSplit.count }, (_, i) => i), null, null).x;
       const last = classify.model.blocks.length - 1;
@@ -59,7 +61,7 @@ export async function compare(o: CompareOptions, log: (s: string) => void = cons
       const h = sim.length;
       const off = sim.flatMap((row, i) => row.filter((_, j) => j !== i));
       run.analysis = { cka: off.reduce((a, b) => a + b, 0) / Math.max(1, h * (h - 1)), distance: headMeanDistance(classify.model, images, last) };
-      if (o.retrieval) run.retrieval = await train({ ...o.base, pooling, seed, task: 'retrieval', out: `${runOut}-retrieval` }, log);
+      if (o.retrieval) run.retrieval = await train({ ...o.base, pooling, seed, task: 'retrieval', out: `${runOut}-retrieval`, resume: resumable(`${runOut}-retrieval`) }, log);
       runs.push(run);
     }
   }

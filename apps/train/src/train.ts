@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crossEntropy, Generator, optim } from '@ggem/tensor';
 import { checkGroups } from '@ggem/pooling';
@@ -108,6 +108,12 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     history = ck.state.history as unknown as EpochMetrics[];
     checkpoint = ck.path;
     log(`resumed from ${ck.path} (epoch ${epoch}, step ${step})`);
+    // a finished run whose evaluation was written: nothing left to do
+    const done = join(o.out, 'result.json');
+    if (epoch >= o.epochs && existsSync(done)) {
+      const r = JSON.parse(readFileSync(done, 'utf8')) as { final: TrainResult['final']; checkpoint: string };
+      if (r.checkpoint === ck.path) return { model, history, final: r.final, checkpoint, out: o.out };
+    }
   } else if (existsSync(metricsFile)) writeFileSync(metricsFile, '');
   const bar = o.quiet ? null : new SingleBar({
     format: 'epoch {epoch}/{epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {ips} img/s | ETA {eta_formatted}',

@@ -3,13 +3,13 @@ import { gemmModule, kernelNames, Slot, type KernelShape } from './kernel.js';
 
 const PAGE = 65536;
 /**
- * Below this many multiply-adds a second thread costs more than it saves (measured here,
- * 1 vs 2 threads alternated: 256³ 0.98 vs 1.10 ms, 512³ 7.1 vs 5.75 ms; the small ViT's
- * products of 3200×64×192 and below, between other ops, 2.0-2.8 ms either way, and its
- * training step 220-229 ms on one thread against 240 on two): waking a sleeping thread,
- * and the slower half, cost more than half of a product this size.
+ * Below this many multiply-adds a second thread costs more than it saves. Measured here,
+ * 1 vs 2 threads alternated: 256³ 0.98 vs 1.10 ms, 512³ 6.3 vs 4.2 ms. The small ViT's
+ * products (6400×64×192 at batch 128) gain 10-20 % back to back, but inside a training
+ * step, between other ops, the worker has gone to sleep and waking it costs more: the
+ * batch-128 step took 382 ms on one thread against 422 ms with them threaded.
  */
-const THREAD_MIN_MACS = 1 << 26;
+const THREAD_MIN_MACS = 1 << 27;
 /**
  * Polls of a control word before sleeping on it (a few tens of µs): waking a sleeping
  * thread costs 50-200 µs here, so products that follow each other keep both threads awake.
