@@ -28,4 +28,21 @@ describe('bench harness', () => {
     assert.equal(rows.find((r) => r.engine === 'missing op')!.note, 'failed: no gem kernel');
     assert.ok(rows[0]!.gflops! > 0);
   });
+  it('stops repeating an engine once its time budget is spent, after one timed run', async () => {
+    let slow = 0;
+    const w: Workload = {
+      name: 'budget',
+      flop: 0,
+      tolerance: 1e-6,
+      budgetMs: 30,
+      impls: [
+        { engine: 'ours', setup: () => async () => [1] },
+        { engine: 'slow peer', setup: () => async () => { slow++; await new Promise((r) => setTimeout(r, 40)); return [1]; } },
+      ],
+    };
+    const rows = await runWorkload(w, { warmup: 2, reps: 5 }, () => {});
+    assert.equal(rows[0]!.stats!.runs, 5);
+    assert.equal(rows[1]!.stats!.runs, 1, 'one timed run, then the budget is spent');
+    assert.equal(slow, 1 + 1 + 1, 'check run, one warm-up (slow engines skip the rest), one timed run');
+  });
 });

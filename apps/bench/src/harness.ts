@@ -18,6 +18,8 @@ export interface Impl {
   /** Prepares inputs; returns the function to time, which returns a result to check. */
   setup(): Promise<() => Promise<Float32Array | Float64Array | number[]>> | (() => Promise<Float32Array | Float64Array | number[]>);
   teardown?(): void;
+  /** Peak memory of an engine that runs in another process (MB); in-process engines use this process's. */
+  peakMB?(): Promise<number>;
 }
 
 export interface Workload {
@@ -26,6 +28,11 @@ export interface Workload {
   flop: number;
   /** Maximum relative difference (to max |ours|) for a peer's result to count. */
   tolerance: number;
+  /**
+   * Time an engine may spend in timed runs: once past it, the engine stops repeating (at
+   * least one timed run), so that a slow peer does not hold up the whole benchmark.
+   */
+  budgetMs?: number;
   impls: Impl[];
 }
 
@@ -56,7 +63,7 @@ function maxRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
 }
 
 export async function runWorkload(w: Workload, opts: { warmup: number; reps: number }, log: (s: string) => void): Promise<Row[]> {
-  const runs: { impl: Impl; fn?: () => Promise<ArrayLike<number>>; times: number[]; note?: string }[] = [];
+  const runs: { impl: Impl; fn?: () => Promise<ArrayLike<number>>; times: number[]; warm?: number; note?: string }[] = [];
   let reference: ArrayLike<number> | undefined;
   for (const impl of w.impls) {
     try {
@@ -70,13 +77,18 @@ export async function runWorkload(w: Workload, opts: { warmup: number; reps: num
       runs.push({ impl, times: [], note: `failed: ${(e as Error).message.split('\n')[0]}` });
     }
   }
+  const budget = w.budgetMs ?? Infinity;
   for (let r = 0; r < opts.warmup + opts.reps; r++) {
     for (const run of runs) {
       if (run.fn === undefined) continue;
+      const spent = run.times.reduce((a, b) => a + b, 0);
+      if (run.times.length > 0 && spent > budget) continue;
+      if (r >= 1 && r < opts.warmup && spent === 0 && run.warm !== undefined && run.warm > budget / 4) continue; // one warm-up is enough for a slow engine
       const t0 = performance.now();
       await run.fn();
       const dt = performance.now() - t0;
       if (r >= opts.warmup) run.times.push(dt);
+      else run.warm = dt;
     }
   }
   for (const run of runs) run.impl.teardown?.();
@@ -90,4 +102,19 @@ export async function runWorkload(w: Workload, opts: { warmup: number; reps: num
     log(`  ${w.name} ${run.impl.engine}: median ${s.median.toFixed(2)} ms (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)})${gflops ? `, ${gflops.toFixed(1)} GFLOP/s` : ''}`);
     return { workload: w.name, engine: run.impl.engine, stats: s, ...(gflops !== undefined ? { gflops } : {}) };
   });
+}
+
+/**
+ * Runs one engine of a workload alone (setup, the check run, then `runs` runs) and returns
+ * the peak resident set of the process that ran it, in MB. Meant for a fresh child process,
+ * so that the figure is that engine's alone.
+ */
+export async function runAlone(w: Workload, engine: string, runs: number): Promise<{ engine: string; peakMB: number }> {
+  const impl = w.impls.find((i) => i.engine === engine);
+  if (impl === undefined) throw new Error(`runAlone: ${w.name} has no engine '${engine}'`);
+  const fn = await impl.setup();
+  for (let r = 0; r <= runs; r++) await fn();
+  const peakMB = impl.peakMB !== undefined ? await impl.peakMB() : process.resourceUsage().maxRSS / 1024;
+  impl.teardown?.();
+  return { engine, peakMB };
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Tensor } from '@ggem/tensor';
 import type { Impl } from '../harness.js';
+import { ADAMW, CHECKED, type VitSpec } from '../workloads/vit.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -42,23 +43,46 @@ export class TorchPeer {
 }
 
 /**
- * PyTorch as an engine of a workload: x and w go to files the peer reads, `setup` (the
- * workload's name and parameters) prepares it, each run returns its result summary.
- * Reported as not installed when Debian's python3 has no torch.
+ * PyTorch as an engine of a workload: `prepare` writes the inputs into a fresh folder and
+ * returns the setup message; each run returns the peer's result. Reported as not installed
+ * when Debian's python3 has no torch.
  */
-export function torchImpl(engine: string, x: Tensor, w: Tensor, setup: Record<string, unknown>): Impl {
+function peerImpl(engine: string, prepare: (dir: string) => Record<string, unknown>): Impl {
   if (!torchAvailable()) return { engine: 'PyTorch (python3-torch not installed)', setup: () => { throw new Error('not installed: apt-get install -y python3-torch'); } };
   let peer: TorchPeer | null = null;
   return {
     engine,
     async setup() {
-      const dir = mkdtempSync(join(tmpdir(), 'ggem-bench-'));
-      writeFileSync(join(dir, 'x.f32'), x.data as Float32Array);
-      writeFileSync(join(dir, 'w.f32'), w.data as Float32Array);
+      const msg = prepare(mkdtempSync(join(tmpdir(), 'ggem-bench-')));
       peer = new TorchPeer();
-      await peer.send({ cmd: 'setup', x: join(dir, 'x.f32'), w: join(dir, 'w.f32'), ...setup });
+      await peer.send({ cmd: 'setup', ...msg });
       return async () => Float64Array.from((await peer!.send<{ result: number[] }>({ cmd: 'run' })).result);
     },
     teardown: () => peer?.close(),
+    peakMB: async () => (await peer!.send<{ maxRssMB: number }>({ cmd: 'memory' })).maxRssMB,
   };
+}
+
+/** A workload on x and w (the files the peer reads); `setup` names the workload and its parameters. */
+export function torchImpl(engine: string, x: Tensor, w: Tensor, setup: Record<string, unknown>): Impl {
+  return peerImpl(engine, (dir) => {
+    writeFileSync(join(dir, 'x.f32'), x.data as Float32Array);
+    writeFileSync(join(dir, 'w.f32'), w.data as Float32Array);
+    return { x: join(dir, 'x.f32'), w: join(dir, 'w.f32'), ...setup };
+  });
+}
+
+/** The benchmark ViT in PyTorch (1 thread): a training step or a forward pass. */
+export function torchVit(s: VitSpec, mode: 'step' | 'forward'): Impl {
+  return peerImpl('PyTorch 1.13 CPU (1 thread)', (dir) => {
+    const weights = [...s.weights].map(([name, { shape, data }], i) => {
+      const path = join(dir, `w${i}.f32`);
+      writeFileSync(path, data);
+      return [name, shape, path];
+    });
+    writeFileSync(join(dir, 'x.f32'), s.x);
+    writeFileSync(join(dir, 'labels.i32'), s.labels);
+    const { weights: _, x: __, labels: ___, ...spec } = s;
+    return { workload: 'vit', mode, spec, weights, x: join(dir, 'x.f32'), labels: join(dir, 'labels.i32'), adamw: ADAMW, checked: CHECKED };
+  });
 }

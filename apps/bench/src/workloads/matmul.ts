@@ -1,5 +1,7 @@
 import { Generator, getCpuThreads, randn, setCpuMatmul, setCpuThreads, type MatmulKernel } from '@ggem/tensor';
 import type { Impl, Workload } from '../harness.js';
+import { jaxMatmul } from '../engines/jax.js';
+import { jsPytorchMatmul } from '../engines/jspytorch.js';
 import { tfjsWasm } from '../engines/tfjs.js';
 
 /** C = A·B on float32 [n, n] operands with standard normal entries. */
@@ -24,6 +26,7 @@ export function matmulWorkload(n: number, kernels: MatmulKernel[]): Workload {
     name: `matmul ${n}³ f32`,
     flop: 2 * n * n * n,
     tolerance: 1e-4,
+    budgetMs: 20_000,
     impls: [
       // the TypeScript reference is 20-40× slower: only timed on small sizes, where it does not disturb the others
       ...kernels.filter((k) => k !== 'typescript' || n <= 256).map((k) => ours(k, 1)),
@@ -42,6 +45,8 @@ export function matmulWorkload(n: number, kernels: MatmulKernel[]): Workload {
           };
         },
       },
+      jaxMatmul(a.data as Float32Array, b.data as Float32Array, n),
+      jsPytorchMatmul(a.data as Float32Array, b.data as Float32Array, n),
     ],
   };
 }

@@ -1,0 +1,109 @@
+import { crossEntropy, Generator, nn, noGrad, optim, randn, tensor } from '@ggem/tensor';
+import { createVit, type PresetName } from '@ggem/vit';
+import type { Impl, Workload } from '../harness.js';
+import { jaxVit } from '../engines/jax-vit.js';
+import { jsPytorchVit } from '../engines/jspytorch.js';
+import { tfjsVit } from '../engines/tfjs-vit.js';
+import { torchVit } from '../engines/torch.js';
+
+/**
+ * The same ViT, weights and batch for every engine. Engines build the model from `weights`
+ * (timm names, row-major float32) and run either one training step (forward, cross-entropy,
+ * backward, AdamW with lr 1e-3, weight decay 0.05 on every parameter, betas 0.9/0.999,
+ * eps 1e-8) or a forward pass.
+ */
+export interface VitSpec {
+  img: number;
+  patch: number;
+  inChans: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  hidden: number;
+  classes: number;
+  /** avg: mean of the patch tokens, then fc_norm; token: norm on all tokens, the class token. */
+  pooling: 'avg' | 'token';
+  batch: number;
+  weights: Map<string, { shape: number[]; data: Float32Array }>;
+  /** Images `[batch, inChans, img, img]` and int labels. */
+  x: Float32Array;
+  labels: Int32Array;
+}
+
+/** What a step returns for the cross-check: the loss and 16 gradient entries of three weights (before the update). */
+export const CHECKED = ['head.weight', 'blocks.0.attn.qkv.weight', 'patch_embed.proj.weight'] as const;
+export const ADAMW = { lr: 1e-3, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+export function checkVector(loss: number, grads: (name: string) => ArrayLike<number>): Float64Array {
+  return Float64Array.from([loss, ...CHECKED.flatMap((n) => Array.from(grads(n)).slice(0, 16))]);
+}
+
+function makeSpec(preset: PresetName, pooling: 'avg' | 'token', batch: number, seed: number) {
+  const model = createVit(preset, pooling, { seed });
+  // timm starts the head at zero, which leaves every other gradient of the first step zero: draw it instead
+  nn.init.truncNormal(model.head.parameters()[0]!, { std: 0.02, generator: new Generator(seed + 7) });
+  const c = model.config;
+  const g = new Generator(seed + 1);
+  const x = randn([batch, c.inChans, c.imgSize, c.imgSize], { generator: g });
+  const labels = Int32Array.from({ length: batch }, () => Math.floor(g.uniform() * c.numClasses));
+  const weights = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, p] of model.namedParameters()) weights.set(name, { shape: [...p.shape], data: (p.data as Float32Array).slice() });
+  const spec: VitSpec = {
+    img: c.imgSize, patch: c.patchSize, inChans: c.inChans, dim: c.embedDim, depth: c.depth, heads: c.numHeads,
+    hidden: Math.round(c.embedDim * c.mlpRatio), classes: c.numClasses, pooling, batch, weights, x: x.data as Float32Array, labels,
+  };
+  return { model, spec, x };
+}
+
+/**
+ * One training step of the small ViT (SPEC: batch 64 of 28×28×1, patch 4, D 64, 4 heads,
+ * depth 4, MLP 128, exact GELU, pre-norm, average pooling, head to 10 classes,
+ * cross-entropy, backward, AdamW). About 3 GFLOP.
+ */
+export function vitStepWorkload(batch = 64): Workload {
+  const { model, spec, x } = makeSpec('vit_mnist_small', 'avg', batch, 0);
+  const y = tensor(spec.labels);
+  const ours: Impl = {
+    engine: 'ggem',
+    setup() {
+      const opt = new optim.AdamW(model.parameters(), ADAMW);
+      const named = new Map(model.namedParameters());
+      return async () => {
+        opt.zeroGrad();
+        const loss = crossEntropy(model.forward(x), y);
+        loss.backward();
+        const check = checkVector(loss.item(), (n) => named.get(n)!.grad!.data);
+        opt.step();
+        return check;
+      };
+    },
+  };
+  const n = (spec.img / spec.patch) ** 2 + 1;
+  const flop = 3 * 2 * batch * n * (spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim));
+  return {
+    name: `small-ViT training step (batch ${batch})`,
+    flop,
+    tolerance: 2e-3,
+    budgetMs: 120_000,
+    impls: [ours, tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step')],
+  };
+}
+
+/** ViT-S/16 (timm's vit_small_patch16_224, class-token pooling) forward on a batch of 224×224×3 images. */
+export function vitForwardWorkload(batch: number, preset: PresetName = 'vit_small_patch16_224'): Workload {
+  const { model, spec, x } = makeSpec(preset, 'token', batch, 1);
+  model.eval();
+  const ours: Impl = {
+    engine: 'ggem',
+    setup: () => async () => Float64Array.from(noGrad(() => model.forward(x)).data.slice(0, 256)),
+  };
+  const n = (spec.img / spec.patch) ** 2 + 1;
+  const flop = 2 * batch * (n * spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim) + n * spec.inChans * spec.patch ** 2 * spec.dim);
+  return {
+    name: `${preset} forward (batch ${batch})`,
+    flop,
+    tolerance: 2e-3,
+    budgetMs: 120_000,
+    impls: [ours, tfjsVit(spec, 'forward'), jaxVit(spec, 'forward'), jsPytorchVit(), torchVit(spec, 'forward')],
+  };
+}
