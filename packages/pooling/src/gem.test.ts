@@ -124,9 +124,9 @@ describe('ggem: forwards that overlap', () => {
     const [a, b] = [xa.detach().setRequiresGrad(true), xb.detach().setRequiresGrad(true)];
     const [pa, pb] = [full([2], 3, { requiresGrad: true }), full([2], 3, { requiresGrad: true })];
     const ya = ggem(a, pa);
-    const yb = ggem(b, pb); // a's state leaves the kernel's memory here
+    const yb = ggem(b, pb); // overwrites a's state in the kernel's memory
     yb.sum().backward();
-    setGemSimd(false); // a's backward on the reference kernel, from the evacuated state
+    setGemSimd(false); // a's backward on the reference kernel, with r^p computed again
     ya.sum().backward();
     setGemSimd(true);
     assert.deepEqual([...a.grad!.data, ...pa.grad!.data], ra);

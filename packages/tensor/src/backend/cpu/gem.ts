@@ -27,8 +27,10 @@ interface GemSaved {
   start: number;
   groups: number;
   eps: number;
-  /** r^p for every pooled entry, in the input's dtype (null while it is resident in the SIMD kernel's memory). */
+  /** r^p for every pooled entry, in the input's dtype (null when the SIMD kernel computed it in its memory). */
   rp: Float32Array | Float64Array | null;
+  /** p per channel. */
+  p: Float64Array;
   kx: Float64Array;
   dydp: Float64Array;
 }
@@ -38,18 +40,12 @@ const PAGE = 65536;
 let simd: { memory: WebAssembly.Memory; forward: (...a: number[]) => void; backward: (...a: number[]) => void } | null | undefined;
 let useSimd = true;
 /**
- * The forward whose x and r^p are still in the SIMD kernel's memory: a forward is usually
- * followed by its own backward, which then reads them in place. Another forward first
- * copies them out (evacuate), so nothing is lost.
+ * The forward whose x and r^p are in the SIMD kernel's memory: a forward is usually
+ * followed by its own backward, which then reads them in place. Another forward overwrites
+ * them; a backward that finds its forward gone (a second backward through a kept graph,
+ * or two poolings interleaved) computes r^p again from x, which the forward keeps.
  */
-let resident: { saved: GemSaved; rpp: number } | null = null;
-
-function evacuate(): void {
-  if (resident === null || simd == null) return;
-  const { saved, rpp } = resident;
-  saved.rp = new Float32Array(simd.memory.buffer, rpp, saved.b * (saved.n - saved.start) * saved.c).slice();
-  resident = null;
-}
+let resident: GemSaved | null = null;
 
 /** Chooses the WebAssembly SIMD kernels (default, where available) or the TypeScript reference. */
 export function setGemSimd(on: boolean): void {
@@ -99,51 +95,63 @@ export function gem(x: TypedArray, b: number, n: number, c: number, start: numbe
   const y = allocate(dtype, b * c);
   const kx = new Float64Array(b * c);
   const dydp = new Float64Array(b * c);
-  const saved: GemSaved = { x, b, n, c, start, groups, eps, rp: null, kx, dydp };
+  const saved: GemSaved = { x, b, n, c, start, groups, eps, rp: null, p, kx, dydp };
   const k = simdFor(dtype, c);
-  if (k !== null) {
-    evacuate();
-    const { pp, mp, sp, tp, rpp } = layout(b, n, c, start);
-    ensure(k.memory, rpp + b * tokens * c * 4);
-    const buf = k.memory.buffer;
-    new Float32Array(buf, 0, b * n * c).set(x);
-    new Float32Array(buf, pp, c).set(p);
-    const M = new Float32Array(buf, mp, c);
-    const s = new Float64Array(buf, sp, c);
-    const T = new Float64Array(buf, tp, c);
-    for (let bi = 0; bi < b; bi++) {
-      k.forward(bi * n * c * 4, n, c, start, pp, eps, mp, rpp + bi * tokens * c * 4, sp, tp);
-      finish(bi, c, tokens, p, M, s, T, y, kx, dydp);
-    }
-    resident = { saved, rpp };
-  } else {
-    const rp = dtype === 'float64' ? new Float64Array(b * tokens * c) : new Float32Array(b * tokens * c);
-    saved.rp = rp;
-    const M = new Float64Array(c);
-    const s = new Float64Array(c);
-    const T = new Float64Array(c);
-    for (let bi = 0; bi < b; bi++) {
-      const xb = bi * n * c;
-      M.fill(eps);
-      for (let t = start; t < n; t++) for (let j = 0; j < c; j++) M[j] = Math.max(M[j]!, x[xb + t * c + j]!);
-      s.fill(0);
-      T.fill(0);
-      for (let t = start; t < n; t++) {
-        const row = xb + t * c;
-        const out = (bi * tokens + t - start) * c;
-        for (let j = 0; j < c; j++) {
-          const v = x[row + j]!;
-          const lr = Math.log((v > eps ? v : eps) / M[j]!);
-          const e = Math.exp(p[j]! * lr);
-          rp[out + j] = e;
-          s[j]! += e;
-          T[j]! += e * lr;
-        }
-      }
-      finish(bi, c, tokens, p, M, s, T, y, kx, dydp);
-    }
-  }
+  if (k !== null) simdForward(k, saved, (bi, M, s, T) => finish(bi, c, tokens, p, M, s, T, y, kx, dydp));
+  else saved.rp = referenceForward(saved, (bi, M, s, T) => finish(bi, c, tokens, p, M, s, T, y, kx, dydp));
   return { y, saved };
+}
+
+type PerImage = (bi: number, M: ArrayLike<number>, s: ArrayLike<number>, T: ArrayLike<number>) => void;
+
+/** The SIMD forward: x and r^p into the kernel's memory, the column sums of each image to `each`. */
+function simdForward(k: NonNullable<typeof simd>, saved: GemSaved, each: PerImage): void {
+  const { x, b, n, c, start, eps, p } = saved;
+  const tokens = n - start;
+  const { pp, mp, sp, tp, rpp } = layout(b, n, c, start);
+  ensure(k.memory, rpp + b * tokens * c * 4);
+  const buf = k.memory.buffer;
+  new Float32Array(buf, 0, b * n * c).set(x);
+  new Float32Array(buf, pp, c).set(p);
+  const M = new Float32Array(buf, mp, c);
+  const s = new Float64Array(buf, sp, c);
+  const T = new Float64Array(buf, tp, c);
+  for (let bi = 0; bi < b; bi++) {
+    k.forward(bi * n * c * 4, n, c, start, pp, eps, mp, rpp + bi * tokens * c * 4, sp, tp);
+    each(bi, M, s, T);
+  }
+  resident = saved;
+}
+
+/** The reference forward: returns r^p (in x's dtype), the column sums of each image to `each`. */
+function referenceForward(saved: GemSaved, each: PerImage): Float32Array | Float64Array {
+  const { x, b, n, c, start, eps, p } = saved;
+  const tokens = n - start;
+  const rp = x instanceof Float64Array ? new Float64Array(b * tokens * c) : new Float32Array(b * tokens * c);
+  const M = new Float64Array(c);
+  const s = new Float64Array(c);
+  const T = new Float64Array(c);
+  for (let bi = 0; bi < b; bi++) {
+    const xb = bi * n * c;
+    M.fill(eps);
+    for (let t = start; t < n; t++) for (let j = 0; j < c; j++) M[j] = Math.max(M[j]!, x[xb + t * c + j]!);
+    s.fill(0);
+    T.fill(0);
+    for (let t = start; t < n; t++) {
+      const row = xb + t * c;
+      const out = (bi * tokens + t - start) * c;
+      for (let j = 0; j < c; j++) {
+        const v = x[row + j]!;
+        const lr = Math.log((v > eps ? v : eps) / M[j]!);
+        const e = Math.exp(p[j]! * lr);
+        rp[out + j] = e;
+        s[j]! += e;
+        T[j]! += e * lr;
+      }
+    }
+    each(bi, M, s, T);
+  }
+  return rp;
 }
 
 /** Byte offsets in the SIMD kernel's memory: x, p per channel, M, s, T, r^p, then backward's k and gx. */
@@ -170,13 +178,16 @@ export function gemBackward(state: unknown, gy: TypedArray, dtype: DType): { gx:
   const kw = simdFor(dtype, c);
   if (kw !== null) {
     const { rpp, kp, gxp, end } = layout(b, n, c, start);
-    if (resident?.saved !== saved) {
-      // another forward ran since: bring x and r^p back
-      evacuate();
-      ensure(kw.memory, end);
-      new Float32Array(kw.memory.buffer, 0, b * n * c).set(x);
-      new Float32Array(kw.memory.buffer, rpp, b * tokens * c).set(saved.rp!);
-    } else ensure(kw.memory, end);
+    ensure(kw.memory, end);
+    if (resident !== saved) {
+      // another forward ran since (or this one ran on the reference): x and r^p into the memory again
+      if (saved.rp === null) simdForward(kw, saved, () => {});
+      else {
+        new Float32Array(kw.memory.buffer, 0, b * n * c).set(x);
+        new Float32Array(kw.memory.buffer, rpp, b * tokens * c).set(saved.rp);
+        resident = saved;
+      }
+    }
     const buf = kw.memory.buffer;
     const kv = new Float32Array(buf, kp, b * c);
     for (let i = 0; i < b * c; i++) kv[i] = gy[i]! * kx[i]!;
@@ -184,8 +195,13 @@ export function gemBackward(state: unknown, gy: TypedArray, dtype: DType): { gx:
     const out = new Float32Array(buf, gxp, b * n * c);
     for (let bi = 0; bi < b; bi++) gx.set(out.subarray((bi * n + start) * c, (bi + 1) * n * c), (bi * n + start) * c);
   } else {
-    if (saved.rp === null) evacuate(); // computed by the SIMD kernel, now read by the reference
-    const rp = saved.rp!;
+    // r^p computed by the SIMD kernel: read in its memory, after computing it again there if it was overwritten
+    let rp = saved.rp;
+    if (rp === null) {
+      const k = wasm()!;
+      if (resident !== saved) simdForward(k, saved, () => {});
+      rp = new Float32Array(k.memory.buffer, layout(b, n, c, start).rpp, b * tokens * c);
+    }
     const k = new Float64Array(c);
     for (let bi = 0; bi < b; bi++) {
       for (let j = 0; j < c; j++) k[j] = gy[bi * c + j]! * kx[bi * c + j]!;

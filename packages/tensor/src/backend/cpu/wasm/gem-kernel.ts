@@ -6,7 +6,8 @@ import { exp, log, v } from './vec.js';
  * so C must be a multiple of 4; pointers in bytes):
  *
  *   gemForward(x, n, c, start, p, eps, m, rp, s, t)   one image x `[n, c]`: per channel
- *       M = max(eps, max_t x), r^p = exp(p·ln(max(x, eps)/M)) stored at rp `[n − start, c]`,
+ *       M = max(eps, max_t x), r^p = exp(p·ln r) with ln r = ln max(x, eps) − ln M (no division),
+ *       stored at rp `[n − start, c]`,
  *       s = Σ_t r^p and T = Σ_t r^p·ln r accumulated in float64 (f64 `[c]` at s and t)
  *   gemBackward(x, rp, k, gx, n, c, start, eps)   gx[t, c] = k[c]·r^p / x  where x >= eps, else 0
  *
@@ -20,7 +21,7 @@ export function gemModule(): Uint8Array<ArrayBuffer> {
 function forward(): FuncDef {
   const [X, N, C, START, P, EPS, MP, RP, SP, TP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [CO, ROW, OUT, T, STRIDE] = [10, 11, 12, 13, 14]; // i32 locals
-  const [M, PV, EV, XV, LR, E, SLO, SHI, TLO, THI, S1, S2, S3, EL] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28]; // v128
+  const [M, PV, EV, XV, LR, E, SLO, SHI, TLO, THI, S1, S2, S3, EL, LM] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]; // v128
   const body: number[] = [];
   const emit = (...xs: number[][]) => xs.forEach((x) => body.push(...x));
   emit(op.get(C), op.i32(4), op.i32Mul, op.set(STRIDE));
@@ -35,6 +36,7 @@ function forward(): FuncDef {
     emit(op.get(ROW), op.get(STRIDE), op.i32Add, op.set(ROW));
     emit(op.get(T), op.i32(1), op.i32Add, op.tee(T), op.get(N), op.i32LtS, op.brIf(0), op.end);
     emit(op.get(MP), op.get(CO), op.i32Add, v.get(M), op.v128Store(0));
+    emit(log(v.get(M), S1, S2, S3), op.set(LM));
     // pass 2: r^p and the float64 sums
     emit(op.get(P), op.get(CO), op.i32Add, op.v128Load(0), op.set(PV));
     for (const acc of [SLO, SHI, TLO, THI]) emit(v.zero(), op.set(acc));
@@ -42,8 +44,8 @@ function forward(): FuncDef {
     emit(op.get(RP), op.get(CO), op.i32Add, op.set(OUT));
     emit(op.get(START), op.set(T), op.loop);
     {
-      emit(v.div(v.max([...op.get(ROW), ...op.v128Load(0)], v.get(EV)), v.get(M)), op.set(XV)); // r
-      emit(log(v.get(XV), S1, S2, S3), op.set(LR));
+      emit(v.max([...op.get(ROW), ...op.v128Load(0)], v.get(EV)), op.set(XV));
+      emit(v.sub(log(v.get(XV), S1, S2, S3), v.get(LM)), op.set(LR)); // ln r
       emit(exp(v.mul(v.get(PV), v.get(LR)), S1, S2), op.set(E));
       emit(op.get(OUT), v.get(E), op.v128Store(0));
       emit(v.mul(v.get(E), v.get(LR)), op.set(EL));
@@ -64,7 +66,7 @@ function forward(): FuncDef {
     emit(op.get(CO), op.i32(16), op.i32Add, op.tee(CO), op.get(STRIDE), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name: 'gemForward', params: [I32, I32, I32, I32, I32, F32, I32, I32, I32, I32], locals: [...Array(5).fill(I32), ...Array(14).fill(V128)], body };
+  return { name: 'gemForward', params: [I32, I32, I32, I32, I32, F32, I32, I32, I32, I32], locals: [...Array(5).fill(I32), ...Array(15).fill(V128)], body };
 }
 
 function backward(): FuncDef {
