@@ -44,6 +44,11 @@ export interface Row {
   note?: string;
 }
 
+/** The first n entries of a result (a cheap summary: never a copy of the whole array). */
+export function head(a: ArrayLike<number>, n = 256): number[] {
+  return Array.from({ length: Math.min(n, a.length) }, (_, i) => a[i]!);
+}
+
 export function stats(times: number[]): Stats {
   const s = [...times].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -1,6 +1,6 @@
 import { full, Generator, randn } from '@ggem/tensor';
 import { ggem, ggemComposed } from '@ggem/pooling';
-import type { Impl, Workload } from '../harness.js';
+import { head, type Impl, type Workload } from '../harness.js';
 import { jaxFwdBwd } from '../engines/jax.js';
 import { torchImpl } from '../engines/torch.js';
 
@@ -12,7 +12,7 @@ export function gemWorkload(groups: number, shape: [number, number, number] = [6
   const [b, , c] = shape;
   const x = randn(shape, { generator: new Generator(11) });
   const w = randn([b, c], { generator: new Generator(12) });
-  const summary = (y: ArrayLike<number>, gp: ArrayLike<number>) => Float64Array.from([...Array.from(y).slice(0, 256), ...Array.from(gp).slice(0, 256)]);
+  const summary = (y: ArrayLike<number>, gp: ArrayLike<number>) => Float64Array.from([...head(y), ...head(gp)]);
   const ours = (name: string, f: typeof ggem): Impl => ({
     engine: name,
     setup: () => async () => {

@@ -8,6 +8,14 @@ import type { LayerNormGrads, LayerNormResult } from '../backend.js';
  * Each exp is computed once: stored, summed, then scaled (or replaced by x − lse for log).
  */
 export function softmax(x: TypedArray, outer: number, n: number, inner: number, log: boolean, dtype: DType): TypedArray {
+  const arena = rowsSimd(log, inner, n, dtype);
+  if (arena !== null) {
+    // contiguous rows of whole vectors: the attention kernel's row softmax (scale 1)
+    const [X, Y] = arena.layout(outer * n, outer * n);
+    arena.put(x as Float32Array, X!);
+    arena.kernels.softmaxRows!(X!, n, outer, n, 1, Y!);
+    return arena.take(Y!, outer * n);
+  }
   const out = allocate(dtype, x.length);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -37,6 +45,14 @@ export function softmax(x: TypedArray, outer: number, n: number, inner: number, 
  * softmax: dx = y ⊙ (g − Σ g⊙y);  log-softmax: dx = g − softmax(x) · Σ g, with softmax = exp(y).
  */
 export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: number, inner: number, log: boolean, dtype: DType): TypedArray {
+  const arena = rowsSimd(log, inner, n, dtype);
+  if (arena !== null) {
+    const [Y, G] = arena.layout(outer * n, outer * n);
+    arena.put(y as Float32Array, Y!);
+    arena.put(g as Float32Array, G!);
+    arena.kernels.softmaxGradRows!(Y!, G!, n, outer, n, 1);
+    return arena.take(G!, outer * n);
+  }
   const out = allocate(dtype, y.length);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -58,6 +74,11 @@ export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: 
     }
   }
   return out;
+}
+
+/** The SIMD arena for a float32 softmax over contiguous rows whose length is a multiple of 4, else null. */
+function rowsSimd(log: boolean, inner: number, n: number, dtype: DType) {
+  return !log && inner === 1 && n % 4 === 0 && dtype === 'float32' ? simdArena() : null;
 }
 
 /** y = (x − mean) / sqrt(var + eps) · w + b over rows of length d (biased variance, as PyTorch). */

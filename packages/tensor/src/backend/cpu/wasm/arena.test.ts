@@ -52,6 +52,21 @@ describe('SIMD elementwise and row-wise kernels (float32)', () => {
       });
     }), { numRuns: 40 });
   });
+  it('softmax over rows (lengths a multiple of 4) and its gradient equal the float64 reference', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 20 }), fc.integer(), (rows, n4, seed) => {
+      const g = new Generator(seed);
+      const x = randn([rows, 4 * n4], { generator: g, std: 5 });
+      const w = randn([rows, 4 * n4], { generator: g });
+      const run = (dtype: 'float32' | 'float64') => {
+        const t = cast(x.detach(), dtype).setRequiresGrad(true);
+        const y = t.softmax(-1);
+        y.mul(cast(w, dtype)).sum().backward();
+        return [y.data, t.grad!.data];
+      };
+      const [a, b] = [run('float32'), run('float64')];
+      a.forEach((arr, k) => arr.forEach((v, i) => assert.ok(Math.abs(v - b[k]![i]!) < 2e-6 * (1 + Math.abs(b[k]![i]!)), `${k ? 'gradient' : 'softmax'} entry ${i}: ${v} vs ${b[k]![i]}`)));
+    }), { numRuns: 40 });
+  });
   it('NaN propagates through the SIMD kernels', () => {
     const x: Tensor = randn([4096]);
     const data = x.data as Float32Array;
