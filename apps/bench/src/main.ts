@@ -92,20 +92,27 @@ for (const [key, make] of selected) {
     }
   }
   rows.push(...got);
+  save();
+}
+console.log('\n' + render());
+
+/** The markdown table of the rows so far (written after every workload, so a crash loses nothing). */
+function render(): string {
+  return [
+    `| workload | engine | median ms | min | max | GFLOP/s | peak RSS MB | vs ggem |`,
+    `|---|---|---:|---:|---:|---:|---:|---:|`,
+    ...rows.map((r) => {
+      const ours = rows.find((x) => x.workload === r.workload && x.stats !== undefined);
+      const ratio = r.stats && ours?.stats ? (r.stats.median / ours.stats.median).toFixed(2) + '×' : '';
+      return r.stats
+        ? `| ${r.workload} | ${r.engine} | ${r.stats.median.toFixed(2)} | ${r.stats.min.toFixed(2)} | ${r.stats.max.toFixed(2)} | ${r.gflops?.toFixed(1) ?? ''} | ${r.peakMB?.toFixed(0) ?? ''} | ${ratio} |`
+        : `| ${r.workload} | ${r.engine} | — | | | | | ${r.note} |`;
+    }),
+  ].join('\n');
 }
 
-const table = [
-  `| workload | engine | median ms | min | max | GFLOP/s | peak RSS MB | vs ggem |`,
-  `|---|---|---:|---:|---:|---:|---:|---:|`,
-  ...rows.map((r) => {
-    const ours = rows.find((x) => x.workload === r.workload && x.stats !== undefined);
-    const ratio = r.stats && ours?.stats ? (r.stats.median / ours.stats.median).toFixed(2) + '×' : '';
-    return r.stats
-      ? `| ${r.workload} | ${r.engine} | ${r.stats.median.toFixed(2)} | ${r.stats.min.toFixed(2)} | ${r.stats.max.toFixed(2)} | ${r.gflops?.toFixed(1) ?? ''} | ${r.peakMB?.toFixed(0) ?? ''} | ${ratio} |`
-      : `| ${r.workload} | ${r.engine} | — | | | | | ${r.note} |`;
-  }),
-].join('\n');
-console.log('\n' + table);
-mkdirSync(o.out, { recursive: true });
-writeFileSync(`${o.out}/latest.json`, JSON.stringify({ date: new Date().toISOString(), machine, reps, rows }, null, 2));
-writeFileSync(`${o.out}/latest.md`, `Machine: ${machine}; ${reps} timed repetitions after warm-up, engines alternated; peak RSS of a process running only that engine's workload (setup, check run, 2 runs).\n\n${table}\n`);
+function save(): void {
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(`${o.out}/latest.json`, JSON.stringify({ date: new Date().toISOString(), machine, reps, rows }, null, 2));
+  writeFileSync(`${o.out}/latest.md`, `Machine: ${machine}; ${reps} timed repetitions after warm-up, engines alternated; peak RSS of a process running only that engine's workload (setup, check run, 2 runs).\n\n${render()}\n`);
+}

@@ -4,7 +4,8 @@ import type { Impl } from '../harness.js';
 import { ADAMW, checkVector, type VitSpec } from '../workloads/vit.js';
 import { tfjsWasm, type Tf } from './tfjs.js';
 
-function forward(tf: Tf, s: VitSpec, w: (name: string) => Tensor, x: Tensor): Tensor {
+/** `keepBlocks`: when false (inference), each block's intermediates are freed as soon as the block ends. */
+function forward(tf: Tf, s: VitSpec, w: (name: string) => Tensor, x: Tensor, keepBlocks = true): Tensor {
   const { batch: b, dim: d, heads: h, patch: p, inChans: c } = s;
   const g = s.img / p;
   const n = g * g + 1;
@@ -22,7 +23,7 @@ function forward(tf: Tf, s: VitSpec, w: (name: string) => Tensor, x: Tensor): Te
   const pw = tf.reshape(w('patch_embed.proj.weight'), [d, c * p * p]);
   const tokens = tf.reshape(tf.add(tf.matMul(patches, pw, false, true), w('patch_embed.proj.bias')), [b, g * g, d]);
   let t = tf.add(tf.concat([tf.tile(w('cls_token'), [b, 1, 1]), tokens], 1), w('pos_embed'));
-  for (let i = 0; i < s.depth; i++) {
+  const block = (t: Tensor, i: number): Tensor => {
     const k = `blocks.${i}`;
     const qkv = tf.transpose(tf.reshape(linear(tf.reshape(norm(t, `${k}.norm1`), [b * n, d]), `${k}.attn.qkv`), [b, n, 3, h, hd]), [2, 0, 3, 1, 4]);
     const [q, kk, v] = tf.unstack(qkv, 0) as [Tensor, Tensor, Tensor];
@@ -30,8 +31,9 @@ function forward(tf: Tf, s: VitSpec, w: (name: string) => Tensor, x: Tensor): Te
     const heads = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [b * n, d]);
     t = tf.add(t, tf.reshape(linear(heads, `${k}.attn.proj`), [b, n, d]));
     const hidden = gelu(linear(tf.reshape(norm(t, `${k}.norm2`), [b * n, d]), `${k}.mlp.fc1`));
-    t = tf.add(t, tf.reshape(linear(hidden, `${k}.mlp.fc2`), [b, n, d]));
-  }
+    return tf.add(t, tf.reshape(linear(hidden, `${k}.mlp.fc2`), [b, n, d]));
+  };
+  for (let i = 0; i < s.depth; i++) t = keepBlocks ? block(t, i) : tf.tidy(() => block(t, i));
   const pooled = s.pooling === 'token'
     ? tf.reshape(tf.slice(norm(t, 'norm'), [0, 0, 0], [b, 1, d]), [b, d])
     : norm(tf.mean(tf.slice(t, [0, 1, 0], [b, n - 1, d]), 1), 'fc_norm');
@@ -50,7 +52,7 @@ export function tfjsVit(s: VitSpec, mode: 'step' | 'forward'): Impl {
       const w = (name: string) => vars.get(name)!;
       if (mode === 'forward') {
         return async () => {
-          const y = tf.tidy(() => forward(tf, s, w, x));
+          const y = tf.tidy(() => forward(tf, s, w, x, false));
           const out = Float64Array.from(((await y.data()) as Float32Array).slice(0, 256));
           y.dispose();
           return out;
