@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+describe('bench --quick (smoke test)', () => {
+  it('runs the small-ViT step on every engine from the same weights, and the JS peers agree with ours', () => {
+    const out = mkdtempSync(join(tmpdir(), 'ggem-bench-test-'));
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', main, '--quick', '--only', 'small-ViT', '--reps', '1', '--no-memory', '--out', out], { encoding: 'utf8', timeout: 240_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { rows } = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { rows: { engine: string; stats?: { median: number }; note?: string }[] };
+    const engine = (prefix: string) => rows.find((x) => x.engine.startsWith(prefix));
+    assert.ok(engine('ggem')?.stats!.median! > 0);
+    // timed only when their loss and gradients matched ours within the workload's tolerance
+    assert.ok(engine('tfjs-wasm')?.stats, `tfjs-wasm: ${engine('tfjs-wasm')?.note}`);
+    assert.ok(engine('jax-js')?.stats, `jax-js: ${engine('jax-js')?.note}`);
+    assert.match(engine('js-pytorch')!.note!, /lacks ops/);
+    assert.ok(engine('PyTorch'), 'PyTorch is listed (timed, or reported as not installed)');
+    assert.match(readFileSync(join(out, 'latest.md'), 'utf8'), /\| small-ViT training step \(batch 4\) \| ggem \|/);
+  });
+});
