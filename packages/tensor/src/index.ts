@@ -23,6 +23,7 @@ export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice
 export { softmax, logSoftmax, layerNorm, attention, linear, crossEntropy, dropout, type CrossEntropyOptions } from './ops/nn.js';
 export { registerBackend, setBackend, getBackend, findBackend, type Backend, type GemResult, type AttentionResult, type View, type UnaryOp, type UnaryGradOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
 export { cpuBackend } from './backend/cpu/index.js';
+export { useGpujs, createGpujsBackend, type GpujsBackend, type GpujsMode, type GpuStorage } from './backend/gpujs/index.js';
 export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/matmul.js';
 export { setGemSimd } from './backend/cpu/gem.js';
 export { setNnSimd } from './backend/cpu/wasm/arena.js';

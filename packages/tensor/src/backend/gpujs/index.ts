@@ -1,0 +1,334 @@
+/**
+ * A backend on gpu.js kernels (WebGL2 / WebGPU in browsers, WebAssembly or plain JS in
+ * Node). gpu.js is an optional peer dependency, loaded only by `useGpujs`.
+ *
+ * Storage is a float32 gpu.js output kept on the device (`pipeline: true`, and
+ * `immutable: true` since the tape keeps outputs alive) or a typed array for data that came
+ * from the host; `toArray` reads a texture back once and caches it. Every kernel is float32
+ * (`precision: 'single'`), flat (one output cell per element, under 2²⁴ cells), with its
+ * loop bounds and shapes as constants; kernels are compiled once per (op, constants).
+ * An op without a kernel here (or on int32 / float64 data) runs on the CPU backend,
+ * reported once per op.
+ */
+import type { DType, TypedArray } from '../../dtype.js';
+import { broadcastStrides, sameShape, sizeOf } from '../../shape.js';
+import { registerBackend, type Backend, type BinaryOp, type UnaryOp } from '../backend.js';
+import { cpuBackend } from '../cpu/index.js';
+
+export type GpujsMode = 'gpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webasm' | 'cpu';
+
+/** A tensor's storage on this backend: a device output, a host array, or both (after a read-back). */
+export interface GpuStorage {
+  out: GpuOutput | null;
+  host: TypedArray | null;
+}
+interface GpuOutput {
+  toArray(): ArrayLike<number>;
+  delete?(): void;
+}
+type Kernel = ((...args: unknown[]) => unknown) & { kernel: { constructor: { name: string } } };
+interface GpuLike {
+  mode: string;
+  createKernel(fn: (...args: never[]) => number, settings: Record<string, unknown>): Kernel;
+}
+
+/** The largest output one kernel writes: gpu.js passes thread indices through float32. */
+export const MAX_CELLS = 2 ** 24;
+
+export interface GpujsBackend extends Backend<GpuStorage> {
+  /** The gpu.js mode chosen (gpu.js falls back silently: check this and `kernelClasses`). */
+  readonly mode: string;
+  /** Class names of the gpu.js kernels that ran (WebGL2Kernel, WebAssemblyKernel, CPUKernel, ...). */
+  readonly kernelClasses: Set<string>;
+  /** Ops that ran on the CPU backend because no kernel here fits them. */
+  readonly fallbacks: Set<string>;
+}
+
+/**
+ * Loads gpu.js, creates the backend in `mode` (gpu.js's own choice when omitted) and
+ * registers it as 'gpujs' (select it with `setBackend('gpujs')`).
+ */
+export async function useGpujs(options: { mode?: GpujsMode; warn?: (message: string) => void } = {}): Promise<GpujsBackend> {
+  let mod: { GPU: new (settings: Record<string, unknown>) => GpuLike };
+  try {
+    mod = (await import('gpu.js' as string)) as typeof mod;
+  } catch (e) {
+    throw new Error(`useGpujs: gpu.js is not installed (npm install gpu.js@2.24): ${(e as Error).message}`);
+  }
+  const gpu = new mod.GPU(options.mode ? { mode: options.mode } : {});
+  const backend = createGpujsBackend(gpu, options.warn ?? ((m) => console.warn(m)));
+  registerBackend(backend);
+  return backend;
+}
+
+const f32 = (d: DType) => d === 'float32';
+
+export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void): GpujsBackend {
+  const kernels = new Map<string, Kernel>();
+  const kernelClasses = new Set<string>();
+  const fallbacks = new Set<string>();
+
+  const host = (x: GpuStorage): TypedArray => {
+    if (x.host === null) x.host = Float32Array.from(x.out!.toArray());
+    return x.host;
+  };
+  /** What a kernel takes: the device output when there is one, else the host array. */
+  const input = (x: GpuStorage): unknown => x.out ?? x.host;
+  const wrap = (r: unknown): GpuStorage => (r instanceof Float32Array ? { out: null, host: r } : { out: r as GpuOutput, host: null });
+
+  function run(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
+    if (cells >= MAX_CELLS) throw new Error(`gpujs: ${key} writes ${cells} cells, over the ${MAX_CELLS} a kernel can index`);
+    const id = `${key}|${cells}|${JSON.stringify(constants)}`;
+    let k = kernels.get(id);
+    if (k === undefined) {
+      k = gpu.createKernel(fn, { output: [cells], constants, pipeline: true, immutable: true, precision: 'single', tactic: 'precision' });
+      kernels.set(id, k);
+    }
+    const r = k(...args);
+    kernelClasses.add(k.kernel.constructor.name);
+    return wrap(r);
+  }
+
+  /** Runs `name` of the CPU backend on host copies, reporting the op once. */
+  function cpu<K extends keyof Backend>(name: K, op = name as string): Backend[K] {
+    return ((...args: unknown[]) => {
+      if (!fallbacks.has(op)) {
+        fallbacks.add(op);
+        warn(`gpujs backend: ${op} has no gpu.js kernel here; it runs on the CPU`);
+      }
+      const conv = (a: unknown): unknown => (isStorage(a) ? host(a) : Array.isArray(a) && a.length > 0 && isStorage(a[0]) ? a.map((s) => host(s as GpuStorage)) : a);
+      const r = (cpuBackend[name] as (...a: unknown[]) => unknown)(...args.map(conv));
+      return wrapResult(r);
+    }) as Backend[K];
+  }
+  const wrapResult = (r: unknown): unknown => {
+    if (ArrayBuffer.isView(r)) return { out: null, host: r as TypedArray };
+    if (r !== null && typeof r === 'object') return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'saved' ? v : wrapResult(v)]));
+    return r;
+  };
+
+  const be: GpujsBackend = {
+    name: 'gpujs',
+    mode: gpu.mode,
+    kernelClasses,
+    fallbacks,
+    fromArray: (data) => ({ out: null, host: data }),
+    toArray: (x) => host(x),
+    release(x) {
+      x.out?.delete?.();
+      x.out = null;
+    },
+    fill: (size, value, dtype) => ({ out: null, host: cpuBackend.fill(size, value, dtype) }),
+    cast: cpu('cast'),
+    unary(op, x, size, dtype) {
+      const body = unaryKernels[op];
+      if (!f32(dtype) || body === undefined || size === 0) return cpu('unary', `unary ${op}`)(op, x, size, dtype);
+      return run(`unary ${op}`, body, size, { n: size }, input(x));
+    },
+    unaryGrad(op, x, g, size, dtype) {
+      if (!f32(dtype) || op !== 'gelu' || size === 0) return cpu('unaryGrad', `unaryGrad ${op}`)(op, x, g, size, dtype);
+      return run('unaryGrad gelu', geluGradKernel, size, { n: size }, input(x), input(g));
+    },
+    binary(op, a, aShape, b, bShape, outShape, dtype) {
+      const size = sizeOf(outShape);
+      const code = binaryCodes[op];
+      if (!f32(dtype) || code === undefined || size === 0 || outShape.length > 4) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
+      const pad = (s: readonly number[]) => [...Array(4 - s.length).fill(0), ...s];
+      const [d, sa, sb] = sameShape(aShape, bShape) ? [[1, 1, 1, size], [0, 0, 0, 1], [0, 0, 0, 1]] : [pad(outShape.map((v) => v)).map((v) => v || 1), pad(broadcastStrides(aShape, outShape)), pad(broadcastStrides(bShape, outShape))];
+      const c: Record<string, number> = { op: code };
+      for (let i = 0; i < 4; i++) Object.assign(c, { [`d${i}`]: d[i]!, [`a${i}`]: sa[i]!, [`b${i}`]: sb[i]! });
+      return run('binary', binaryKernel, size, c, input(a), input(b));
+    },
+    where: cpu('where'),
+    clamp: cpu('clamp'),
+    reduce(op, x, outer, n, inner, dtype) {
+      if (!f32(dtype) || outer * inner === 0 || n === 0) return cpu('reduce', `reduce ${op}`)(op, x, outer, n, inner, dtype);
+      return run('reduce', reduceKernel, outer * inner, { op: op === 'sum' ? 0 : op === 'max' ? 1 : 2, n, inner }, input(x));
+    },
+    argReduce: cpu('argReduce'),
+    matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null) {
+      const r = outShape.length;
+      const [m, n] = [outShape[r - 2]!, outShape[r - 1]!];
+      const k = transA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
+      const batch = sizeOf(outShape.slice(0, -2));
+      const aBatch = sizeOf(aShape.slice(0, -2));
+      const bBatch = sizeOf(bShape.slice(0, -2));
+      const simple = (aBatch === batch || aBatch === 1) && (bBatch === batch || bBatch === 1);
+      if (!f32(dtype) || !simple || batch * m * n === 0 || k === 0) return cpu('matmul', 'matmul (broadcast batch)')(a, aShape, b, bShape, transA, transB, outShape, dtype, bias);
+      const c = {
+        m, n, k,
+        aMat: aBatch === 1 ? 0 : m * k, bMat: bBatch === 1 ? 0 : k * n,
+        ars: transA ? 1 : k, acs: transA ? m : 1, brs: transB ? 1 : n, bcs: transB ? k : 1,
+        bias: bias === null ? 0 : 1,
+      };
+      return run('matmul', matmulKernel, batch * m * n, c, input(a), input(b), bias === null ? new Float32Array(1) : input(bias));
+    },
+    strided: cpu('strided'),
+    stridedAdjoint: cpu('stridedAdjoint'),
+    concat: cpu('concat'),
+    gather: cpu('gather'),
+    scatterAdd: cpu('scatterAdd'),
+    softmax(x, outer, n, inner, log, dtype) {
+      if (!f32(dtype) || outer * n * inner === 0) return cpu('softmax')(x, outer, n, inner, log, dtype);
+      return run('softmax', softmaxKernel, outer * n * inner, { n, inner, log: log ? 1 : 0 }, input(x));
+    },
+    softmaxBackward(y, g, outer, n, inner, log, dtype) {
+      if (!f32(dtype) || outer * n * inner === 0) return cpu('softmaxBackward')(y, g, outer, n, inner, log, dtype);
+      return run('softmaxBackward', softmaxBackwardKernel, outer * n * inner, { n, inner, log: log ? 1 : 0 }, input(y), input(g));
+    },
+    layerNorm(x, w, b, rows, d, eps, dtype) {
+      if (!f32(dtype) || rows * d === 0) return cpu('layerNorm')(x, w, b, rows, d, eps, dtype);
+      const mean = run('layerNorm mean', rowMeanKernel, rows, { d }, input(x));
+      const rstd = run('layerNorm rstd', rowRstdKernel, rows, { d, eps }, input(x), input(mean));
+      const ones = { out: null, host: new Float32Array(d).fill(1) };
+      const zeros = { out: null, host: new Float32Array(d) };
+      const y = run('layerNorm', layerNormKernel, rows * d, { d }, input(x), input(mean), input(rstd), input(w ?? ones), input(b ?? zeros));
+      return { y, mean, rstd };
+    },
+    layerNormBackward: cpu('layerNormBackward'),
+    attention: cpu('attention'),
+    attentionBackward: cpu('attentionBackward'),
+    gem: cpu('gem'),
+    gemBackward: cpu('gemBackward'),
+  };
+  return be;
+}
+
+function isStorage(a: unknown): a is GpuStorage {
+  return a !== null && typeof a === 'object' && 'host' in a && 'out' in a;
+}
+
+// ---- kernels (gpu.js compiles their source: plain functions of `this.thread` and `this.constants`) ----
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type K = (this: any, ...args: any[]) => number;
+
+const unaryKernels: Partial<Record<UnaryOp, K>> = {
+  neg: function (this: any, x: any) { return -x[this.thread.x]; },
+  exp: function (this: any, x: any) { return Math.exp(x[this.thread.x]); },
+  log: function (this: any, x: any) { return Math.log(x[this.thread.x]); },
+  sqrt: function (this: any, x: any) { return Math.sqrt(x[this.thread.x]); },
+  abs: function (this: any, x: any) { return Math.abs(x[this.thread.x]); },
+  tanh: function (this: any, x: any) { const v = x[this.thread.x]; const e = Math.exp(-2 * Math.abs(v)); const t = (1 - e) / (1 + e); return v < 0 ? -t : t; },
+  sigmoid: function (this: any, x: any) { return 1 / (1 + Math.exp(-x[this.thread.x])); },
+  relu: function (this: any, x: any) { return Math.max(x[this.thread.x], 0); },
+  step: function (this: any, x: any) { return x[this.thread.x] > 0 ? 1 : 0; },
+  // exact GELU x·Φ(x), Φ(x) = erfc(−x/√2)/2 with Numerical Recipes' erfc (as ../cpu/math.ts)
+  gelu: function (this: any, x: any) {
+    const v = x[this.thread.x];
+    const u = -v * 0.7071067811865476;
+    const z = Math.abs(u);
+    const t = 1 / (1 + 0.5 * z);
+    const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    return 0.5 * v * (u >= 0 ? r : 2 - r);
+  },
+};
+
+const geluGradKernel: K = function (this: any, x: any, g: any) {
+  const v = x[this.thread.x];
+  const u = -v * 0.7071067811865476;
+  const z = Math.abs(u);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const phi = 0.5 * (u >= 0 ? r : 2 - r);
+  return g[this.thread.x] * (phi + v * 0.3989422804014327 * Math.exp(-0.5 * v * v));
+};
+
+const binaryCodes: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
+
+/** out[i] = a[ia] op b[ib], indices through up to 4 broadcast dims (d0..d3, strides a0..a3, b0..b3). */
+const binaryKernel: K = function (this: any, a: any, b: any) {
+  const i = this.thread.x;
+  const i3 = i % this.constants.d3;
+  const r3 = Math.floor(i / this.constants.d3);
+  const i2 = r3 % this.constants.d2;
+  const r2 = Math.floor(r3 / this.constants.d2);
+  const i1 = r2 % this.constants.d1;
+  const i0 = Math.floor(r2 / this.constants.d1);
+  const x = a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
+  const y = b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
+  if (this.constants.op === 0) return x + y;
+  if (this.constants.op === 1) return x - y;
+  if (this.constants.op === 2) return x * y;
+  if (this.constants.op === 3) return x / y;
+  if (this.constants.op === 4) return Math.max(x, y);
+  return Math.min(x, y);
+};
+
+/** Sum, max or min over the middle axis of [outer, n, inner]. */
+const reduceKernel: K = function (this: any, x: any) {
+  const o = Math.floor(this.thread.x / this.constants.inner);
+  const j = this.thread.x % this.constants.inner;
+  const base = o * this.constants.n * this.constants.inner + j;
+  let acc = x[base];
+  for (let t = 1; t < this.constants.n; t++) {
+    const v = x[base + t * this.constants.inner];
+    if (this.constants.op === 0) acc += v;
+    else if (this.constants.op === 1) acc = Math.max(acc, v);
+    else acc = Math.min(acc, v);
+  }
+  return acc;
+};
+
+/** C[t, r, c] = Σ_p A[t, r, p]·B[t, p, c] (+ bias[c]), A and B read through strides, batch strides 0 to broadcast. */
+const matmulKernel: K = function (this: any, a: any, b: any, bias: any) {
+  const c = this.thread.x % this.constants.n;
+  const rt = Math.floor(this.thread.x / this.constants.n);
+  const r = rt % this.constants.m;
+  const t = Math.floor(rt / this.constants.m);
+  const ab = t * this.constants.aMat + r * this.constants.ars;
+  const bb = t * this.constants.bMat + c * this.constants.bcs;
+  let s = 0;
+  for (let p = 0; p < this.constants.k; p++) s += a[ab + p * this.constants.acs] * b[bb + p * this.constants.brs];
+  if (this.constants.bias === 1) s += bias[c];
+  return s;
+};
+
+/** Softmax (or log-softmax) over the middle axis; each cell recomputes its row's max and sum (n is small in a ViT). */
+const softmaxKernel: K = function (this: any, x: any) {
+  const j = this.thread.x % this.constants.inner;
+  const o = Math.floor(this.thread.x / (this.constants.n * this.constants.inner));
+  const base = o * this.constants.n * this.constants.inner + j;
+  let mx = x[base];
+  for (let t = 1; t < this.constants.n; t++) mx = Math.max(mx, x[base + t * this.constants.inner]);
+  let s = 0;
+  for (let t = 0; t < this.constants.n; t++) s += Math.exp(x[base + t * this.constants.inner] - mx);
+  if (this.constants.log === 1) return x[this.thread.x] - mx - Math.log(s);
+  return Math.exp(x[this.thread.x] - mx) / s;
+};
+
+const softmaxBackwardKernel: K = function (this: any, y: any, g: any) {
+  const j = this.thread.x % this.constants.inner;
+  const o = Math.floor(this.thread.x / (this.constants.n * this.constants.inner));
+  const base = o * this.constants.n * this.constants.inner + j;
+  let s = 0;
+  if (this.constants.log === 1) {
+    for (let t = 0; t < this.constants.n; t++) s += g[base + t * this.constants.inner];
+    return g[this.thread.x] - Math.exp(y[this.thread.x]) * s;
+  }
+  for (let t = 0; t < this.constants.n; t++) s += y[base + t * this.constants.inner] * g[base + t * this.constants.inner];
+  return y[this.thread.x] * (g[this.thread.x] - s);
+};
+
+const rowMeanKernel: K = function (this: any, x: any) {
+  let s = 0;
+  for (let j = 0; j < this.constants.d; j++) s += x[this.thread.x * this.constants.d + j];
+  return s / this.constants.d;
+};
+
+const rowRstdKernel: K = function (this: any, x: any, mean: any) {
+  const mu = mean[this.thread.x];
+  let v = 0;
+  for (let j = 0; j < this.constants.d; j++) {
+    const c = x[this.thread.x * this.constants.d + j] - mu;
+    v += c * c;
+  }
+  return 1 / Math.sqrt(v / this.constants.d + this.constants.eps);
+};
+
+const layerNormKernel: K = function (this: any, x: any, mean: any, rstd: any, w: any, b: any) {
+  const row = Math.floor(this.thread.x / this.constants.d);
+  const j = this.thread.x % this.constants.d;
+  return (x[this.thread.x] - mean[row]) * rstd[row] * w[j] + b[j];
+};
+
