@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { cpuBackend, Generator, getBackend, layerNorm, linear, logSoftmax, matmulT, randn, setBackend, softmax, Tensor, type Backend } from '../../index.js';
+import { createGpujsBackend, type GpujsBackend } from './index.js';
+
+const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => Parameters<typeof createGpujsBackend>[0] };
+
+/** gpu.js's Node modes and the kernel class each must run (gpu.js falls back silently). */
+const modes = [
+  ['cpu', 'CPUKernel'],
+  ['webasm', 'WebAssemblyKernel'],
+] as const;
+
+/** The same float32 values on another backend. */
+const on = (t: Tensor, be: Backend) => new Tensor(be.fromArray((t.data as Float32Array).slice()), t.shape, t.dtype, be);
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol = 1e-5): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)), `${what} entry ${i}: ${got[i]} vs ${want[i]}`);
+}
+
+/** An op's value and the gradients of Σ f·w w.r.t. its inputs, on a backend. */
+function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Float32Array[] {
+  const xs = inputs.map((t) => on(t, be).setRequiresGrad(true));
+  const y = f(...xs);
+  const w = on(randn(y.shape, { generator: new Generator(99) }), be);
+  y.mul(w).sum().backward();
+  return [y.data as Float32Array, ...xs.map((x) => x.grad!.data as Float32Array)];
+}
+
+const before = getBackend().name;
+after(() => setBackend(before));
+
+for (const [mode, kernelClass] of modes) {
+  describe(`gpu.js backend, ${mode} mode`, () => {
+    const warnings: string[] = [];
+    const be: GpujsBackend = createGpujsBackend(new GPU({ mode }), (m) => warnings.push(m));
+    const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
+      ['broadcast add', (a, b) => a.add(b), [[3, 4, 5], [4, 1]]],
+      ['mul, sub, div', (a, b) => a.mul(b).sub(b).div(b.abs().add(1)), [[6, 7], [6, 7]]],
+      ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]]],
+      ['linear (bias in the product)', (x, w, b) => linear(x, w, b), [[7, 6], [5, 6], [5]]],
+      ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]]],
+      ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]]],
+      ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]]],
+      ['exact GELU', (a) => a.gelu(), [[5, 9]]],
+    ];
+    for (const [name, f, shapes] of cases) {
+      it(`${name}: values and gradients equal the CPU backend's`, () => {
+        fc.assert(fc.property(fc.integer(), (seed) => {
+          const g = new Generator(seed);
+          const inputs = shapes.map((s) => randn(s, { generator: g }));
+          const want = valueAndGrads(cpuBackend, f, inputs);
+          const got = valueAndGrads(be, f, inputs);
+          got.forEach((a, k) => close(a, want[k]!, k === 0 ? 'value' : `gradient ${k}`));
+        }), { numRuns: 5 });
+      });
+    }
+    it(`ran every kernel as ${kernelClass}`, () => {
+      assert.equal(be.mode, mode);
+      assert.deepEqual([...be.kernelClasses], [kernelClass]);
+    });
+    it('runs an op it has no kernel for on the CPU, reported once', () => {
+      const x = on(randn([4, 6], { generator: new Generator(3) }), be);
+      const want = randn([4, 6], { generator: new Generator(3) }).permute([1, 0]).data;
+      close(x.permute([1, 0]).data, want, 'permute');
+      x.permute([1, 0]);
+      assert.ok(be.fallbacks.has('strided'));
+      assert.equal(warnings.filter((w) => w.includes('strided')).length, 1);
+    });
+  });
+}
