@@ -40,12 +40,7 @@ const binaryFns: { [K in BinaryOp]: Fn2 } = {
 
 export function unary(op: UnaryOp, x: TypedArray, size: number, dtype: DType): TypedArray {
   const arena = op === 'gelu' && dtype === 'float32' ? simdArena() : null;
-  if (arena !== null) {
-    const [X, Y] = arena.layout(size, size);
-    arena.put(x as Float32Array, X!);
-    arena.kernels.geluForward!(X!, Y!, size);
-    return arena.take(Y!, size);
-  }
+  if (arena !== null) return arena.elementwise('geluForward', [x], size);
   const out = allocate(dtype, size);
   switch (op) {
     case 'neg':
@@ -70,13 +65,7 @@ const gradFns: { [K in UnaryGradOp]: Fn1 } = { gelu: geluGrad, geluTanh: geluTan
 /** g·f′(x); the exact GELU's runs as one WebAssembly SIMD pass for float32. */
 export function unaryGrad(op: UnaryGradOp, x: TypedArray, g: TypedArray, size: number, dtype: DType): TypedArray {
   const arena = op === 'gelu' && dtype === 'float32' ? simdArena() : null;
-  if (arena !== null) {
-    const [X, G, OUT] = arena.layout(size, size, size);
-    arena.put(x as Float32Array, X!);
-    arena.put(g as Float32Array, G!);
-    arena.kernels.geluBackward!(X!, G!, OUT!, size);
-    return arena.take(OUT!, size);
-  }
+  if (arena !== null) return arena.elementwise('geluBackward', [x, g], size);
   const out = allocate(dtype, size);
   const f = gradFns[op];
   for (let i = 0; i < size; i++) out[i] = g[i]! * f(x[i]!);
@@ -92,16 +81,8 @@ export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray
   const size = sizeOf(outShape);
   if (size === 0) return allocate(dtype, 0);
   if (sameShape(aShape, bShape)) {
-    if (op === 'add' && dtype === 'float32' && size >= 4096) {
-      const arena = simdArena();
-      if (arena !== null) {
-        const [A, B, OUT] = arena.layout(size, size, size);
-        arena.put(a as Float32Array, A!);
-        arena.put(b as Float32Array, B!);
-        arena.kernels.add!(A!, B!, OUT!, size);
-        return arena.take(OUT!, size);
-      }
-    }
+    const arena = op === 'add' && dtype === 'float32' && size >= 4096 ? simdArena() : null;
+    if (arena !== null) return arena.elementwise('add', [a, b], size);
     const out = allocate(dtype, size, false);
     flat(op, a, 0, 1, b, 0, 1, out, 0, size);
     return out;

@@ -1,3 +1,4 @@
+import type { TypedArray } from '../../../dtype.js';
 import { allocate } from '../pool.js';
 import { buildModule } from './emit.js';
 import { features } from './features.js';
@@ -46,6 +47,17 @@ export class Arena {
 
   put(src: Float32Array, at: number): void {
     this.f32.set(src, at >> 2);
+  }
+
+  /**
+   * An elementwise kernel `name(in₀, …, out, n)` over n floats: the inputs copied in, the
+   * kernel run, the output copied out.
+   */
+  elementwise(name: string, inputs: TypedArray[], n: number): Float32Array {
+    const at = this.layout(...inputs.map(() => n), n);
+    inputs.forEach((x, i) => this.put(x as Float32Array, at[i]!));
+    this.kernels[name]!(...at, n);
+    return this.take(at[inputs.length]!, n);
   }
 
   /** Float64 accumulators at byte offset `at`, zeroed. */
