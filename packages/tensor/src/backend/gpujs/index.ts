@@ -140,7 +140,12 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       return run('binary', binaryKernel, size, c, input(a), input(b));
     },
     where: cpu('where'),
-    clamp: cpu('clamp'),
+    clamp(x, size, lo, hi, dtype) {
+      if (!f32(dtype) || size === 0) return cpu('clamp')(x, size, lo, hi, dtype);
+      // ±Infinity bounds as the largest float32 (constants are numbers a shader can hold)
+      const bound = (v: number) => Math.max(-3.4e38, Math.min(3.4e38, v));
+      return run('clamp', clampKernel, size, { lo: bound(lo), hi: bound(hi) }, input(x));
+    },
     reduce(op, x, outer, n, inner, dtype) {
       if (!f32(dtype) || outer * inner === 0 || n === 0) return cpu('reduce', `reduce ${op}`)(op, x, outer, n, inner, dtype);
       return run('reduce', reduceKernel, outer * inner, { op: op === 'sum' ? 0 : op === 'max' ? 1 : 2, n, inner }, input(x));
@@ -163,9 +168,20 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       };
       return run('matmul', matmulKernel, batch * m * n, c, input(a), input(b), bias === null ? new Float32Array(1) : input(bias));
     },
-    strided: cpu('strided'),
+    strided(x, view, dtype) {
+      const size = sizeOf(view.shape);
+      if (!f32(dtype) || size === 0 || view.shape.length > 6) return cpu('strided')(x, view, dtype);
+      const c: Record<string, number> = { offset: view.offset };
+      const pad = 6 - view.shape.length;
+      for (let i = 0; i < 6; i++) Object.assign(c, { [`d${i}`]: i < pad ? 1 : view.shape[i - pad]!, [`s${i}`]: i < pad ? 0 : view.strides[i - pad]! });
+      return run('strided', stridedKernel, size, c, input(x));
+    },
     stridedAdjoint: cpu('stridedAdjoint'),
-    concat: cpu('concat'),
+    concat(xs, outer, sizes, inner, dtype) {
+      if (!f32(dtype) || xs.length !== 2 || outer * inner === 0) return cpu('concat', `concat of ${xs.length}`)(xs, outer, sizes, inner, dtype);
+      const [n0, n1] = sizes as [number, number];
+      return run('concat', concat2Kernel, outer * (n0 + n1) * inner, { n0, n1, inner }, input(xs[0]!), input(xs[1]!));
+    },
     gather: cpu('gather'),
     scatterAdd: cpu('scatterAdd'),
     softmax(x, outer, n, inner, log, dtype) {
@@ -253,6 +269,37 @@ const binaryKernel: K = function (this: any, a: any, b: any) {
   if (this.constants.op === 3) return x / y;
   if (this.constants.op === 4) return Math.max(x, y);
   return Math.min(x, y);
+};
+
+const clampKernel: K = function (this: any, x: any) {
+  return Math.min(Math.max(x[this.thread.x], this.constants.lo), this.constants.hi);
+};
+
+/** out[i] = x[offset + Σ_k idx_k·s_k] with idx the index of i in a view of up to 6 dims (d0..d5). */
+const stridedKernel: K = function (this: any, x: any) {
+  let r = this.thread.x;
+  const i5 = r % this.constants.d5;
+  r = Math.floor(r / this.constants.d5);
+  const i4 = r % this.constants.d4;
+  r = Math.floor(r / this.constants.d4);
+  const i3 = r % this.constants.d3;
+  r = Math.floor(r / this.constants.d3);
+  const i2 = r % this.constants.d2;
+  r = Math.floor(r / this.constants.d2);
+  const i1 = r % this.constants.d1;
+  const i0 = Math.floor(r / this.constants.d1);
+  return x[this.constants.offset + i0 * this.constants.s0 + i1 * this.constants.s1 + i2 * this.constants.s2 + i3 * this.constants.s3 + i4 * this.constants.s4 + i5 * this.constants.s5];
+};
+
+/** Two blocks [outer, n0, inner] and [outer, n1, inner] side by side along the middle axis. */
+const concat2Kernel: K = function (this: any, a: any, b: any) {
+  const j = this.thread.x % this.constants.inner;
+  const rest = Math.floor(this.thread.x / this.constants.inner);
+  const n = this.constants.n0 + this.constants.n1;
+  const t = rest % n;
+  const o = Math.floor(rest / n);
+  if (t < this.constants.n0) return a[(o * this.constants.n0 + t) * this.constants.inner + j];
+  return b[(o * this.constants.n1 + t - this.constants.n0) * this.constants.inner + j];
 };
 
 /** Sum, max or min over the middle axis of [outer, n, inner]. */
