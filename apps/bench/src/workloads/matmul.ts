@@ -1,5 +1,6 @@
 import { Generator, getCpuThreads, randn, setCpuMatmul, setCpuThreads, type MatmulKernel } from '@ggem/tensor';
 import type { Impl, Workload } from '../harness.js';
+import { gpujsMatmul } from '../engines/gpujs.js';
 import { jaxMatmul } from '../engines/jax.js';
 import { jsPytorchMatmul } from '../engines/jspytorch.js';
 import { tfjsWasm } from '../engines/tfjs.js';
@@ -47,6 +48,7 @@ export function matmulWorkload(n: number, kernels: MatmulKernel[]): Workload {
       },
       jaxMatmul(a.data as Float32Array, b.data as Float32Array, n),
       jsPytorchMatmul(a.data as Float32Array, b.data as Float32Array, n),
+      gpujsMatmul(a.data as Float32Array, b.data as Float32Array, n),
     ],
   };
 }

@@ -1,6 +1,7 @@
 import { crossEntropy, Generator, nn, noGrad, optim, randn, tensor } from '@ggem/tensor';
 import { createVit, type PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
+import { gpujsVitStep } from '../engines/gpujs.js';
 import { jaxVit } from '../engines/jax-vit.js';
 import { jsPytorchVit } from '../engines/jspytorch.js';
 import { tfjsVit } from '../engines/tfjs-vit.js';
@@ -85,7 +86,7 @@ export function vitStepWorkload(batch = 64): Workload {
     flop,
     tolerance: 2e-3,
     budgetMs: 120_000,
-    impls: [ours, tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step')],
+    impls: [ours, tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step'), gpujsVitStep(spec)],
   };
 }
 

@@ -1,0 +1,57 @@
+/**
+ * @ggem/tensor on its gpu.js backend. Under Node gpu.js runs `webasm` (WebAssembly kernels,
+ * no GPU): these figures show the backend's overhead, not a GPU's speed. On a machine with a
+ * GPU the same workloads run in a browser page (see packages/tensor's browser test).
+ */
+import { crossEntropy, getBackend, optim, setBackend, tensor, useGpujs, type Backend } from '@ggem/tensor';
+import { createVit } from '@ggem/vit';
+import type { Impl } from '../harness.js';
+import { ADAMW, checkVector, type VitSpec } from '../workloads/vit.js';
+
+const ENGINE = 'ggem on gpu.js 2.24 (webasm, no GPU)';
+
+async function onGpujs<T>(f: (be: Backend) => T): Promise<T> {
+  const be = await useGpujs({ mode: 'webasm', warn: () => {} });
+  const before = getBackend().name;
+  setBackend('gpujs');
+  try {
+    return f(be);
+  } finally {
+    setBackend(before);
+  }
+}
+
+export function gpujsMatmul(a: Float32Array, b: Float32Array, n: number): Impl {
+  return {
+    engine: ENGINE,
+    setup: () => onGpujs((be) => {
+      const ta = tensor(a.slice(), { shape: [n, n] });
+      const tb = tensor(b.slice(), { shape: [n, n] });
+      void be;
+      return async () => ta.matmul(tb).data as Float32Array;
+    }),
+  };
+}
+
+/** The small-ViT training step (the spec's weights and batch) with the model on the gpu.js backend. */
+export function gpujsVitStep(s: VitSpec): Impl {
+  return {
+    engine: ENGINE,
+    setup: () => onGpujs((be) => {
+      const model = createVit('vit_mnist_small', s.pooling, { seed: 0 });
+      for (const [name, p] of model.namedParameters()) p.storage = be.fromArray(s.weights.get(name)!.data.slice());
+      const named = new Map(model.namedParameters());
+      const x = tensor(s.x.slice(), { shape: [s.batch, s.inChans, s.img, s.img] });
+      const y = tensor(s.labels.slice());
+      const opt = new optim.AdamW(model.parameters(), ADAMW);
+      return async () => {
+        opt.zeroGrad();
+        const loss = crossEntropy(model.forward(x), y);
+        loss.backward();
+        const check = checkVector(loss.item(), (n) => named.get(n)!.grad!.data);
+        opt.step();
+        return check;
+      };
+    }),
+  };
+}
