@@ -201,7 +201,16 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const y = run('layerNorm', layerNormKernel, rows * d, { d }, input(x), input(mean), input(rstd), input(w ?? ones), input(b ?? zeros));
       return { y, mean, rstd };
     },
-    layerNormBackward: cpu('layerNormBackward'),
+    layerNormBackward(g, x, w, mean, rstd, rows, d, dtype) {
+      if (!f32(dtype) || rows * d === 0) return cpu('layerNormBackward')(g, x, w, mean, rstd, rows, d, dtype);
+      const ones = { out: null, host: new Float32Array(d).fill(1) };
+      const ins = [input(g), input(x), input(w ?? ones), input(mean), input(rstd)];
+      return {
+        gx: run('layerNorm gx', layerNormGxKernel, rows * d, { d }, ...ins),
+        gw: run('layerNorm gw', layerNormGwKernel, d, { d, rows }, input(g), input(x), input(mean), input(rstd)),
+        gb: run('layerNorm gb', layerNormGbKernel, d, { d, rows }, input(g)),
+      };
+    },
     attention: cpu('attention'),
     attentionBackward: cpu('attentionBackward'),
     gem: cpu('gem'),
@@ -371,6 +380,36 @@ const rowRstdKernel: K = function (this: any, x: any, mean: any) {
     v += c * c;
   }
   return 1 / Math.sqrt(v / this.constants.d + this.constants.eps);
+};
+
+/** gx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with x̂ = (x − μ)·rstd, ĝ = g·w; each cell recomputes its row's two means. */
+const layerNormGxKernel: K = function (this: any, g: any, x: any, w: any, mean: any, rstd: any) {
+  const row = Math.floor(this.thread.x / this.constants.d);
+  const mu = mean[row];
+  const rs = rstd[row];
+  let sg = 0;
+  let sgx = 0;
+  for (let j = 0; j < this.constants.d; j++) {
+    const gh = g[row * this.constants.d + j] * w[j];
+    sg += gh;
+    sgx += gh * (x[row * this.constants.d + j] - mu) * rs;
+  }
+  const k = this.thread.x % this.constants.d;
+  const xh = (x[this.thread.x] - mu) * rs;
+  return rs * (g[this.thread.x] * w[k] - sg / this.constants.d - (xh * sgx) / this.constants.d);
+};
+
+/** gw[j] = Σ_rows g·x̂. */
+const layerNormGwKernel: K = function (this: any, g: any, x: any, mean: any, rstd: any) {
+  let s = 0;
+  for (let r = 0; r < this.constants.rows; r++) s += g[r * this.constants.d + this.thread.x] * (x[r * this.constants.d + this.thread.x] - mean[r]) * rstd[r];
+  return s;
+};
+
+const layerNormGbKernel: K = function (this: any, g: any) {
+  let s = 0;
+  for (let r = 0; r < this.constants.rows; r++) s += g[r * this.constants.d + this.thread.x];
+  return s;
 };
 
 const layerNormKernel: K = function (this: any, x: any, mean: any, rstd: any, w: any, b: any) {
