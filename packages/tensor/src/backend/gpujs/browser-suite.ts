@@ -3,7 +3,7 @@
  * on the CPU backend and on gpu.js in `mode`, values and gradients compared, and the kernel
  * classes that ran. Results go to `window.__results`.
  */
-import { concat, cpuBackend, Generator, layerNorm, linear, logSoftmax, matmulT, randn, softmax, Tensor, type Backend } from '../../index.js';
+import { attention, concat, cpuBackend, Generator, layerNorm, linear, logSoftmax, matmulT, randn, softmax, Tensor, type Backend } from '../../index.js';
 import { createGpujsBackend } from './index.js';
 
 interface CaseResult {
@@ -33,6 +33,7 @@ const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
   ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]]],
   ['exact GELU', (a) => a.gelu(), [[5, 9]]],
   ['strided views', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]]],
+  ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]]],
   ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]]],
   ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],
 ];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { concat, cpuBackend, Generator, getBackend, layerNorm, linear, logSoftmax, matmulT, randn, setBackend, softmax, Tensor, type Backend } from '../../index.js';
+import { attention, concat, cpuBackend, Generator, getBackend, layerNorm, linear, logSoftmax, matmulT, randn, setBackend, softmax, Tensor, type Backend } from '../../index.js';
 import { createGpujsBackend, type GpujsBackend } from './index.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => Parameters<typeof createGpujsBackend>[0] };
@@ -46,6 +46,7 @@ for (const [mode, kernelClass] of modes) {
       ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]]],
       ['exact GELU', (a) => a.gelu(), [[5, 9]]],
       ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]]],
+      ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]]],
       ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]]],
     ];
     for (const [name, f, shapes] of cases) {

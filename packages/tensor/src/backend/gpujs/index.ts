@@ -211,8 +211,24 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         gb: run('layerNorm gb', layerNormGbKernel, d, { d, rows }, input(g)),
       };
     },
-    attention: cpu('attention'),
-    attentionBackward: cpu('attentionBackward'),
+    attention(qkv, b, n, h, d, scale, dtype) {
+      if (!f32(dtype) || b * n === 0) return cpu('attention')(qkv, b, n, h, d, scale, dtype);
+      const c = { n, h, d, dm: h * d, scale };
+      const scores = run('attention scores', attentionScoresKernel, b * h * n * n, c, input(qkv));
+      const probs = run('softmax', softmaxKernel, b * h * n * n, { n, inner: 1, log: 0 }, input(scores));
+      be.release!(scores);
+      return { y: run('attention', attentionOutKernel, b * n * h * d, c, input(probs), input(qkv)), probs };
+    },
+    attentionBackward(qkv, probs, gy, b, n, h, d, scale, dtype) {
+      if (!f32(dtype) || b * n === 0) return cpu('attentionBackward')(qkv, probs, gy, b, n, h, d, scale, dtype);
+      const c = { n, h, d, dm: h * d, scale };
+      const dp = run('attention dP', attentionDpKernel, b * h * n * n, c, input(gy), input(qkv));
+      const ds = run('softmaxBackward', softmaxBackwardKernel, b * h * n * n, { n, inner: 1, log: 0 }, input(probs), input(dp));
+      be.release!(dp);
+      const g = run('attention gqkv', attentionGradKernel, b * n * 3 * h * d, c, input(qkv), input(probs), input(ds), input(gy));
+      be.release!(ds);
+      return g;
+    },
     gem: cpu('gem'),
     gemBackward: cpu('gemBackward'),
   };
@@ -309,6 +325,77 @@ const concat2Kernel: K = function (this: any, a: any, b: any) {
   const o = Math.floor(rest / n);
   if (t < this.constants.n0) return a[(o * this.constants.n0 + t) * this.constants.inner + j];
   return b[(o * this.constants.n1 + t - this.constants.n0) * this.constants.inner + j];
+};
+
+// Attention over qkv [b, n, 3·dm] (dm = h·d, the last axis laid out [3, h, d]); P and S are [b, h, n, n].
+
+/** S[b, h, i, j] = scale · q_i · k_j. */
+const attentionScoresKernel: K = function (this: any, qkv: any) {
+  const n = this.constants.n;
+  const j = this.thread.x % n;
+  const i = Math.floor(this.thread.x / n) % n;
+  const bh = Math.floor(this.thread.x / (n * n));
+  const hi = bh % this.constants.h;
+  const bi = Math.floor(bh / this.constants.h);
+  const q = (bi * n + i) * 3 * this.constants.dm + hi * this.constants.d;
+  const k = (bi * n + j) * 3 * this.constants.dm + this.constants.dm + hi * this.constants.d;
+  let s = 0;
+  for (let c = 0; c < this.constants.d; c++) s += qkv[q + c] * qkv[k + c];
+  return s * this.constants.scale;
+};
+
+/** y[b, i, h·d + c] = Σ_j P[b, h, i, j] · v_j[c]. */
+const attentionOutKernel: K = function (this: any, p: any, qkv: any) {
+  const n = this.constants.n;
+  const c = this.thread.x % this.constants.d;
+  const hi = Math.floor(this.thread.x / this.constants.d) % this.constants.h;
+  const bi = Math.floor(this.thread.x / (this.constants.dm * n));
+  const i = Math.floor(this.thread.x / this.constants.dm) % n;
+  const prow = ((bi * this.constants.h + hi) * n + i) * n;
+  let s = 0;
+  for (let j = 0; j < n; j++) s += p[prow + j] * qkv[(bi * n + j) * 3 * this.constants.dm + 2 * this.constants.dm + hi * this.constants.d + c];
+  return s;
+};
+
+/** dP[b, h, i, j] = gy_i · v_j (gy the head's slice of the output gradient). */
+const attentionDpKernel: K = function (this: any, gy: any, qkv: any) {
+  const n = this.constants.n;
+  const j = this.thread.x % n;
+  const i = Math.floor(this.thread.x / n) % n;
+  const bh = Math.floor(this.thread.x / (n * n));
+  const hi = bh % this.constants.h;
+  const bi = Math.floor(bh / this.constants.h);
+  const g = (bi * n + i) * this.constants.dm + hi * this.constants.d;
+  const v = (bi * n + j) * 3 * this.constants.dm + 2 * this.constants.dm + hi * this.constants.d;
+  let s = 0;
+  for (let c = 0; c < this.constants.d; c++) s += gy[g + c] * qkv[v + c];
+  return s;
+};
+
+/**
+ * The qkv gradient, dS = P ⊙ (dP − rowsum(P ⊙ dP)) given: dq_t = scale·Σ_j dS[t, j] k_j,
+ * dk_t = scale·Σ_i dS[i, t] q_i, dv_t = Σ_i P[i, t] gy_i.
+ */
+const attentionGradKernel: K = function (this: any, qkv: any, p: any, ds: any, gy: any) {
+  const n = this.constants.n;
+  const dm = this.constants.dm;
+  const c = this.thread.x % this.constants.d;
+  const hi = Math.floor(this.thread.x / this.constants.d) % this.constants.h;
+  const part = Math.floor(this.thread.x / dm) % 3;
+  const t = Math.floor(this.thread.x / (3 * dm)) % n;
+  const bi = Math.floor(this.thread.x / (3 * dm * n));
+  const base = ((bi * this.constants.h + hi) * n) * n;
+  let s = 0;
+  if (part === 0) {
+    for (let j = 0; j < n; j++) s += ds[base + t * n + j] * qkv[(bi * n + j) * 3 * dm + dm + hi * this.constants.d + c];
+    return s * this.constants.scale;
+  }
+  if (part === 1) {
+    for (let i = 0; i < n; i++) s += ds[base + i * n + t] * qkv[(bi * n + i) * 3 * dm + hi * this.constants.d + c];
+    return s * this.constants.scale;
+  }
+  for (let i = 0; i < n; i++) s += p[base + i * n + t] * gy[(bi * n + i) * dm + hi * this.constants.d + c];
+  return s;
 };
 
 /** Sum, max or min over the middle axis of [outer, n, inner]. */
