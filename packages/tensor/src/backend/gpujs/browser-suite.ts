@@ -55,7 +55,32 @@ export function run(mode: string): { mode: string; kernelClasses: string[]; fall
       return { name, maxError: NaN, error: (e as Error).message };
     }
   });
+  results.push(gemCase(be));
   return { mode: be.mode, kernelClasses: [...be.kernelClasses], fallbacks: [...be.fallbacks], cases: results };
+}
+
+/** The fused GGeM kernels (G = 2, tokens 1..n) at the backend level: y, the x and p gradients. */
+function gemCase(be: Backend): CaseResult {
+  try {
+    const g = new Generator(8);
+    const [b, n, c] = [3, 6, 8];
+    const x = randn([b, n, c], { generator: g }).data as Float32Array;
+    const gy = randn([b, c], { generator: g }).data as Float32Array;
+    const p = Float32Array.from([2.5, 4]);
+    const run = (bk: Backend) => {
+      const r = bk.gem(bk.fromArray(x.slice()), b, n, c, 1, bk.fromArray(p.slice()), 2, 1e-6, 'float32');
+      const { gx, gp } = bk.gemBackward(r.saved, bk.fromArray(gy.slice()), 'float32');
+      return [r.y, gx, gp].map((s) => bk.toArray(s, 'float32', 0));
+    };
+    const want = run(cpuBackend);
+    let maxError = 0;
+    run(be).forEach((a, k) => {
+      for (let i = 0; i < a.length; i++) maxError = Math.max(maxError, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
+    });
+    return { name: 'fused GGeM', maxError };
+  } catch (e) {
+    return { name: 'fused GGeM', maxError: NaN, error: (e as Error).message };
+  }
 }
 
 (globalThis as { __suite?: typeof run }).__suite = run;

@@ -55,7 +55,7 @@ describe('gpu.js backend in Chromium (headless)', { skip: existsSync(CHROMIUM) ?
 
   it('webgl2: every op\'s values and gradients equal the CPU backend\'s, on WebGL2 kernels', async () => {
     const r = await page.evaluate((mode) => (globalThis as unknown as { __suite: (m: string) => SuiteResult }).__suite(mode), 'webgl2');
-    assert.equal(r.cases.length, 12);
+    assert.equal(r.cases.length, 13);
     for (const c of r.cases) {
       assert.equal(c.error, undefined, `${c.name}: ${c.error}`);
       assert.ok(c.maxError < 1e-4, `${c.name}: relative error ${c.maxError}`);

@@ -60,6 +60,23 @@ for (const [mode, kernelClass] of modes) {
         }), { numRuns: 5 });
       });
     }
+    it('fused GeM / GGeM kernels (forward, x and p gradients) equal the CPU backend\'s', () => {
+      fc.assert(fc.property(fc.integer(), fc.constantFrom(1, 2, 4), fc.integer({ min: 0, max: 2 }), (seed, groups, start) => {
+        const g = new Generator(seed);
+        const [b, n, c] = [3, 6, 8];
+        const x = randn([b, n, c], { generator: g }).data as Float32Array;
+        const p = Float32Array.from({ length: groups }, () => 1 + 4 * g.uniform());
+        const gy = randn([b, c], { generator: g }).data as Float32Array;
+        const run = (bk: Backend) => {
+          const r = bk.gem(bk.fromArray(x.slice()), b, n, c, start, bk.fromArray(p.slice()), groups, 1e-6, 'float32');
+          const { gx, gp } = bk.gemBackward(r.saved, bk.fromArray(gy.slice()), 'float32');
+          return [r.y, gx, gp].map((s) => bk.toArray(s, 'float32', 0));
+        };
+        const want = run(cpuBackend);
+        run(be).forEach((a, k) => close(a, want[k]!, ['y', 'gx', 'gp'][k]!, 2e-5));
+      }), { numRuns: 8 });
+      assert.ok(!be.fallbacks.has('gem'));
+    });
     it(`ran every kernel as ${kernelClass}`, () => {
       assert.equal(be.mode, mode);
       assert.deepEqual([...be.kernelClasses], [kernelClass]);

@@ -229,8 +229,25 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       be.release!(ds);
       return g;
     },
-    gem: cpu('gem'),
-    gemBackward: cpu('gemBackward'),
+    gem(x, b, n, c, start, p, groups, eps, dtype) {
+      if (!f32(dtype) || b * c === 0 || n <= start) {
+        const r = cpu('gem')(x, b, n, c, start, p, groups, eps, dtype);
+        return { y: r.y, saved: { cpu: r.saved } };
+      }
+      const k = { n, c, start, eps, per: Math.ceil(c / groups), tokens: n - start, bc: b * c };
+      const M = run('gem max', gemMaxKernel, b * c, k, input(x));
+      const sums = run('gem sums', gemSumsKernel, 2 * b * c, k, input(x), input(M), input(p));
+      const y = run('gem', gemKernel, b * c, k, input(M), input(sums), input(p));
+      return { y, saved: { gpu: { x, M, sums, p, y, b, groups, k } } };
+    },
+    gemBackward(saved, gy, dtype) {
+      const st = saved as { cpu?: unknown; gpu?: { x: GpuStorage; M: GpuStorage; sums: GpuStorage; p: GpuStorage; y: GpuStorage; b: number; groups: number; k: Record<string, number> } };
+      if (st.gpu === undefined) return cpu('gemBackward')(st.cpu, gy, dtype);
+      const { x, M, sums, p, y, b, groups, k } = st.gpu;
+      const gx = run('gem gx', gemGxKernel, b * k.n! * k.c!, k, input(x), input(M), input(sums), input(p), input(gy));
+      const gp = run('gem gp', gemGpKernel, groups, { ...k, b }, input(sums), input(p), input(y), input(gy));
+      return { gx, gp };
+    },
   };
   return be;
 }
@@ -395,6 +412,73 @@ const attentionGradKernel: K = function (this: any, qkv: any, p: any, ds: any, g
     return s * this.constants.scale;
   }
   for (let i = 0; i < n; i++) s += p[base + i * n + t] * gy[(bi * n + i) * dm + hi * this.constants.d + c];
+  return s;
+};
+
+// GeM / GGeM over tokens [start, n) of x [b, n, c], p per group (channel j in group floor(j / per)), in the scaled
+// form of ../cpu/gem.ts: r = max(x, eps)/M, m' = mean r^p, y = M·m'^(1/p).
+
+/** M[b, j] = max(eps, max_t x). */
+const gemMaxKernel: K = function (this: any, x: any) {
+  const j = this.thread.x % this.constants.c;
+  const bi = Math.floor(this.thread.x / this.constants.c);
+  let m = this.constants.eps;
+  for (let t = this.constants.start; t < this.constants.n; t++) m = Math.max(m, x[(bi * this.constants.n + t) * this.constants.c + j]);
+  return m;
+};
+
+/** Cells [0, b·c): Σ_t r^p; cells [b·c, 2·b·c): Σ_t r^p·ln r. */
+const gemSumsKernel: K = function (this: any, x: any, M: any, p: any) {
+  const second = this.thread.x >= this.constants.bc ? 1 : 0;
+  const bc = this.thread.x - second * this.constants.bc;
+  const j = bc % this.constants.c;
+  const bi = Math.floor(bc / this.constants.c);
+  const pj = p[Math.floor(j / this.constants.per)];
+  const lm = Math.log(M[bc]);
+  let s = 0;
+  for (let t = this.constants.start; t < this.constants.n; t++) {
+    const lr = Math.log(Math.max(x[(bi * this.constants.n + t) * this.constants.c + j], this.constants.eps)) - lm;
+    const e = Math.exp(pj * lr);
+    s += second === 1 ? e * lr : e;
+  }
+  return s;
+};
+
+const gemKernel: K = function (this: any, M: any, sums: any, p: any) {
+  const j = this.thread.x % this.constants.c;
+  const pj = p[Math.floor(j / this.constants.per)];
+  return M[this.thread.x] * Math.pow(sums[this.thread.x] / this.constants.tokens, 1 / pj);
+};
+
+/** gx = gy·(M·m'^((1−p)/p)/N)·r^p/xc on pooled tokens where x >= eps, else 0. */
+const gemGxKernel: K = function (this: any, x: any, M: any, sums: any, p: any, gy: any) {
+  const j = this.thread.x % this.constants.c;
+  const t = Math.floor(this.thread.x / this.constants.c) % this.constants.n;
+  const bi = Math.floor(this.thread.x / (this.constants.c * this.constants.n));
+  const v = x[this.thread.x];
+  if (t < this.constants.start || v < this.constants.eps) return 0;
+  const bc = bi * this.constants.c + j;
+  const pj = p[Math.floor(j / this.constants.per)];
+  const m = sums[bc] / this.constants.tokens;
+  const kx = (M[bc] * Math.pow(m, (1 - pj) / pj)) / this.constants.tokens;
+  return (gy[bc] * kx * Math.exp(pj * (Math.log(v) - Math.log(M[bc])))) / v;
+};
+
+/** gp[g] = Σ_b Σ_{j in g} gy·(y/p)·(T/(N·m') − ln m'/p). */
+const gemGpKernel: K = function (this: any, sums: any, p: any, y: any, gy: any) {
+  const pg = p[this.thread.x];
+  const bc = this.constants.bc;
+  let s = 0;
+  for (let bi = 0; bi < this.constants.b; bi++) {
+    for (let jj = 0; jj < this.constants.per; jj++) {
+      const j = this.thread.x * this.constants.per + jj;
+      if (j < this.constants.c) {
+        const i = bi * this.constants.c + j;
+        const m = sums[i] / this.constants.tokens;
+        s += gy[i] * (y[i] / pg) * (sums[bc + i] / this.constants.tokens / m - Math.log(m) / pg);
+      }
+    }
+  }
   return s;
 };
 
