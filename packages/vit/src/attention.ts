@@ -33,7 +33,8 @@ export class Attention extends Module {
     this.proj_drop = (o.projDrop ?? 0) > 0 ? new Dropout(o.projDrop, o.generator) : new Identity();
   }
 
-  forward(x: Tensor): Tensor {
+  /** `residual`, when given, is added to the projection inside its product (the block's skip connection). */
+  forward(x: Tensor, residual: Tensor | null = null): Tensor {
     const [b, n, d] = x.shape as [number, number, number];
     const h = this.numHeads;
     const qkv = this.qkv.forward(x);
@@ -58,6 +59,8 @@ export class Attention extends Module {
       }
       out = heads.permute([0, 2, 1, 3]).reshape([b, n, d]);
     }
-    return this.proj_drop.forward(this.proj.forward(out));
+    if (residual !== null && this.proj_drop instanceof Identity) return this.proj.forward(out, residual);
+    const y = this.proj_drop.forward(this.proj.forward(out));
+    return residual === null ? y : residual.add(y);
   }
 }

@@ -30,6 +30,11 @@ export class Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.drop_path instanceof Identity) {
+      // the skip connections are added inside the projections' products
+      const h = this.attn.forward(this.norm1.forward(x), x);
+      return this.mlp.forward(this.norm2.forward(h), h);
+    }
     const h = x.add(this.drop_path.forward(this.attn.forward(this.norm1.forward(x))));
     return h.add(this.drop_path.forward(this.mlp.forward(this.norm2.forward(h))));
   }

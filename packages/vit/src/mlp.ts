@@ -13,7 +13,11 @@ export class Mlp extends Module {
     this.drop = drop > 0 ? new Dropout(drop, generator) : new Identity();
   }
 
-  forward(x: Tensor): Tensor {
-    return this.drop.forward(this.fc2.forward(this.drop.forward(this.fc1.forward(x).gelu())));
+  /** `residual`, when given, is added to fc2's output inside its product (the block's skip connection). */
+  forward(x: Tensor, residual: Tensor | null = null): Tensor {
+    const h = this.drop.forward(this.fc1.forward(x).gelu());
+    if (residual !== null && this.drop instanceof Identity) return this.fc2.forward(h, residual);
+    const y = this.drop.forward(this.fc2.forward(h));
+    return residual === null ? y : residual.add(y);
   }
 }

@@ -36,10 +36,11 @@ export interface Backend<S = any> {
   argReduce(op: 'argmax' | 'argmin', x: S, outer: number, n: number, inner: number, dtype: DType): S;
 
   /**
-   * `[...batch, M, N] = op(a) @ op(b) (+ bias)` with broadcast batch dims; `transA` reads a
-   * as `[..., K, M]`; `bias` `[N]`, when given, is added to every row (a fused `linear`).
+   * `[...batch, M, N] = op(a) @ op(b) (+ bias) (+ residual)` with broadcast batch dims;
+   * `transA` reads a as `[..., K, M]`; `bias` `[N]`, when given, is added to every row and
+   * `residual` (of the output's shape) to the result (a fused `linear` and skip connection).
    */
-  matmul(a: S, aShape: Shape, b: S, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType, bias?: S | null): S;
+  matmul(a: S, aShape: Shape, b: S, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType, bias?: S | null, residual?: S | null): S;
 
   /** Gathers a strided view of `x` into contiguous storage of `view.shape`. */
   strided(x: S, view: View, dtype: DType): S;

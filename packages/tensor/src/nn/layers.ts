@@ -30,8 +30,9 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : init(zerosTensor([outFeatures], o));
   }
 
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  /** x Wᵀ + b, plus `residual` (of the output's shape) when given: a skip connection inside the product. */
+  forward(x: Tensor, residual: Tensor | null = null): Tensor {
+    return linear(x, this.weight, this.bias, residual);
   }
 }
 

@@ -174,7 +174,17 @@ describe('linear', () => {
     fc.assert(fc.property(xs, ([x, w, b]) => {
       assertGradcheck((t, u, v) => linear(t, u, v), [x, w, b]);
       assertGradcheck((t, u) => linear(t, u), [x, w]);
+      const r = x.matmul(w.transpose()).mul(0.5).add(1).detach(); // a residual of the output's shape
+      assertGradcheck((t, u, v, q) => linear(t, u, v, q), [x, w, b, r]);
     }), RUNS);
+  });
+  it('adds a residual inside the product: equal to residual + x Wᵀ + b in float32', () => {
+    const g = new Generator(12);
+    const [x, w, b, r] = [randn([3, 50, 64], { generator: g }), randn([64, 64], { generator: g }), randn([64], { generator: g }), randn([3, 50, 64], { generator: g })];
+    const got = linear(x, w, b, r).data;
+    const want = r.add(matmulT(x.reshape([150, 64]), w, false, true).add(b).reshape([3, 50, 64])).data;
+    got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5 * (1 + Math.abs(want[i]!)), `entry ${i}`));
+    assert.throws(() => linear(x, w, b, randn([3, 50, 63])), /linear: residual \[3, 50, 63\] differs from the output \[3, 50, 64\]/);
   });
   it('adds the bias inside the product: equal to x Wᵀ + b in float32', () => {
     const g = new Generator(11);

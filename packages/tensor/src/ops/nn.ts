@@ -1,7 +1,7 @@
 import { record } from '../autograd/engine.js';
 import { defaultGenerator, type Generator } from '../random.js';
-import { promote } from '../dtype.js';
-import { fmt, normAxis, sizeOf } from '../shape.js';
+import { promote, type DType } from '../dtype.js';
+import { fmt, normAxis, sameShape, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { matmulT } from './matmul.js';
 
@@ -75,29 +75,35 @@ export function attention(qkv: Tensor, numHeads: number, scale?: number): { y: T
 }
 
 /**
- * y = x Wᵀ + b with W `[out, in]` (PyTorch's layout); leading dims of x are flattened into
- * one product, and the bias is added inside it (one kernel, no broadcast pass).
+ * y = x Wᵀ + b (+ residual) with W `[out, in]` (PyTorch's layout); leading dims of x are
+ * flattened into one product. The bias and a residual of the output's shape (a skip
+ * connection, `residual + linear(x)`) are added inside the product: one kernel, no
+ * broadcast or add pass.
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, residual: Tensor | null = null): Tensor {
   const din = weight.shape[1];
   if (weight.rank !== 2 || x.shape[x.rank - 1] !== din) {
     throw new Error(`linear: input ${fmt(x.shape)} does not fit weight ${fmt(weight.shape)} (expected last dim ${din ?? '?'})`);
   }
   const dout = weight.shape[0]!;
   if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== dout)) throw new Error(`linear: bias ${fmt(bias.shape)} does not fit weight ${fmt(weight.shape)} (expected [${dout}])`);
-  const dtype = promote(promote(x.dtype, weight.dtype), bias?.dtype ?? weight.dtype);
+  const outShape = [...x.shape.slice(0, -1), dout];
+  if (residual !== null && !sameShape(residual.shape, outShape)) throw new Error(`linear: residual ${fmt(residual.shape)} differs from the output ${fmt(outShape)}`);
+  const dtype = [x, weight, bias, residual].reduce<DType>((d, t) => (t === null ? d : promote(d, t.dtype)), weight.dtype);
   if (dtype === 'int32') throw new Error('linear: expected float tensors, got int32');
-  const [xc, wc, bc] = [x, weight, bias].map((t) => (t === null || t.dtype === dtype ? t : t.cast(dtype))) as [Tensor, Tensor, Tensor | null];
+  const [xc, wc, bc, rc] = [x, weight, bias, residual].map((t) => (t === null || t.dtype === dtype ? t : t.cast(dtype))) as [Tensor, Tensor, Tensor | null, Tensor | null];
   const flat = xc.rank === 2 ? xc : xc.reshape([-1, din!]);
   const be = flat.backend;
   const shape = [flat.shape[0]!, dout];
-  const y = new Tensor(be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null), shape, dtype, be);
-  const out = record(y, 'linear', bc === null ? [flat, wc] : [flat, wc, bc], (g, need) => [
+  const y = new Tensor(be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null), shape, dtype, be);
+  const inputs = [flat, wc, ...(bc ? [bc] : []), ...(rc ? [rc.reshape(shape)] : [])];
+  const out = record(y, 'linear', inputs, (g, need) => [
     need[0] ? matmulT(g, wc, false, false) : null, //   dx = G W
     need[1] ? matmulT(g, flat, true, false) : null, //  dW = Gᵀ x
-    need[2] ? g.sum(0) : null, //                       db = Σ_rows G
+    ...(bc ? [need[2] ? g.sum(0) : null] : []), //      db = Σ_rows G
+    ...(rc ? [g] : []), //                               d residual = G
   ]);
-  return x.rank === 2 ? out : out.reshape([...x.shape.slice(0, -1), dout]);
+  return x.rank === 2 ? out : out.reshape(outShape);
 }
 
 export interface CrossEntropyOptions {

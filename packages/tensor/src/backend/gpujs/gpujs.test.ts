@@ -40,7 +40,7 @@ for (const [mode, kernelClass] of modes) {
       ['broadcast add', (a, b) => a.add(b), [[3, 4, 5], [4, 1]]],
       ['mul, sub, div', (a, b) => a.mul(b).sub(b).div(b.abs().add(1)), [[6, 7], [6, 7]]],
       ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]]],
-      ['linear (bias in the product)', (x, w, b) => linear(x, w, b), [[7, 6], [5, 6], [5]]],
+      ['linear (bias and residual in the product)', (x, w, b, r) => linear(x, w, b, r), [[7, 6], [5, 6], [5], [7, 5]]],
       ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]]],
       ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]]],
       ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]]],

@@ -151,7 +151,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       return run('reduce', reduceKernel, outer * inner, { op: op === 'sum' ? 0 : op === 'max' ? 1 : 2, n, inner }, input(x));
     },
     argReduce: cpu('argReduce'),
-    matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null) {
+    matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null, residual = null) {
       const r = outShape.length;
       const [m, n] = [outShape[r - 2]!, outShape[r - 1]!];
       const k = transA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
@@ -159,14 +159,16 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const aBatch = sizeOf(aShape.slice(0, -2));
       const bBatch = sizeOf(bShape.slice(0, -2));
       const simple = (aBatch === batch || aBatch === 1) && (bBatch === batch || bBatch === 1);
-      if (!f32(dtype) || !simple || batch * m * n === 0 || k === 0) return cpu('matmul', 'matmul (broadcast batch)')(a, aShape, b, bShape, transA, transB, outShape, dtype, bias);
+      if (!f32(dtype) || !simple || batch * m * n === 0 || k === 0) return cpu('matmul', 'matmul (broadcast batch)')(a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual);
       const c = {
         m, n, k,
         aMat: aBatch === 1 ? 0 : m * k, bMat: bBatch === 1 ? 0 : k * n,
         ars: transA ? 1 : k, acs: transA ? m : 1, brs: transB ? 1 : n, bcs: transB ? k : 1,
         bias: bias === null ? 0 : 1,
+        residual: residual === null ? 0 : 1,
       };
-      return run('matmul', matmulKernel, batch * m * n, c, input(a), input(b), bias === null ? new Float32Array(1) : input(bias));
+      const none = new Float32Array(1);
+      return run('matmul', matmulKernel, batch * m * n, c, input(a), input(b), bias === null ? none : input(bias), residual === null ? none : input(residual));
     },
     strided(x, view, dtype) {
       const size = sizeOf(view.shape);
@@ -497,8 +499,8 @@ const reduceKernel: K = function (this: any, x: any) {
   return acc;
 };
 
-/** C[t, r, c] = Σ_p A[t, r, p]·B[t, p, c] (+ bias[c]), A and B read through strides, batch strides 0 to broadcast. */
-const matmulKernel: K = function (this: any, a: any, b: any, bias: any) {
+/** C[t, r, c] = Σ_p A[t, r, p]·B[t, p, c] (+ bias[c]) (+ residual), A and B read through strides, batch strides 0 to broadcast. */
+const matmulKernel: K = function (this: any, a: any, b: any, bias: any, residual: any) {
   const c = this.thread.x % this.constants.n;
   const rt = Math.floor(this.thread.x / this.constants.n);
   const r = rt % this.constants.m;
@@ -508,6 +510,7 @@ const matmulKernel: K = function (this: any, a: any, b: any, bias: any) {
   let s = 0;
   for (let p = 0; p < this.constants.k; p++) s += a[ab + p * this.constants.acs] * b[bb + p * this.constants.brs];
   if (this.constants.bias === 1) s += bias[c];
+  if (this.constants.residual === 1) s += residual[this.thread.x];
   return s;
 };
 

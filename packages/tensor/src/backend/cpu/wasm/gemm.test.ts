@@ -20,6 +20,7 @@ const problem = fc.record({
   ta: fc.boolean(),
   tb: fc.boolean(),
   withBias: fc.boolean(),
+  accumulate: fc.boolean(),
   seed: fc.integer(),
 });
 
@@ -30,10 +31,10 @@ describe('WebAssembly SIMD gemm', () => {
   });
   for (const s of shapes) {
     if (s.fma && !features.relaxedSimd) continue;
-    it(`${s.mr}×${s.nr}${s.fma ? ' fma' : ''} equals the TypeScript reference for any shape, transpose and bias`, () => {
+    it(`${s.mr}×${s.nr}${s.fma ? ' fma' : ''} equals the TypeScript reference for any shape, transpose, bias and accumulation`, () => {
       const gemm = createWasmGemm(s);
       fc.assert(
-        fc.property(problem, ({ m, n, k, ta, tb, withBias, seed }) => {
+        fc.property(problem, ({ m, n, k, ta, tb, withBias, accumulate, seed }) => {
           const g = new Generator(seed);
           const bias = withBias ? Float32Array.from({ length: n }, () => g.normal()) : null;
           const a = Float32Array.from({ length: m * k + 3 }, () => g.normal());
@@ -42,8 +43,13 @@ describe('WebAssembly SIMD gemm', () => {
           const [bRow, bCol] = tb ? [1, k] : [n, 1];
           const want = new Float32Array(m * n + 2);
           const got = new Float32Array(m * n + 2).fill(7);
-          gemmReference(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, want, 1, bias);
-          gemm(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, got, 1, bias);
+          if (accumulate) {
+            const c0 = Float32Array.from({ length: m * n }, () => g.normal());
+            want.set(c0, 1);
+            got.set(c0, 1);
+          }
+          gemmReference(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, want, 1, bias, accumulate);
+          gemm(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, got, 1, bias, accumulate);
           assert.equal(got[0], 7, 'nothing written before the output');
           assert.equal(got[m * n + 1], 7, 'nothing written after the output');
           for (let i = 1; i <= m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)) * Math.sqrt(k), `entry ${i - 1}: ${got[i]} vs ${want[i]}`);

@@ -98,12 +98,11 @@ export class WasmGemm {
   /** The Gemm of tile shape `i` of this engine. */
   gemm(i: number): Gemm {
     const { mr, nr } = this.shapes[i]!;
-    return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, bias) => {
+    return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, bias, accumulate = false) => {
       if (m === 0 || n === 0) return;
       if (k === 0) {
         for (let r = 0; r < m; r++) {
-          if (bias === null) c.fill(0, cOff + r * n, cOff + (r + 1) * n);
-          else c.set(bias.subarray(0, n), cOff + r * n);
+          for (let j = 0; j < n; j++) c[cOff + r * n + j] = (accumulate ? c[cOff + r * n + j]! : 0) + (bias === null ? 0 : bias[j]!);
         }
         return;
       }
@@ -153,6 +152,11 @@ export class WasmGemm {
       job[Slot.Mp] = mp;
       job[Slot.Ldc] = ldc * 4;
       job[Slot.Bias] = biasAt * 4;
+      job[Slot.Acc] = accumulate ? 1 : 0;
+      if (accumulate) {
+        if (ldc === n) f32.set(c.subarray(cOff, cOff + m * n), cp);
+        else for (let r = 0; r < m; r++) f32.set(c.subarray(cOff + r * n, cOff + (r + 1) * n), cp + r * ldc);
+      }
       const ready = m * n * k >= this.threadMinMacs ? this.workers.filter((w) => Atomics.load(w.ctrl, Slot.Ready) === 1).slice(0, np - 1) : [];
       const share = Math.ceil(np / (ready.length + 1));
       if (ready.length > 0) this.threadedCalls++;

@@ -23,9 +23,9 @@ function emitter(): [number[], Emit] {
  *   packA(src, rs, cs, m, k, dst)  A `[m, k]` read through strides into row panels
  *                                  `[ceil(m/mr)][k][mr]`
  *   packB(src, rs, cs, n, k, dst)  B `[k, n]` into column panels `[ceil(n/nr)][k][nr]`
- *   gemm(ap, ars, aks, aps, bp, cp, mPanels, nPanels, k, ldc, bias)
- *       C = A·B + bias on packed B (bias: a row of nPanels·nr floats added to every row;
- *       zeros for a plain product). A is read through strides: row r of a panel at r·ars, step p
+ *   gemm(ap, ars, aks, aps, bp, cp, mPanels, nPanels, k, ldc, bias, acc)
+ *       C = A·B + bias (+ C when acc is 1) on packed B (bias: a row of nPanels·nr floats
+ *       added to every row; zeros for a plain product). A is read through strides: row r of a panel at r·ars, step p
  *       at p·aks, panel i at i·aps. A row-major A is read in place (ars = lda, aks = 4);
  *       a packed A has ars = 4, aks = mr·4.
  *
@@ -57,7 +57,7 @@ export const kernelNames = (s: KernelShape) => ({
 });
 
 /** Int32 slots of a job in a control block (pointers, strides and ldc in bytes). */
-export const enum Slot { Seq, Done, Ready, Shape, RowMajorB, Rb, BRow, BCol, J0, J1, N, K, Bp, A, Ars, Aks, Aps, Cp, Mp, Ldc, Bias, Count }
+export const enum Slot { Seq, Done, Ready, Shape, RowMajorB, Rb, BRow, BCol, J0, J1, N, K, Bp, A, Ars, Aks, Aps, Cp, Mp, Ldc, Bias, Acc, Count }
 
 /**
  * part{i}(ctrl): one thread's share of a product with tile shape i. Reads its job from
@@ -85,7 +85,7 @@ function partFn(name: string, s: KernelShape, index: (name: string) => number): 
   emit(op.end);
   emit(L(Slot.A), L(Slot.Ars), L(Slot.Aks), L(Slot.Aps), op.get(BP));
   emit(L(Slot.Cp), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Mp), op.get(J1), op.get(J0), op.i32Sub, L(Slot.K), L(Slot.Ldc));
-  emit(L(Slot.Bias), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, op.call(index(n.gemm)));
+  emit(L(Slot.Bias), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Acc), op.call(index(n.gemm)));
   emit(op.end);
   return { name, params: [I32], locals: Array(5).fill(I32), body };
 }
@@ -157,10 +157,10 @@ function packFn(name: string, w: number): FuncDef {
 function gemmFn(s: KernelShape): FuncDef {
   const { mr, nr } = s;
   const nv = nr / 4;
-  // params: 0 ap, 1 ars, 2 aks, 3 aps, 4 bp, 5 cp, 6 mPanels, 7 nPanels, 8 k, 9 ldc, 10 bias
-  const [AP, ARS, AKS, APS, BP, CP, MP, NP, K, LDC, BIAS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const [JP, IP, A, B, KK, CROW, APCUR, CTILE] = [11, 12, 13, 14, 15, 16, 17, 18];
-  const ROW = 19; // mr − 1 row offsets r·ars (row 0 has none)
+  // params: 0 ap, 1 ars, 2 aks, 3 aps, 4 bp, 5 cp, 6 mPanels, 7 nPanels, 8 k, 9 ldc, 10 bias, 11 acc
+  const [AP, ARS, AKS, APS, BP, CP, MP, NP, K, LDC, BIAS, ACCUMULATE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [JP, IP, A, B, KK, CROW, APCUR, CTILE] = [12, 13, 14, 15, 16, 17, 18, 19];
+  const ROW = 20; // mr − 1 row offsets r·ars (row 0 has none)
   const ACC = ROW + mr - 1; // mr·nv accumulators
   const BV = ACC + mr * nv; // nv vectors of B
   const SA = BV + nv; // the splat of A
@@ -177,6 +177,12 @@ function gemmFn(s: KernelShape): FuncDef {
     {
       // the tile starts from the bias of its columns
       for (let r = 0; r < mr; r++) for (let c = 0; c < nv; c++) emit(op.get(BIAS), op.get(JP), op.i32(nr * 4), op.i32Mul, op.i32Add, op.v128Load(c * 16), op.set(acc(r, c)));
+      // accumulating: plus the tile of C already there
+      emit(op.get(ACCUMULATE), op.if);
+      for (let r = 0; r < mr; r++) {
+        for (let c = 0; c < nv; c++) emit(op.get(CTILE), op.get(LDC), op.i32(r), op.i32Mul, op.i32Add, op.v128Load(c * 16), op.get(acc(r, c)), op.f32x4Add, op.set(acc(r, c)));
+      }
+      emit(op.end);
       // B panel jp starts at bp + jp·k·nr·4
       emit(op.get(BP), op.get(JP), op.get(K), op.i32Mul, op.i32(nr * 4), op.i32Mul, op.i32Add, op.set(B));
       // k steps (k >= 1; the caller handles k = 0). Unrolling this loop measured slower under TurboFan.
@@ -212,5 +218,5 @@ function gemmFn(s: KernelShape): FuncDef {
   }
   emit(op.end);
   const locals = [...Array(8 + mr - 1).fill(I32), ...Array(mr * nv + nv + 1).fill(V128)];
-  return { name: kernelNames(s).gemm, params: Array(11).fill(I32), locals, body };
+  return { name: kernelNames(s).gemm, params: Array(12).fill(I32), locals, body };
 }
