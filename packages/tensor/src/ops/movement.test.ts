@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { concat, indexSelect, stack, tensor, arange } from '../index.js';
+import { concat, getBackend, indexSelect, stack, tensor, arange } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
 
@@ -28,6 +28,34 @@ describe('movement ops', () => {
       assertGradcheck((t) => t.expand(target), [x]);
     }), RUNS);
   });
+  it('the backend\'s strided adjoint is the adjoint of strided views: <view(y), g> = <y, adjoint(g)>', () => {
+    // float32 views of permuted slices (each element once: the copying path) and of broadcasts (the summing path)
+    const be = getBackend();
+    const cases = shape(2, 4, 1).chain((s) => fc.record({
+      s: fc.constant(s),
+      perm: perms(s.length),
+      lo: fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }))),
+      zero: fc.tuple(...s.map(() => fc.boolean())),
+      seed: fc.integer({ min: 1, max: 1000 }),
+    }));
+    fc.assert(fc.property(cases, ({ s, perm, lo, zero, seed }) => {
+      const strides = s.map((_, i) => s.slice(i + 1).reduce((a, b) => a * b, 1));
+      const dims = perm.map((a) => ({ d: s[a]! - lo[a]!, st: zero[a] ? 0 : strides[a]! }));
+      const view = { shape: dims.map((x) => x.d), strides: dims.map((x) => x.st), offset: perm.reduce((o, a) => o + (zero[a] ? 0 : lo[a]! * strides[a]!), 0) };
+      const n = s.reduce((a, b) => a * b, 1);
+      const m = view.shape.reduce((a, b) => a * b, 1);
+      const y = Float32Array.from({ length: n }, (_, i) => Math.sin(seed + i));
+      const g = Float32Array.from({ length: m }, (_, i) => Math.cos(seed * 3 + i));
+      const vy = be.toArray(be.strided(be.fromArray(y), view, 'float32'), 'float32', m);
+      const ag = be.toArray(be.stridedAdjoint(be.fromArray(g), view, s, 'float32'), 'float32', n);
+      let lhs = 0;
+      let rhs = 0;
+      for (let i = 0; i < m; i++) lhs += vy[i]! * g[i]!;
+      for (let i = 0; i < n; i++) rhs += y[i]! * ag[i]!;
+      assert.ok(Math.abs(lhs - rhs) <= 1e-4 * (1 + Math.abs(lhs)), `${lhs} vs ${rhs} for ${JSON.stringify(view)}`);
+    }), RUNS);
+  });
+
   it('slice passes the gradient checker', () => {
     const sliced = shape(3, 5, 1).chain((s) => fc.tuple(tensorOf(s), fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((a) => fc.integer({ min: a + 1, max: d }).map((b) => [a, b] as const))))));
     fc.assert(fc.property(sliced, ([x, ranges]) => assertGradcheck((t) => t.slice(ranges), [x])), RUNS);

@@ -58,10 +58,33 @@ export function strided(x: TypedArray, view: View, dtype: DType): TypedArray {
 
 export function stridedAdjoint(x: TypedArray, view: View, outShape: Shape, dtype: DType): TypedArray {
   const out = allocate(dtype, sizeOf(outShape));
-  rows(view, (dst, src, n, step) => {
-    for (let j = 0, p = dst; j < n; j++, p += step) out[p]! += x[src + j]!;
-  });
+  if (injective(view)) {
+    // no element of the view aliases another (slices, permutes): plain writes, whole runs copied
+    rows(view, (dst, src, n, step) => {
+      if (step === 1) out.set(x.subarray(src, src + n), dst);
+      else for (let j = 0, p = dst; j < n; j++, p += step) out[p] = x[src + j]!;
+    });
+  } else {
+    rows(view, (dst, src, n, step) => {
+      for (let j = 0, p = dst; j < n; j++, p += step) out[p]! += x[src + j]!;
+    });
+  }
   return out;
+}
+
+/**
+ * True when no two positions of the view address the same element: with the dims sorted
+ * by stride, each stride exceeds the span of all the smaller ones (a sufficient test; it
+ * holds for slices and permutations, and fails for broadcasts, whose stride is 0).
+ */
+function injective(view: View): boolean {
+  const dims = view.shape.map((d, i) => [d, view.strides[i]!] as const).filter(([d]) => d > 1).sort((a, b) => a[1] - b[1]);
+  let span = 0;
+  for (const [d, s] of dims) {
+    if (s <= span) return false;
+    span += s * (d - 1);
+  }
+  return true;
 }
 
 export function concat(xs: readonly TypedArray[], outer: number, sizes: readonly number[], inner: number, dtype: DType): TypedArray {
