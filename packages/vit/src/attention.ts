@@ -41,10 +41,10 @@ export class Attention extends Module {
     let out: Tensor;
     if (this.attn_drop instanceof Identity) {
       // the fused op: no permuted copies, the scores never materialised as tensors
-      const r = attention(qkv, h, this.scale);
+      const r = attention(qkv, h, this.scale, { probs: this._capture !== null });
       out = r.y;
       if (this._capture !== null) {
-        this._capture.attn = r.probs;
+        this._capture.attn = r.probs!;
         this._capture.heads = r.y.detach().reshape([b, n, h, this.headDim]).permute([0, 2, 1, 3]);
       }
     } else {

@@ -14,6 +14,12 @@ export interface Node {
   readonly inputs: readonly Tensor[];
   /** `needs[i]` says whether input i wants a gradient; the rule may return null for the others. */
   readonly backward: (g: Tensor, needs: readonly boolean[]) => readonly (Tensor | null)[];
+  /**
+   * Storage that only this node's rule references (state an op keeps for its backward and
+   * never hands out, such as attention's probabilities when nobody asked for them), listed
+   * when the node is released: the engine hands it back to the backend for reuse.
+   */
+  readonly scratch?: () => readonly unknown[];
 }
 
 /** Marks a tensor whose graph was freed by an earlier backward. */
@@ -65,11 +71,11 @@ function checkNaN(t: Tensor, what: string): void {
 }
 
 /** Attaches a node to `out` when grad mode is on and some input requires grad. */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: Node['backward']): Tensor {
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: Node['backward'], scratch?: Node['scratch']): Tensor {
   if (anomaly && !inBackward) checkNaN(out, `${op}: the forward pass`);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, backward };
+  out.node = scratch === undefined ? { op, inputs, backward } : { op, inputs, backward, scratch };
   return out;
 }
 
@@ -130,7 +136,10 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
         }
       });
       for (const d of dead) pool.release(d);
-      if (!options.retainGraph) t.node = RELEASED;
+      if (!options.retainGraph) {
+        t.node = RELEASED;
+        for (const x of node.scratch?.() ?? []) t.backend.release?.(x);
+      }
     }
   } finally {
     gradEnabled = true;

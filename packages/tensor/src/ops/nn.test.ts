@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { pooledBytes } from '../backend/cpu/pool.js';
 import { attention, cast, crossEntropy, dropout, Generator, layerNorm, linear, logSoftmax, matmul, matmulT, randn, setNnSimd, softmax, tensor, type Tensor } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
@@ -149,6 +150,29 @@ describe('attention (fused multi-head self-attention)', () => {
       close(r32.probs.data, r64.probs.data, 'probabilities');
       close(x32.grad!.data, x64.grad!.data, 'gradient');
     }), { numRuns: 40 });
+  });
+  it('without probs, hands the probabilities back after backward and trains exactly as with them', () => {
+    // probabilities [2, 2, 48, 48]: large enough for the CPU pool; three rounds reuse the storage
+    const x = randn([2, 48, 3 * 2 * 8], { generator: new Generator(7) });
+    const w = randn([2, 48, 2 * 8], { generator: new Generator(8) });
+    const run = (probs: boolean) => {
+      const grads: Float32Array[] = [];
+      const released: boolean[] = [];
+      for (let round = 0; round < 3; round++) {
+        const t = x.detach().setRequiresGrad(true);
+        const r = attention(t, 2, undefined, { probs });
+        assert.equal(r.probs === null, !probs);
+        const before = pooledBytes();
+        r.y.mul(w).sum().backward();
+        released.push(pooledBytes() >= before + 2 * 2 * 48 * 48 * 4);
+        grads.push(t.grad!.data.slice() as Float32Array);
+      }
+      return { grads, released };
+    };
+    const kept = run(true);
+    const handed = run(false);
+    assert.ok(handed.released[0], 'the probabilities went back to the pool');
+    handed.grads.forEach((g, k) => g.forEach((v, i) => assert.equal(v, kept.grads[k]![i], `round ${k}, entry ${i}`)));
   });
   it('gives the same float32 result with the SIMD kernels switched off', () => {
     const x = randn([2, 9, 3 * 2 * 8], { generator: new Generator(4) });

@@ -54,9 +54,13 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
  * laid out [3, heads, D/heads] (timm's `qkv` Linear): per head, P = softmax(scale · q kᵀ)
  * and y = P v, with the heads side by side in y `[B, N, D]`. Equal to the composed
  * reshape / permute / matmul / softmax / matmul / permute, without their copies. Returns
- * y and the attention probabilities P `[B, heads, N, N]` (not differentiable).
+ * y and the attention probabilities P `[B, heads, N, N]` (not differentiable), or null with
+ * `{ probs: false }`: the backward keeps P either way, and when it is not returned the engine
+ * reuses its storage once the backward has run (P is the largest activation of a small ViT).
  */
-export function attention(qkv: Tensor, numHeads: number, scale?: number): { y: Tensor; probs: Tensor } {
+export function attention(qkv: Tensor, numHeads: number, scale?: number, options?: { probs?: true }): { y: Tensor; probs: Tensor };
+export function attention(qkv: Tensor, numHeads: number, scale: number | undefined, options: { probs: boolean }): { y: Tensor; probs: Tensor | null };
+export function attention(qkv: Tensor, numHeads: number, scale?: number, { probs = true }: { probs?: boolean } = {}): { y: Tensor; probs: Tensor | null } {
   const [b, n, d3] = qkv.shape as [number, number, number];
   if (qkv.rank !== 3 || d3 % (3 * numHeads) !== 0 || !Number.isInteger(numHeads) || numHeads < 1) {
     throw new Error(`attention: expected qkv [B, N, 3·D] with D divisible by ${numHeads} heads, got ${fmt(qkv.shape)}`);
@@ -66,12 +70,14 @@ export function attention(qkv: Tensor, numHeads: number, scale?: number): { y: T
   const s = scale ?? hd ** -0.5;
   const be = qkv.backend;
   const r = be.attention(qkv.storage, b, n, numHeads, hd, s, qkv.dtype);
-  const y = new Tensor(r.y, [b, n, dm], qkv.dtype, be);
-  const probs = new Tensor(r.probs, [b, numHeads, n, n], qkv.dtype, be);
-  return {
-    y: record(y, 'attention', [qkv], (g) => [new Tensor(be.attentionBackward(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype, be)]),
-    probs,
-  };
+  const y = record(
+    new Tensor(r.y, [b, n, dm], qkv.dtype, be),
+    'attention',
+    [qkv],
+    (g) => [new Tensor(be.attentionBackward(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype, be)],
+    probs ? undefined : () => [r.probs],
+  );
+  return { y, probs: probs ? new Tensor(r.probs, [b, numHeads, n, n], qkv.dtype, be) : null };
 }
 
 /**
