@@ -34,7 +34,7 @@ const o = new Command()
   .option('--reps <n>', 'timed repetitions per engine (default 15, quick 3)', positive('--reps'))
   .option('--only <text>', 'only the workloads whose name contains this')
   .option('--no-memory', 'skip the peak-memory probes')
-  .option('--out <dir>', 'where latest.json and latest.md go', 'results')
+  .option('--out <dir>', 'where latest.json and latest.md go', fileURLToPath(new URL('../../../docs/bench', import.meta.url)))
   .option('--probe <workload::engine>', '(internal) run one engine of one workload alone and print its peak memory')
   .parse()
   .opts<{ quick?: boolean; reps?: number; only?: string; memory: boolean; out: string; probe?: string }>();
