@@ -48,25 +48,39 @@ function blocked(f: Fn, j: number, end: number[], step: number, body: (w: number
   f.loop(j, op.get(j), end, step, () => body(1));
 }
 
+/**
+ * Two rows of `a` at a time (then the odd last one), each loaded vector of `bt` serving
+ * both: 8 accumulators, the register tile of the matmul kernel.
+ */
 function scores(fma: boolean): FuncDef {
   const f = new Fn('scores', [I32, I32, I32, I32, I32, I32, I32]);
   const [A, ARS, BT, NP, ROWS, D, OUT] = [0, 1, 2, 3, 4, 5, 6];
   const [i, j, c, ap, bp, ldb] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
-  const sa = f.local(V128);
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const [sa, sb, bv] = [f.local(V128), f.local(V128), f.local(V128)];
   f.emit(op.get(NP), op.i32(4), op.i32Mul, op.set(ldb));
-  f.loop(i, op.i32(0), op.get(ROWS), 1, () => {
+  const rowsOf = (r: number) => () => {
     blocked(f, j, op.get(NP), 4, (w) => {
-      for (let t = 0; t < w; t++) f.emit(v.zero(), op.set(acc[t]!));
+      for (let t = 0; t < w * r; t++) f.emit(v.zero(), op.set(acc[t]!));
       f.emit(at(A, times(i, ARS)), op.set(ap), at(BT, times(j, op.i32(4))), op.set(bp));
       f.loop(c, op.i32(0), op.get(D), 1, () => {
         f.emit(op.get(ap), op.v128Load32Splat(0), op.set(sa));
-        for (let t = 0; t < w; t++) f.emit(v.madd(v.get(sa), [...op.get(bp), ...op.v128Load(16 * t)], v.get(acc[t]!), fma), op.set(acc[t]!));
+        if (r === 2) f.emit(op.get(ap), op.get(ARS), op.i32Add, op.v128Load32Splat(0), op.set(sb));
+        for (let t = 0; t < w; t++) {
+          f.emit(op.get(bp), op.v128Load(16 * t), op.set(bv));
+          f.emit(v.madd(v.get(sa), v.get(bv), v.get(acc[t]!), fma), op.set(acc[t]!));
+          if (r === 2) f.emit(v.madd(v.get(sb), v.get(bv), v.get(acc[w + t]!), fma), op.set(acc[w + t]!));
+        }
         f.emit(op.get(ap), op.i32(4), op.i32Add, op.set(ap), op.get(bp), op.get(ldb), op.i32Add, op.set(bp));
       });
-      for (let t = 0; t < w; t++) f.emit(at(OUT, times(i, ldb), times(j, op.i32(4))), v.get(acc[t]!), op.v128Store(16 * t));
+      for (let t = 0; t < w; t++) {
+        f.emit(at(OUT, times(i, ldb), times(j, op.i32(4))), v.get(acc[t]!), op.v128Store(16 * t));
+        if (r === 2) f.emit(at(OUT, times(i, ldb), times(j, op.i32(4)), op.get(ldb)), v.get(acc[w + t]!), op.v128Store(16 * t));
+      }
     });
-  });
+  };
+  f.loop(i, op.i32(0), [...op.get(ROWS), ...op.i32(1), ...op.i32Sub], 2, rowsOf(2));
+  f.loop(i, op.get(i), op.get(ROWS), 1, rowsOf(1));
   return f.def();
 }
 
@@ -119,23 +133,34 @@ function softmaxGradRows(): FuncDef {
   return f.def();
 }
 
+/** Two output rows at a time (then the odd last one), as `scores`. */
 function combine(fma: boolean): FuncDef {
   const f = new Fn('combine', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [P, PIS, PJS, X, XRS, ROWS, M, D, OUT, ORS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [i, c, j, pp, xp] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
-  const sp = f.local(V128);
-  f.loop(i, op.i32(0), op.get(ROWS), 1, () => {
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const [sp, sq, xv] = [f.local(V128), f.local(V128), f.local(V128)];
+  const rowsOf = (r: number) => () => {
     blocked(f, c, [...op.get(D), ...op.i32(4), ...op.i32Mul], 16, (w) => {
-      for (let t = 0; t < w; t++) f.emit(v.zero(), op.set(acc[t]!));
+      for (let t = 0; t < w * r; t++) f.emit(v.zero(), op.set(acc[t]!));
       f.emit(at(P, times(i, PIS)), op.set(pp), at(X, [...op.get(c)]), op.set(xp));
       f.loop(j, op.i32(0), op.get(M), 1, () => {
         f.emit(op.get(pp), op.v128Load32Splat(0), op.set(sp));
-        for (let t = 0; t < w; t++) f.emit(v.madd(v.get(sp), [...op.get(xp), ...op.v128Load(16 * t)], v.get(acc[t]!), fma), op.set(acc[t]!));
+        if (r === 2) f.emit(op.get(pp), op.get(PIS), op.i32Add, op.v128Load32Splat(0), op.set(sq));
+        for (let t = 0; t < w; t++) {
+          f.emit(op.get(xp), op.v128Load(16 * t), op.set(xv));
+          f.emit(v.madd(v.get(sp), v.get(xv), v.get(acc[t]!), fma), op.set(acc[t]!));
+          if (r === 2) f.emit(v.madd(v.get(sq), v.get(xv), v.get(acc[w + t]!), fma), op.set(acc[w + t]!));
+        }
         f.emit(op.get(pp), op.get(PJS), op.i32Add, op.set(pp), op.get(xp), op.get(XRS), op.i32Add, op.set(xp));
       });
-      for (let t = 0; t < w; t++) f.emit(at(OUT, times(i, ORS), [...op.get(c)]), v.get(acc[t]!), op.v128Store(16 * t));
+      for (let t = 0; t < w; t++) {
+        f.emit(at(OUT, times(i, ORS), [...op.get(c)]), v.get(acc[t]!), op.v128Store(16 * t));
+        if (r === 2) f.emit(at(OUT, times(i, ORS), [...op.get(c)], op.get(ORS)), v.get(acc[w + t]!), op.v128Store(16 * t));
+      }
     });
-  });
+  };
+  f.loop(i, op.i32(0), [...op.get(ROWS), ...op.i32(1), ...op.i32Sub], 2, rowsOf(2));
+  f.loop(i, op.get(i), op.get(ROWS), 1, rowsOf(1));
   return f.def();
 }
