@@ -3,10 +3,10 @@
  * no GPU): these figures show the backend's overhead, not a GPU's speed. On a machine with a
  * GPU the same workloads run in a browser page (see packages/tensor's browser test).
  */
-import { crossEntropy, getBackend, optim, setBackend, tensor, useGpujs, type Backend } from '@ggem/tensor';
+import { getBackend, setBackend, tensor, useGpujs, type Backend } from '@ggem/tensor';
 import { createVit } from '@ggem/vit';
 import type { Impl } from '../harness.js';
-import { ADAMW, checkVector, type VitSpec } from '../workloads/vit.js';
+import { ggemStep, type VitSpec } from '../workloads/vit.js';
 
 const ENGINE = 'ggem on gpu.js 2.24 (webasm, no GPU)';
 
@@ -40,18 +40,7 @@ export function gpujsVitStep(s: VitSpec): Impl {
     setup: () => onGpujs((be) => {
       const model = createVit('vit_mnist_small', s.pooling, { seed: 0 });
       for (const [name, p] of model.namedParameters()) p.storage = be.fromArray(s.weights.get(name)!.data.slice());
-      const named = new Map(model.namedParameters());
-      const x = tensor(s.x.slice(), { shape: [s.batch, s.inChans, s.img, s.img] });
-      const y = tensor(s.labels.slice());
-      const opt = new optim.AdamW(model.parameters(), ADAMW);
-      return async () => {
-        opt.zeroGrad();
-        const loss = crossEntropy(model.forward(x), y);
-        loss.backward();
-        const check = checkVector(loss.item(), (n) => named.get(n)!.grad!.data);
-        opt.step();
-        return check;
-      };
+      return ggemStep(model, tensor(s.x.slice(), { shape: [s.batch, s.inChans, s.img, s.img] }), tensor(s.labels.slice()));
     }),
   };
 }

@@ -1,4 +1,4 @@
-import { crossEntropy, Generator, nn, noGrad, optim, randn, tensor } from '@ggem/tensor';
+import { crossEntropy, Generator, nn, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
 import { createVit, type PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
 import { gpujsVitStep } from '../engines/gpujs.js';
@@ -39,6 +39,20 @@ export function checkVector(loss: number, grads: (name: string) => ArrayLike<num
   return Float64Array.from([loss, ...CHECKED.flatMap((n) => Array.from(grads(n)).slice(0, 16))]);
 }
 
+/** Our training step on `model` (whatever backend holds it): AdamW, returning the check vector taken before the update. */
+export function ggemStep(model: ReturnType<typeof createVit>, x: Tensor, y: Tensor): () => Promise<Float64Array> {
+  const opt = new optim.AdamW(model.parameters(), ADAMW);
+  const named = new Map(model.namedParameters());
+  return async () => {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.forward(x), y);
+    loss.backward();
+    const check = checkVector(loss.item(), (n) => named.get(n)!.grad!.data);
+    opt.step();
+    return check;
+  };
+}
+
 function makeSpec(preset: PresetName, pooling: 'avg' | 'token', batch: number, seed: number) {
   const model = createVit(preset, pooling, { seed });
   // timm starts the head at zero, which leaves every other gradient of the first step zero: draw it instead
@@ -66,18 +80,7 @@ export function vitStepWorkload(batch = 64): Workload {
   const y = tensor(spec.labels);
   const ours: Impl = {
     engine: 'ggem',
-    setup() {
-      const opt = new optim.AdamW(model.parameters(), ADAMW);
-      const named = new Map(model.namedParameters());
-      return async () => {
-        opt.zeroGrad();
-        const loss = crossEntropy(model.forward(x), y);
-        loss.backward();
-        const check = checkVector(loss.item(), (n) => named.get(n)!.grad!.data);
-        opt.step();
-        return check;
-      };
-    },
+    setup: () => ggemStep(model, x, y),
   };
   const n = (spec.img / spec.patch) ** 2 + 1;
   const flop = 3 * 2 * batch * n * (spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim));
