@@ -17,7 +17,7 @@ export interface Impl {
   engine: string;
   /** Prepares inputs; returns the function to time, which returns a result to check. */
   setup(): Promise<() => Promise<Float32Array | Float64Array | number[]>> | (() => Promise<Float32Array | Float64Array | number[]>);
-  teardown?(): void;
+  teardown?(): void | Promise<void>;
   /** Peak memory of an engine that runs in another process (MB); in-process engines use this process's. */
   peakMB?(): Promise<number>;
 }
@@ -96,7 +96,7 @@ export async function runWorkload(w: Workload, opts: { warmup: number; reps: num
       else run.warm = dt;
     }
   }
-  for (const run of runs) run.impl.teardown?.();
+  for (const run of runs) await run.impl.teardown?.();
   return runs.map((run) => {
     if (run.times.length === 0) {
       log(`  ${w.name} ${run.impl.engine}: ${run.note}`);
@@ -120,6 +120,6 @@ export async function runAlone(w: Workload, engine: string, runs: number): Promi
   const fn = await impl.setup();
   for (let r = 0; r <= runs; r++) await fn();
   const peakMB = impl.peakMB !== undefined ? await impl.peakMB() : process.resourceUsage().maxRSS / 1024;
-  impl.teardown?.();
+  await impl.teardown?.();
   return { engine, peakMB };
 }

@@ -16,6 +16,7 @@ describe('bench --quick (smoke test)', () => {
     const engine = (prefix: string) => rows.find((x) => x.engine.startsWith(prefix));
     assert.ok(engine('ggem')?.stats!.median! > 0);
     // timed only when their loss and gradients matched ours within the workload's tolerance
+    assert.ok(engine('ggem, ')?.stats, `ggem data-parallel: ${engine('ggem, ')?.note}`);
     assert.ok(engine('tfjs-wasm')?.stats, `tfjs-wasm: ${engine('tfjs-wasm')?.note}`);
     assert.ok(engine('jax-js')?.stats, `jax-js: ${engine('jax-js')?.note}`);
     assert.match(engine('js-pytorch')!.note!, /lacks ops/);

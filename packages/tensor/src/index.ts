@@ -28,6 +28,8 @@ export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './back
 export { setGemSimd } from './backend/cpu/gem.js';
 export { setNnSimd } from './backend/cpu/wasm/arena.js';
 export { availableKernels, features as wasmFeatures, type MatmulKernel } from './backend/cpu/wasm/index.js';
+export { DataParallel, type DataParallelOptions } from './parallel/data-parallel.js';
+export type { Replica, ReplicaFactory } from './parallel/protocol.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { Module, Linear, LayerNorm, Dropout, Identity, Sequential, type StateDict, type LoadReport } from './nn/index.js';

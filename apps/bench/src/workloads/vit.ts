@@ -1,11 +1,16 @@
-import { crossEntropy, Generator, nn, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
-import { createVit, type PresetName } from '@ggem/vit';
+import { availableParallelism } from 'node:os';
+import { crossEntropy, DataParallel, Generator, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
+import type { createVit, PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
 import { gpujsVitStep } from '../engines/gpujs.js';
 import { jaxVit } from '../engines/jax-vit.js';
 import { jsPytorchVit } from '../engines/jspytorch.js';
 import { tfjsVit } from '../engines/tfjs-vit.js';
 import { torchVit } from '../engines/torch.js';
+import { benchVit, type VitReplicaArg } from './vit-replica.js';
+
+/** tsx's loader for the data-parallel workers (its --import reaches the main thread only). */
+const TSX_WORKER = new URL('../../../../scripts/tsx-worker.mjs', import.meta.url);
 
 /**
  * The same ViT, weights and batch for every engine. Engines build the model from `weights`
@@ -41,22 +46,47 @@ export function checkVector(loss: number, grads: (name: string) => ArrayLike<num
 
 /** Our training step on `model` (whatever backend holds it): AdamW, returning the check vector taken before the update. */
 export function ggemStep(model: ReturnType<typeof createVit>, x: Tensor, y: Tensor): () => Promise<Float64Array> {
-  const opt = new optim.AdamW(model.parameters(), ADAMW);
-  const named = new Map(model.namedParameters());
-  return async () => {
-    opt.zeroGrad();
+  return trainStep(model.namedParameters(), () => {
     const loss = crossEntropy(model.forward(x), y);
     loss.backward();
-    const check = checkVector(loss.item(), (n) => named.get(n)!.grad!.data);
+    return loss.item();
+  });
+}
+
+/** AdamW around `lossBackward` (which leaves gradients in the parameters and returns the loss). */
+function trainStep(named: [string, Tensor][], lossBackward: () => number): () => Promise<Float64Array> {
+  const opt = new optim.AdamW(named.map(([, p]) => p), ADAMW);
+  const byName = new Map(named);
+  return async () => {
+    opt.zeroGrad();
+    const loss = lossBackward();
+    const check = checkVector(loss, (n) => byName.get(n)!.grad!.data);
     opt.step();
     return check;
   };
 }
 
+/**
+ * The same step on every core: DataParallel splits the batch over one replica per thread,
+ * the parameters shared, and sums the shards' gradients before AdamW.
+ */
+function ggemParallelStep(arg: VitReplicaArg, names: string[], weights: VitSpec['weights'], x: Tensor, y: Tensor): Impl {
+  const threads = availableParallelism();
+  let dp: DataParallel | undefined;
+  return {
+    engine: `ggem, ${threads} threads`,
+    async setup() {
+      dp = await DataParallel.create({ module: new URL('./vit-replica.ts', import.meta.url), arg, workers: threads - 1, preload: [TSX_WORKER] });
+      dp.parameters.forEach((p, i) => p.data.set(weights.get(names[i]!)!.data));
+      const params = dp.parameters;
+      return trainStep(names.map((n, i) => [n, params[i]!]), () => dp!.step(x, y));
+    },
+    teardown: () => dp?.close(),
+  };
+}
+
 function makeSpec(preset: PresetName, pooling: 'avg' | 'token', batch: number, seed: number) {
-  const model = createVit(preset, pooling, { seed });
-  // timm starts the head at zero, which leaves every other gradient of the first step zero: draw it instead
-  nn.init.truncNormal(model.head.parameters()[0]!, { std: 0.02, generator: new Generator(seed + 7) });
+  const model = benchVit({ preset, pooling, seed });
   const c = model.config;
   const g = new Generator(seed + 1);
   const x = randn([batch, c.inChans, c.imgSize, c.imgSize], { generator: g });
@@ -82,6 +112,8 @@ export function vitStepWorkload(batch = 64): Workload {
     engine: 'ggem',
     setup: () => ggemStep(model, x, y),
   };
+  const names = model.namedParameters().map(([name]) => name);
+  const parallel = ggemParallelStep({ preset: 'vit_mnist_small', pooling: 'avg', seed: 0 }, names, spec.weights, x, y);
   const n = (spec.img / spec.patch) ** 2 + 1;
   const flop = 3 * 2 * batch * n * (spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim));
   return {
@@ -89,7 +121,7 @@ export function vitStepWorkload(batch = 64): Workload {
     flop,
     tolerance: 2e-3,
     budgetMs: 120_000,
-    impls: [ours, tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step'), gpujsVitStep(spec)],
+    impls: [ours, parallel, tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step'), gpujsVitStep(spec)],
   };
 }
 

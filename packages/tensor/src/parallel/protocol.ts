@@ -1,0 +1,75 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { DType, TypedArray } from '../dtype.js';
+import type { Tensor } from '../tensor.js';
+
+/**
+ * What the main thread and a replica's worker share. The control block is an Int32Array on
+ * a SharedArrayBuffer; the main thread bumps `Seq` and notifies, the worker runs the job and
+ * stores the same number in `Done`. The job itself (the shard of the batch) and any error
+ * travel as messages on a MessagePort, read synchronously on both sides.
+ */
+export const enum Ctrl {
+  /** Job number: the main thread increments it to start a job, -1 asks the worker to stop. */
+  Seq,
+  /** The number of the last job the worker finished. */
+  Done,
+  /** 0 when the last job succeeded, 1 when it failed (the error is on the port). */
+  Failed,
+  Count,
+}
+
+/** The `replica` export of a replica module: builds one copy of the model from `arg`. */
+export type ReplicaFactory<A = unknown> = (arg: A) => Replica | Promise<Replica>;
+
+/**
+ * One copy of a model as data parallelism sees it: its trainable parameters (in a fixed
+ * order, the same in every copy) and its loss on a shard of the batch. The loss must be a
+ * mean over the shard's rows (as `crossEntropy` is), so that weighting each replica's
+ * gradient by its share of the rows gives the gradient of the whole batch.
+ */
+export interface Replica {
+  parameters: Tensor[];
+  loss(...inputs: Tensor[]): Tensor;
+}
+
+/** Everything a worker needs to start: the replica module and the shared buffers. */
+export interface WorkerInit {
+  module: string;
+  exportName: string;
+  arg: unknown;
+  /** The replica's index (1, 2, … : the main thread is 0). */
+  index: number;
+  control: SharedArrayBuffer;
+  /** Every parameter, flat and in order (float32 or float64 per `layout`). */
+  params: SharedArrayBuffer[];
+  /** The worker's gradients, one buffer per parameter, written after each job. */
+  grads: SharedArrayBuffer[];
+  /** The worker's loss on its shard, as a float64. */
+  loss: SharedArrayBuffer;
+  layout: { shape: number[]; dtype: DType }[];
+  port: MessagePort;
+}
+
+/** One input's shard, as posted to a worker. */
+export interface ShardInput {
+  data: TypedArray;
+  shape: number[];
+  dtype: DType;
+}
+
+export type WorkerMessage = { ready: true } | { error: string };
+
+export function sharedArray(dtype: DType, buffer: SharedArrayBuffer): TypedArray {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(buffer);
+    case 'float64':
+      return new Float64Array(buffer);
+    case 'int32':
+      return new Int32Array(buffer);
+  }
+}
+
+export function bytesPer(dtype: DType): number {
+  return dtype === 'float64' ? 8 : 4;
+}

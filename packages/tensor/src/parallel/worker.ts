@@ -1,0 +1,79 @@
+import { receiveMessageOnPort } from 'node:worker_threads';
+import { setCpuThreads } from '../backend/cpu/matmul.js';
+import '../index.js';
+import { Tensor } from '../tensor.js';
+import { Ctrl, sharedArray, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
+
+/**
+ * The body of a data-parallel worker: build the replica, bind its parameters to the shared
+ * buffers, then run jobs until told to stop. A job is a shard of the batch: forward, loss,
+ * backward, and the gradients copied into this worker's shared buffers. Synchronous
+ * throughout (Atomics on the control block, messages read with receiveMessageOnPort), like
+ * the main thread's side of it.
+ */
+export async function run(init: WorkerInit): Promise<void> {
+  const { port } = init;
+  const post = (m: WorkerMessage) => port.postMessage(m);
+  let replica;
+  try {
+    setCpuThreads(1);
+    const mod = (await import(init.module)) as Record<string, unknown>;
+    const factory = mod[init.exportName] as ReplicaFactory | undefined;
+    if (typeof factory !== 'function') throw new Error(`${init.module} has no exported function ${init.exportName}`);
+    replica = await factory(init.arg);
+    bindParameters(replica.parameters, init, `replica ${init.index}`);
+  } catch (e) {
+    post({ error: describe(e) });
+    return;
+  }
+  post({ ready: true });
+
+  const ctrl = new Int32Array(init.control);
+  const grads = init.grads.map((b, i) => sharedArray(init.layout[i]!.dtype, b));
+  const loss = new Float64Array(init.loss);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctrl, Ctrl.Seq, seen);
+    seen = Atomics.load(ctrl, Ctrl.Seq);
+    if (seen < 0) break;
+    let msg = receiveMessageOnPort(port);
+    while (msg === undefined) msg = receiveMessageOnPort(port); // posted before the notify: already queued
+    try {
+      const inputs = (msg.message as ShardInput[]).map((s) => new Tensor(s.data, s.shape, s.dtype));
+      for (const p of replica.parameters) p.grad = null;
+      const l = replica.loss(...inputs);
+      if (l.size !== 1) throw new Error(`the loss must be a scalar, got shape [${l.shape.join(', ')}]`);
+      l.backward();
+      loss[0] = l.item();
+      replica.parameters.forEach((p, i) => {
+        if (p.grad === null) grads[i]!.fill(0);
+        else grads[i]!.set(p.grad.data);
+      });
+      Atomics.store(ctrl, Ctrl.Failed, 0);
+    } catch (e) {
+      post({ error: describe(e) });
+      Atomics.store(ctrl, Ctrl.Failed, 1);
+    }
+    Atomics.store(ctrl, Ctrl.Done, seen);
+    Atomics.notify(ctrl, Ctrl.Done);
+  }
+  port.close();
+}
+
+/** Points each parameter's storage at its shared buffer, after checking that the replicas agree. */
+export function bindParameters(params: Tensor[], init: Pick<WorkerInit, 'params' | 'layout'>, who: string): void {
+  if (params.length !== init.layout.length) {
+    throw new Error(`dataParallel: ${who} has ${params.length} parameters, the main replica ${init.layout.length}`);
+  }
+  params.forEach((p, i) => {
+    const { shape, dtype } = init.layout[i]!;
+    if (p.dtype !== dtype || p.shape.length !== shape.length || p.shape.some((d, j) => d !== shape[j])) {
+      throw new Error(`dataParallel: parameter ${i} of ${who} is ${p.dtype} [${p.shape.join(', ')}], the main replica's ${dtype} [${shape.join(', ')}]`);
+    }
+    p.storage = p.backend.fromArray(sharedArray(dtype, init.params[i]!));
+  });
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
