@@ -54,6 +54,11 @@ export class Tensor {
     return this.backend.toArray(this.storage, this.dtype, this.size);
   }
 
+  /** The values, also from a backend that computes asynchronously (gpu.js in webgpu mode), where `data` throws. */
+  async dataAsync(): Promise<TypedArray> {
+    return this.backend.toArrayAsync ? this.backend.toArrayAsync(this.storage, this.dtype, this.size) : this.data;
+  }
+
   /** The values as nested arrays. */
   toArray(): NestedArray {
     const d = this.data;

@@ -14,6 +14,8 @@ export interface Backend<S = any> {
   fromArray(data: TypedArray): S;
   /** Reads storage back; the CPU backend returns its own array (no copy). */
   toArray(x: S, dtype: DType, size: number): TypedArray;
+  /** Reads storage back when the backend computes asynchronously (gpu.js in webgpu mode); others need not have it. */
+  toArrayAsync?(x: S, dtype: DType, size: number): Promise<TypedArray>;
   fill(size: number, value: number, dtype: DType): S;
   /**
    * Storage the autograd engine has finished with and nothing else references (a gradient

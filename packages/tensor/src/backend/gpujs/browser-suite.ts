@@ -16,11 +16,12 @@ declare const GPU: { GPU: new (settings: Record<string, unknown>) => Parameters<
 
 const on = (t: Tensor, be: Backend) => new Tensor(be.fromArray((t.data as Float32Array).slice()), t.shape, t.dtype, be);
 
-function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): ArrayLike<number>[] {
+/** Read back with dataAsync: webgpu kernels return promises, so its values arrive asynchronously. */
+async function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<ArrayLike<number>[]> {
   const xs = inputs.map((t) => on(t, be).setRequiresGrad(true));
   const y = f(...xs);
   y.mul(on(randn(y.shape, { generator: new Generator(99) }), be)).sum().backward();
-  return [y.data, ...xs.map((x) => x.grad!.data)];
+  return Promise.all([y.dataAsync(), ...xs.map((x) => x.grad!.dataAsync())]);
 }
 
 const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
@@ -38,29 +39,32 @@ const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
   ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],
 ];
 
-export function run(mode: string): { mode: string; kernelClasses: string[]; fallbacks: string[]; cases: CaseResult[] } {
+export async function run(mode: string): Promise<{ mode: string; kernelClasses: string[]; fallbacks: string[]; cases: CaseResult[] }> {
   const be = createGpujsBackend(new GPU.GPU({ mode }), () => {});
-  const results = cases.map(([name, f, shapes]): CaseResult => {
-    try {
-      const g = new Generator(7);
-      const inputs = shapes.map((s) => randn(s, { generator: g }));
-      const want = valueAndGrads(cpuBackend, f, inputs);
-      const got = valueAndGrads(be, f, inputs);
-      let maxError = 0;
-      got.forEach((a, k) => {
-        for (let i = 0; i < a.length; i++) maxError = Math.max(maxError, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
-      });
-      return { name, maxError };
-    } catch (e) {
-      return { name, maxError: NaN, error: (e as Error).message };
-    }
-  });
-  results.push(gemCase(be));
+  const results: CaseResult[] = [];
+  for (const [name, f, shapes] of cases) results.push(await runCase(be, name, f, shapes));
+  results.push(await gemCase(be));
   return { mode: be.mode, kernelClasses: [...be.kernelClasses], fallbacks: [...be.fallbacks], cases: results };
 }
 
+async function runCase(be: Backend, name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][]): Promise<CaseResult> {
+  try {
+    const g = new Generator(7);
+    const inputs = shapes.map((s) => randn(s, { generator: g }));
+    const want = await valueAndGrads(cpuBackend, f, inputs);
+    const got = await valueAndGrads(be, f, inputs);
+    let maxError = 0;
+    got.forEach((a, k) => {
+      for (let i = 0; i < a.length; i++) maxError = Math.max(maxError, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
+    });
+    return { name, maxError };
+  } catch (e) {
+    return { name, maxError: NaN, error: (e as Error).message };
+  }
+}
+
 /** The fused GGeM kernels (G = 2, tokens 1..n) at the backend level: y, the x and p gradients. */
-function gemCase(be: Backend): CaseResult {
+async function gemCase(be: Backend): Promise<CaseResult> {
   try {
     const g = new Generator(8);
     const [b, n, c] = [3, 6, 8];
@@ -70,11 +74,11 @@ function gemCase(be: Backend): CaseResult {
     const run = (bk: Backend) => {
       const r = bk.gem(bk.fromArray(x.slice()), b, n, c, 1, bk.fromArray(p.slice()), 2, 1e-6, 'float32');
       const { gx, gp } = bk.gemBackward(r.saved, bk.fromArray(gy.slice()), 'float32');
-      return [r.y, gx, gp].map((s) => bk.toArray(s, 'float32', 0));
+      return Promise.all([r.y, gx, gp].map(async (s) => (bk.toArrayAsync ? bk.toArrayAsync(s, 'float32', 0) : bk.toArray(s, 'float32', 0))));
     };
-    const want = run(cpuBackend);
+    const want = await run(cpuBackend);
     let maxError = 0;
-    run(be).forEach((a, k) => {
+    (await run(be)).forEach((a, k) => {
       for (let i = 0; i < a.length; i++) maxError = Math.max(maxError, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
     });
     return { name: 'fused GGeM', maxError };

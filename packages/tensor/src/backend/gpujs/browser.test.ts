@@ -1,7 +1,8 @@
 /**
  * The gpu.js backend in a real browser: Debian's chromium driven by playwright-core (never
  * a downloaded browser), headless, pages served from 127.0.0.1. The op suite
- * (browser-suite.ts, bundled with esbuild) runs in WebGL2 mode on small shapes: the software
+ * (browser-suite.ts, bundled with esbuild) runs in WebGL2 and WebGPU modes on small shapes (WebGPU's
+ * kernels return promises: values are read with dataAsync). The software
  * renderer here takes 0.1-0.6 s for a 256² matmul. Skipped when chromium is not installed
  * (`.ci/run` installs it).
  */
@@ -53,14 +54,30 @@ describe('gpu.js backend in Chromium (headless)', { skip: existsSync(CHROMIUM) ?
     server?.close();
   });
 
-  it('webgl2: every op\'s values and gradients equal the CPU backend\'s, on WebGL2 kernels', async () => {
-    const r = await page.evaluate((mode) => (globalThis as unknown as { __suite: (m: string) => SuiteResult }).__suite(mode), 'webgl2');
-    assert.equal(r.cases.length, 13);
-    for (const c of r.cases) {
-      assert.equal(c.error, undefined, `${c.name}: ${c.error}`);
-      assert.ok(c.maxError < 1e-4, `${c.name}: relative error ${c.maxError}`);
-    }
-    assert.equal(r.mode, 'webgl2');
-    assert.deepEqual(r.kernelClasses, ['WebGL2Kernel'], 'gpu.js ran WebGL2 kernels, not a silent fallback');
-  });
+  /**
+   * Cases that fail in webgpu mode, with the error they give now: the strided-view and
+   * concatenation gradients hand gpu.js a buffer it takes for another device's (not yet
+   * understood). Listed so that the rest is held to the bar and a fix shows up here.
+   */
+  const webgpuOpen = new Map([
+    ['strided views', /is from a different WebGPU device/],
+    ['concatenation and clamp', /is from a different WebGPU device/],
+  ]);
+  for (const [mode, kernelClass] of [['webgl2', 'WebGL2Kernel'], ['webgpu', 'WebGPUKernel']] as const) {
+    it(`${mode}: every op's values and gradients equal the CPU backend's, on ${kernelClass}s`, async () => {
+      const r = await page.evaluate((m) => (globalThis as unknown as { __suite: (m: string) => Promise<SuiteResult> }).__suite(m), mode);
+      assert.equal(r.cases.length, 13);
+      for (const c of r.cases) {
+        const open = mode === 'webgpu' ? webgpuOpen.get(c.name) : undefined;
+        if (open !== undefined) {
+          assert.match(c.error ?? 'it passes now: take it off the list', open, c.name);
+          continue;
+        }
+        assert.equal(c.error, undefined, `${c.name}: ${c.error}`);
+        assert.ok(c.maxError < 1e-4, `${c.name}: relative error ${c.maxError}`);
+      }
+      assert.equal(r.mode, mode);
+      assert.deepEqual(r.kernelClasses, [kernelClass], `gpu.js ran ${kernelClass}s, not a silent fallback`);
+    });
+  }
 });

@@ -91,3 +91,76 @@ for (const [mode, kernelClass] of modes) {
     });
   });
 }
+
+/**
+ * WebGPU's contract, in Node: gpu.js's webgpu kernels return promises and read back
+ * asynchronously. A stand-in GPU gives its cpu-mode kernels that contract (each result a
+ * macrotask later, `toArray` a promise, `delete` recorded) and reports mode 'webgpu', so the
+ * backend chains kernels on promises. A kernel that reads a deleted output fails.
+ */
+describe('gpu.js backend with promise-returning kernels (the webgpu contract)', () => {
+  const real = new GPU({ mode: 'cpu' });
+  const deleted = new WeakSet<object>();
+  let deletes = 0;
+  type Out = { inner: unknown; toArray(): Promise<ArrayLike<number>>; delete(): void };
+  const isOut = (a: unknown): a is Out => a !== null && typeof a === 'object' && 'inner' in a;
+  const stand: Parameters<typeof createGpujsBackend>[0] = {
+    mode: 'webgpu',
+    createKernel(fn, settings) {
+      const k = real.createKernel(fn, settings);
+      const wrapped = (...args: unknown[]) =>
+        new Promise<Out>((resolve, reject) =>
+          setTimeout(() => {
+            if (args.some((a) => isOut(a) && deleted.has(a))) return reject(new Error('a kernel read a deleted output'));
+            if (args.some((a) => a instanceof Promise)) return reject(new Error('a kernel was given a promise'));
+            const r = k(...args.map((a) => (isOut(a) ? a.inner : a))) as { toArray?: () => ArrayLike<number> } | ArrayLike<number>;
+            const out: Out = {
+              inner: r,
+              toArray: async () => ('toArray' in r && r.toArray ? r.toArray() : (r as ArrayLike<number>)),
+              delete: () => {
+                deleted.add(out);
+                deletes++;
+              },
+            };
+            resolve(out);
+          }, 0),
+        );
+      return Object.assign(wrapped, { kernel: k.kernel });
+    },
+  };
+  const be = createGpujsBackend(stand, () => {});
+
+  async function valueAndGradsAsync(bk: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<ArrayLike<number>[]> {
+    const xs = inputs.map((t) => on(t, bk).setRequiresGrad(true));
+    const y = f(...xs);
+    y.mul(on(randn(y.shape, { generator: new Generator(99) }), bk)).sum().backward();
+    return Promise.all([y.dataAsync(), ...xs.map((x) => x.grad!.dataAsync())]);
+  }
+
+  const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
+    ['linear, GELU, layerNorm', (x, w, b) => layerNorm(linear(x, w, b).gelu(), null, null, 1e-5), [[7, 6], [5, 6], [5]]],
+    ['fused attention and softmax', (qkv) => softmax(attention(qkv, 2).y, -1), [[2, 5, 3 * 2 * 4]]],
+    ['strided views, concatenation, reductions', (a, b) => concat([a.permute([0, 2, 1]), b], 1).max(2).sum(), [[2, 4, 3], [2, 5, 4]]],
+  ];
+  for (const [name, f, shapes] of cases) {
+    it(`${name}: values and gradients (read with dataAsync) equal the CPU backend's`, async () => {
+      const g = new Generator(5);
+      const inputs = shapes.map((s) => randn(s, { generator: g }));
+      const want = await valueAndGradsAsync(cpuBackend, f, inputs);
+      const got = await valueAndGradsAsync(be, f, inputs);
+      got.forEach((a, k) => close(a, want[k]!, k === 0 ? 'value' : `gradient ${k}`));
+    });
+  }
+
+  it('frees the outputs backward no longer needs, only after the kernels that read them', async () => {
+    assert.ok(deletes > 0, 'backward released intermediate gradients');
+  });
+
+  it('says to use dataAsync when values are still on their way, and runs CPU fallbacks once the inputs arrive', async () => {
+    const x = on(randn([4, 6], { generator: new Generator(3) }), be).mul(2);
+    assert.throws(() => x.data, /computed asynchronously on the device; read them with await tensor\.dataAsync\(\)/);
+    const want = randn([4, 6], { generator: new Generator(3) }).mul(2).argmax(1).data;
+    assert.deepEqual(await x.argmax(1).dataAsync(), want);
+    assert.ok(be.fallbacks.has('argReduce'));
+  });
+});

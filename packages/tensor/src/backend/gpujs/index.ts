@@ -15,15 +15,22 @@ import { broadcastStrides, sameShape, sizeOf } from '../../shape.js';
 import { registerBackend, type Backend, type BinaryOp, type UnaryOp } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 
-export type GpujsMode = 'gpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webasm' | 'cpu';
+export type GpujsMode = 'gpu' | 'webgpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webasm' | 'cpu';
 
-/** A tensor's storage on this backend: a device output, a host array, or both (after a read-back). */
+/**
+ * A tensor's storage on this backend: a device output, a host array, or both (after a
+ * read-back). In webgpu mode, whose kernels return promises, it starts as `pending` (the
+ * kernel's result, chained on its inputs' promises) and becomes `out` once computed.
+ */
 export interface GpuStorage {
   out: GpuOutput | null;
   host: TypedArray | null;
+  pending?: Promise<unknown> | null;
+  /** webgpu: the queued kernels that read this storage (it is deleted after them). */
+  readers?: Promise<unknown>[];
 }
 interface GpuOutput {
-  toArray(): ArrayLike<number>;
+  toArray(): ArrayLike<number> | Promise<ArrayLike<number>>;
   delete?(): void;
 }
 type Kernel = ((...args: unknown[]) => unknown) & { kernel: { constructor: { name: string } } };
@@ -67,15 +74,40 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
   const kernels = new Map<string, Kernel>();
   const kernelClasses = new Set<string>();
   const fallbacks = new Set<string>();
+  /** webgpu kernels return promises: values are chained on the device and read back with toArrayAsync. */
+  const asynchronous = gpu.mode === 'webgpu';
 
   const host = (x: GpuStorage): TypedArray => {
-    if (x.host === null) x.host = Float32Array.from(x.out!.toArray());
+    if (x.host === null) {
+      const v = x.out?.toArray();
+      if (v === undefined || v instanceof Promise) {
+        throw new Error(`gpujs (${gpu.mode}): the values are computed asynchronously on the device; read them with await tensor.dataAsync()`);
+      }
+      x.host = Float32Array.from(v);
+    }
     return x.host;
   };
-  /** What a kernel takes: the device output when there is one, else the host array. */
-  const input = (x: GpuStorage): unknown => x.out ?? x.host;
-  const wrap = (r: unknown): GpuStorage => (r instanceof Float32Array ? { out: null, host: r } : { out: r as GpuOutput, host: null });
+  const hostAsync = async (x: GpuStorage): Promise<TypedArray> => {
+    if (x.pending) await x.pending;
+    if (x.host === null) x.host = Float32Array.from(await x.out!.toArray());
+    return x.host;
+  };
+  /** What a kernel takes: the device output when there is one, else the host array, else (webgpu) the promise of either. */
+  const value = (a: unknown): unknown => (isStorage(a) ? (a.out ?? a.host ?? a.pending) : a);
+  const wrap = (r: unknown): GpuStorage => (ArrayBuffer.isView(r) ? { out: null, host: r as TypedArray } : { out: r as GpuOutput, host: null });
+  /** Storage for a result still being computed; `readers` learn that `inputs` are in use until it is. */
+  function deferred(p: Promise<unknown>, inputs: GpuStorage[]): GpuStorage {
+    const s: GpuStorage = { out: null, host: null };
+    s.pending = p.then((r) => {
+      Object.assign(s, wrap(r), { pending: null });
+      return r;
+    });
+    s.pending.catch(() => {}); // reported to whoever reads it
+    for (const x of inputs) (x.readers ??= []).push(s.pending.catch(() => {}));
+    return s;
+  }
 
+  /** Runs a kernel on `args` (storages or host arrays); webgpu: once the inputs are computed. */
   function run(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
     if (cells >= MAX_CELLS) throw new Error(`gpujs: ${key} writes ${cells} cells, over the ${MAX_CELLS} a kernel can index`);
     const id = `${key}|${cells}|${JSON.stringify(constants)}`;
@@ -84,9 +116,18 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       k = gpu.createKernel(fn, { output: [cells], constants, pipeline: true, immutable: true, precision: 'single', tactic: 'precision' });
       kernels.set(id, k);
     }
-    const r = k(...args);
-    kernelClasses.add(k.kernel.constructor.name);
-    return wrap(r);
+    const kernel = k;
+    if (!asynchronous) {
+      const r = kernel(...args.map(value));
+      kernelClasses.add(kernel.kernel.constructor.name);
+      return wrap(r);
+    }
+    const p = Promise.all(args.map(value)).then(async (vals) => {
+      const r = await kernel(...vals);
+      kernelClasses.add(kernel.kernel.constructor.name);
+      return r;
+    });
+    return deferred(p, args.filter(isStorage));
   }
 
   /** Runs `name` of the CPU backend on host copies, reporting the op once. */
@@ -97,8 +138,14 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         warn(`gpujs backend: ${op} has no gpu.js kernel here; it runs on the CPU`);
       }
       const conv = (a: unknown): unknown => (isStorage(a) ? host(a) : Array.isArray(a) && a.length > 0 && isStorage(a[0]) ? a.map((s) => host(s as GpuStorage)) : a);
-      const r = (cpuBackend[name] as (...a: unknown[]) => unknown)(...args.map(conv));
-      return wrapResult(r);
+      const call = () => (cpuBackend[name] as (...a: unknown[]) => unknown)(...args.map(conv));
+      const storages = args.flatMap((a) => (isStorage(a) ? [a] : Array.isArray(a) ? a.filter(isStorage) : []));
+      if (storages.every((s) => s.host !== null)) return wrapResult(call());
+      if (!asynchronous) return wrapResult(call()); // read back synchronously
+      if (SEVERAL_RESULTS.has(name)) {
+        throw new Error(`gpujs (${gpu.mode}): ${op} has no kernel here and returns several arrays, which cannot wait on values still being computed on the device`);
+      }
+      return deferred(Promise.all(storages.map(hostAsync)).then(call), storages);
     }) as Backend[K];
   }
   const wrapResult = (r: unknown): unknown => {
@@ -114,20 +161,26 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     fallbacks,
     fromArray: (data) => ({ out: null, host: data }),
     toArray: (x) => host(x),
+    toArrayAsync: (x) => hostAsync(x),
     release(x) {
-      x.out?.delete?.();
-      x.out = null;
+      const free = () => {
+        x.out?.delete?.();
+        x.out = null;
+      };
+      if (!asynchronous) free();
+      // webgpu: after the kernel that computes it and every queued kernel that reads it
+      else void Promise.all([x.pending, ...(x.readers ?? [])]).then(free, free);
     },
     fill: (size, value, dtype) => ({ out: null, host: cpuBackend.fill(size, value, dtype) }),
     cast: cpu('cast'),
     unary(op, x, size, dtype) {
       const body = unaryKernels[op];
       if (!f32(dtype) || body === undefined || size === 0) return cpu('unary', `unary ${op}`)(op, x, size, dtype);
-      return run(`unary ${op}`, body, size, { n: size }, input(x));
+      return run(`unary ${op}`, body, size, { n: size }, x);
     },
     unaryGrad(op, x, g, size, dtype) {
       if (!f32(dtype) || op !== 'gelu' || size === 0) return cpu('unaryGrad', `unaryGrad ${op}`)(op, x, g, size, dtype);
-      return run('unaryGrad gelu', geluGradKernel, size, { n: size }, input(x), input(g));
+      return run('unaryGrad gelu', geluGradKernel, size, { n: size }, x, g);
     },
     binary(op, a, aShape, b, bShape, outShape, dtype) {
       const size = sizeOf(outShape);
@@ -137,18 +190,18 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const [d, sa, sb] = sameShape(aShape, bShape) ? [[1, 1, 1, size], [0, 0, 0, 1], [0, 0, 0, 1]] : [pad(outShape.map((v) => v)).map((v) => v || 1), pad(broadcastStrides(aShape, outShape)), pad(broadcastStrides(bShape, outShape))];
       const c: Record<string, number> = { op: code };
       for (let i = 0; i < 4; i++) Object.assign(c, { [`d${i}`]: d[i]!, [`a${i}`]: sa[i]!, [`b${i}`]: sb[i]! });
-      return run('binary', binaryKernel, size, c, input(a), input(b));
+      return run('binary', binaryKernel, size, c, a, b);
     },
     where: cpu('where'),
     clamp(x, size, lo, hi, dtype) {
       if (!f32(dtype) || size === 0) return cpu('clamp')(x, size, lo, hi, dtype);
       // ±Infinity bounds as the largest float32 (constants are numbers a shader can hold)
       const bound = (v: number) => Math.max(-3.4e38, Math.min(3.4e38, v));
-      return run('clamp', clampKernel, size, { lo: bound(lo), hi: bound(hi) }, input(x));
+      return run('clamp', clampKernel, size, { lo: bound(lo), hi: bound(hi) }, x);
     },
     reduce(op, x, outer, n, inner, dtype) {
       if (!f32(dtype) || outer * inner === 0 || n === 0) return cpu('reduce', `reduce ${op}`)(op, x, outer, n, inner, dtype);
-      return run('reduce', reduceKernel, outer * inner, { op: op === 'sum' ? 0 : op === 'max' ? 1 : 2, n, inner }, input(x));
+      return run('reduce', reduceKernel, outer * inner, { op: op === 'sum' ? 0 : op === 'max' ? 1 : 2, n, inner }, x);
     },
     argReduce: cpu('argReduce'),
     matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null, residual = null) {
@@ -168,7 +221,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         residual: residual === null ? 0 : 1,
       };
       const none = new Float32Array(1);
-      return run('matmul', matmulKernel, batch * m * n, c, input(a), input(b), bias === null ? none : input(bias), residual === null ? none : input(residual));
+      return run('matmul', matmulKernel, batch * m * n, c, a, b, bias === null ? none : bias, residual === null ? none : residual);
     },
     strided(x, view, dtype) {
       const size = sizeOf(view.shape);
@@ -176,58 +229,58 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const c: Record<string, number> = { offset: view.offset };
       const pad = 6 - view.shape.length;
       for (let i = 0; i < 6; i++) Object.assign(c, { [`d${i}`]: i < pad ? 1 : view.shape[i - pad]!, [`s${i}`]: i < pad ? 0 : view.strides[i - pad]! });
-      return run('strided', stridedKernel, size, c, input(x));
+      return run('strided', stridedKernel, size, c, x);
     },
     stridedAdjoint: cpu('stridedAdjoint'),
     concat(xs, outer, sizes, inner, dtype) {
       if (!f32(dtype) || xs.length !== 2 || outer * inner === 0) return cpu('concat', `concat of ${xs.length}`)(xs, outer, sizes, inner, dtype);
       const [n0, n1] = sizes as [number, number];
-      return run('concat', concat2Kernel, outer * (n0 + n1) * inner, { n0, n1, inner }, input(xs[0]!), input(xs[1]!));
+      return run('concat', concat2Kernel, outer * (n0 + n1) * inner, { n0, n1, inner }, xs[0]!, xs[1]!);
     },
     gather: cpu('gather'),
     scatterAdd: cpu('scatterAdd'),
     softmax(x, outer, n, inner, log, dtype) {
       if (!f32(dtype) || outer * n * inner === 0) return cpu('softmax')(x, outer, n, inner, log, dtype);
-      return run('softmax', softmaxKernel, outer * n * inner, { n, inner, log: log ? 1 : 0 }, input(x));
+      return run('softmax', softmaxKernel, outer * n * inner, { n, inner, log: log ? 1 : 0 }, x);
     },
     softmaxBackward(y, g, outer, n, inner, log, dtype) {
       if (!f32(dtype) || outer * n * inner === 0) return cpu('softmaxBackward')(y, g, outer, n, inner, log, dtype);
-      return run('softmaxBackward', softmaxBackwardKernel, outer * n * inner, { n, inner, log: log ? 1 : 0 }, input(y), input(g));
+      return run('softmaxBackward', softmaxBackwardKernel, outer * n * inner, { n, inner, log: log ? 1 : 0 }, y, g);
     },
     layerNorm(x, w, b, rows, d, eps, dtype) {
       if (!f32(dtype) || rows * d === 0) return cpu('layerNorm')(x, w, b, rows, d, eps, dtype);
-      const mean = run('layerNorm mean', rowMeanKernel, rows, { d }, input(x));
-      const rstd = run('layerNorm rstd', rowRstdKernel, rows, { d, eps }, input(x), input(mean));
+      const mean = run('layerNorm mean', rowMeanKernel, rows, { d }, x);
+      const rstd = run('layerNorm rstd', rowRstdKernel, rows, { d, eps }, x, mean);
       const ones = { out: null, host: new Float32Array(d).fill(1) };
       const zeros = { out: null, host: new Float32Array(d) };
-      const y = run('layerNorm', layerNormKernel, rows * d, { d }, input(x), input(mean), input(rstd), input(w ?? ones), input(b ?? zeros));
+      const y = run('layerNorm', layerNormKernel, rows * d, { d }, x, mean, rstd, w ?? ones, b ?? zeros);
       return { y, mean, rstd };
     },
     layerNormBackward(g, x, w, mean, rstd, rows, d, dtype) {
       if (!f32(dtype) || rows * d === 0) return cpu('layerNormBackward')(g, x, w, mean, rstd, rows, d, dtype);
       const ones = { out: null, host: new Float32Array(d).fill(1) };
-      const ins = [input(g), input(x), input(w ?? ones), input(mean), input(rstd)];
+      const ins = [g, x, w ?? ones, mean, rstd];
       return {
         gx: run('layerNorm gx', layerNormGxKernel, rows * d, { d }, ...ins),
-        gw: run('layerNorm gw', layerNormGwKernel, d, { d, rows }, input(g), input(x), input(mean), input(rstd)),
-        gb: run('layerNorm gb', layerNormGbKernel, d, { d, rows }, input(g)),
+        gw: run('layerNorm gw', layerNormGwKernel, d, { d, rows }, g, x, mean, rstd),
+        gb: run('layerNorm gb', layerNormGbKernel, d, { d, rows }, g),
       };
     },
     attention(qkv, b, n, h, d, scale, dtype) {
       if (!f32(dtype) || b * n === 0) return cpu('attention')(qkv, b, n, h, d, scale, dtype);
       const c = { n, h, d, dm: h * d, scale };
-      const scores = run('attention scores', attentionScoresKernel, b * h * n * n, c, input(qkv));
-      const probs = run('softmax', softmaxKernel, b * h * n * n, { n, inner: 1, log: 0 }, input(scores));
+      const scores = run('attention scores', attentionScoresKernel, b * h * n * n, c, qkv);
+      const probs = run('softmax', softmaxKernel, b * h * n * n, { n, inner: 1, log: 0 }, scores);
       be.release!(scores);
-      return { y: run('attention', attentionOutKernel, b * n * h * d, c, input(probs), input(qkv)), probs };
+      return { y: run('attention', attentionOutKernel, b * n * h * d, c, probs, qkv), probs };
     },
     attentionBackward(qkv, probs, gy, b, n, h, d, scale, dtype) {
       if (!f32(dtype) || b * n === 0) return cpu('attentionBackward')(qkv, probs, gy, b, n, h, d, scale, dtype);
       const c = { n, h, d, dm: h * d, scale };
-      const dp = run('attention dP', attentionDpKernel, b * h * n * n, c, input(gy), input(qkv));
-      const ds = run('softmaxBackward', softmaxBackwardKernel, b * h * n * n, { n, inner: 1, log: 0 }, input(probs), input(dp));
+      const dp = run('attention dP', attentionDpKernel, b * h * n * n, c, gy, qkv);
+      const ds = run('softmaxBackward', softmaxBackwardKernel, b * h * n * n, { n, inner: 1, log: 0 }, probs, dp);
       be.release!(dp);
-      const g = run('attention gqkv', attentionGradKernel, b * n * 3 * h * d, c, input(qkv), input(probs), input(ds), input(gy));
+      const g = run('attention gqkv', attentionGradKernel, b * n * 3 * h * d, c, qkv, probs, ds, gy);
       be.release!(ds);
       return g;
     },
@@ -237,22 +290,25 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         return { y: r.y, saved: { cpu: r.saved } };
       }
       const k = { n, c, start, eps, per: Math.ceil(c / groups), tokens: n - start, bc: b * c };
-      const M = run('gem max', gemMaxKernel, b * c, k, input(x));
-      const sums = run('gem sums', gemSumsKernel, 2 * b * c, k, input(x), input(M), input(p));
-      const y = run('gem', gemKernel, b * c, k, input(M), input(sums), input(p));
+      const M = run('gem max', gemMaxKernel, b * c, k, x);
+      const sums = run('gem sums', gemSumsKernel, 2 * b * c, k, x, M, p);
+      const y = run('gem', gemKernel, b * c, k, M, sums, p);
       return { y, saved: { gpu: { x, M, sums, p, y, b, groups, k } } };
     },
     gemBackward(saved, gy, dtype) {
       const st = saved as { cpu?: unknown; gpu?: { x: GpuStorage; M: GpuStorage; sums: GpuStorage; p: GpuStorage; y: GpuStorage; b: number; groups: number; k: Record<string, number> } };
       if (st.gpu === undefined) return cpu('gemBackward')(st.cpu, gy, dtype);
       const { x, M, sums, p, y, b, groups, k } = st.gpu;
-      const gx = run('gem gx', gemGxKernel, b * k.n! * k.c!, k, input(x), input(M), input(sums), input(p), input(gy));
-      const gp = run('gem gp', gemGpKernel, groups, { ...k, b }, input(sums), input(p), input(y), input(gy));
+      const gx = run('gem gx', gemGxKernel, b * k.n! * k.c!, k, x, M, sums, p, gy);
+      const gp = run('gem gp', gemGpKernel, groups, { ...k, b }, sums, p, y, gy);
       return { gx, gp };
     },
   };
   return be;
 }
+
+/** Backend methods whose result is an object of several storages. */
+const SEVERAL_RESULTS = new Set<string>(['layerNorm', 'layerNormBackward', 'attention', 'attentionBackward', 'gem', 'gemBackward']);
 
 function isStorage(a: unknown): a is GpuStorage {
   return a !== null && typeof a === 'object' && 'host' in a && 'out' in a;
@@ -425,7 +481,8 @@ const gemMaxKernel: K = function (this: any, x: any) {
   const j = this.thread.x % this.constants.c;
   const bi = Math.floor(this.thread.x / this.constants.c);
   let m = this.constants.eps;
-  for (let t = this.constants.start; t < this.constants.n; t++) m = Math.max(m, x[(bi * this.constants.n + t) * this.constants.c + j]);
+  // loops count from 0 (gpu.js's WGSL takes a counter started from a constant for a float, which ++ rejects)
+  for (let i = 0; i < this.constants.tokens; i++) m = Math.max(m, x[(bi * this.constants.n + this.constants.start + i) * this.constants.c + j]);
   return m;
 };
 
@@ -438,8 +495,8 @@ const gemSumsKernel: K = function (this: any, x: any, M: any, p: any) {
   const pj = p[Math.floor(j / this.constants.per)];
   const lm = Math.log(M[bc]);
   let s = 0;
-  for (let t = this.constants.start; t < this.constants.n; t++) {
-    const lr = Math.log(Math.max(x[(bi * this.constants.n + t) * this.constants.c + j], this.constants.eps)) - lm;
+  for (let i = 0; i < this.constants.tokens; i++) {
+    const lr = Math.log(Math.max(x[(bi * this.constants.n + this.constants.start + i) * this.constants.c + j], this.constants.eps)) - lm;
     const e = Math.exp(pj * lr);
     s += second === 1 ? e * lr : e;
   }
