@@ -3,15 +3,12 @@ export type DType = 'float32' | 'float64' | 'int32';
 export type FloatDType = 'float32' | 'float64';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
-export function allocate(dtype: DType, size: number): TypedArray {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(size);
-    case 'float64':
-      return new Float64Array(size);
-    case 'int32':
-      return new Int32Array(size);
-  }
+const ARRAYS: Record<DType, { new (lengthOrBuffer: number | ArrayBufferLike): TypedArray; BYTES_PER_ELEMENT: number }> = { float32: Float32Array, float64: Float64Array, int32: Int32Array };
+
+/** A zeroed array of `size` elements; `shared`: on a SharedArrayBuffer (worker threads see the same memory). */
+export function allocate(dtype: DType, size: number, shared = false): TypedArray {
+  const A = ARRAYS[dtype];
+  return shared ? new A(new SharedArrayBuffer(size * A.BYTES_PER_ELEMENT)) : new A(size);
 }
 
 export function dtypeOf(data: TypedArray): DType {

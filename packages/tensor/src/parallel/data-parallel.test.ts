@@ -99,6 +99,19 @@ describe('DataParallel', () => {
     dp.parameters.forEach((p, i) => assertClose(p.grad!.data, ref.parameters[i]!.grad!.data, 1e-5, `gradient ${i}`));
   });
 
+  it('still collects the workers\' shards when this thread\'s shard fails, so the next step is whole', async () => {
+    const dp = await create(1, { ...ARG, fail: 'first-main-loss' });
+    const [x, y] = batch(8, 4);
+    assert.throws(() => dp.step(x, y), /DataParallel\.step: replica 0 \(this thread\): the first loss fails here/);
+    assert.equal(dp.parameters[0]!.grad, null);
+    const loss = dp.step(x, y);
+    const ref = reference(dp.parameters);
+    const l = ref.loss(x, y);
+    l.backward();
+    assert.ok(Math.abs(loss - l.item()) <= 1e-6, `loss ${loss} vs ${l.item()}`);
+    dp.parameters.forEach((p, i) => assertClose(p.grad!.data, ref.parameters[i]!.grad!.data, 1e-5, `gradient ${i}`));
+  });
+
   it('names the replica, the module and the problem when something goes wrong', async () => {
     await assert.rejects(create(1, { ...ARG, fail: 'build' }), /replica 1 did not start: .*this replica refuses to build/);
     await assert.rejects(create(1, { ...ARG, fail: 'shape' }), /parameter 0 of replica 1 is float32 \[17, 12\], the main replica's float32 \[16, 12\]/);

@@ -2,7 +2,7 @@ import { getCpuThreads, setCpuThreads } from '../backend/cpu/matmul.js';
 import { allocate, type TypedArray } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { bytesPer, Ctrl, sharedArray, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
 
 const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
 const workerThreads = isNode ? await import('node:worker_threads').catch(() => null) : null;
@@ -103,26 +103,27 @@ export class DataParallel {
       if (p.backend.name !== 'cpu') throw new Error(`DataParallel: parameters must be on the cpu backend, got ${p.backend.name}`);
       if (p.dtype === 'int32') throw new Error('DataParallel: parameters must be float32 or float64, got int32');
     }
-    const layout = params.map((p) => ({ shape: [...p.shape], dtype: p.dtype }));
-    const paramBuffers = params.map((p) => new SharedArrayBuffer(p.size * bytesPer(p.dtype)));
-    const shared = params.map((p, i) => {
-      const view = sharedArray(p.dtype, paramBuffers[i]!);
-      view.set(p.data);
-      p.storage = p.backend.fromArray(view);
-      return view;
+    const shapes = params.map((p) => [...p.shape]);
+    const shared = params.map((p) => {
+      const values = allocate(p.dtype, p.size, true);
+      values.set(p.data);
+      p.storage = p.backend.fromArray(values);
+      return values;
     });
 
+    const preload = (options.preload ?? []).map((p) => (p instanceof URL ? p.href : toUrl(p)));
     const slots: WorkerSlot[] = [];
     try {
       for (let index = 1; index <= workers; index++) {
         const { port1, port2 } = new workerThreads.MessageChannel();
-        const control = new SharedArrayBuffer(Ctrl.Count * 4);
-        const grads = params.map((p) => new SharedArrayBuffer(p.size * bytesPer(p.dtype)));
-        const loss = new SharedArrayBuffer(8);
-        const init: WorkerInit = { module, exportName, arg: options.arg, index, control, params: paramBuffers, grads, loss, layout, port: port2 };
-        const preload = (options.preload ?? []).map((p) => (p instanceof URL ? p.href : toUrl(p)));
+        const init: WorkerInit = {
+          module, exportName, arg: options.arg, index, params: shared, shapes, port: port2,
+          control: allocate('int32', Ctrl.Count, true) as Int32Array,
+          grads: params.map((p) => allocate(p.dtype, p.size, true)),
+          loss: allocate('float64', 1, true) as Float64Array,
+        };
         const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: { entry: WORKER_MODULE, preload, init }, transferList: [port2] });
-        slots.push({ worker, port: port1, ctrl: new Int32Array(control), grads: grads.map((b, i) => sharedArray(layout[i]!.dtype, b)), loss: new Float64Array(loss), seq: 0 });
+        slots.push({ worker, port: port1, ctrl: init.control, grads: init.grads, loss: init.loss, seq: 0 });
         await ready(worker, port1, index);
         worker.unref();
       }
@@ -169,14 +170,18 @@ export class DataParallel {
     const [lo0, hi0] = shards[0]!;
     let loss = 0;
     let own: (TypedArray | null)[] = params.map(() => null);
-    if (hi0 > lo0) {
-      const l = this.replica.loss(...inputs.map((t) => sliceRows(t, lo0, hi0)));
-      if (l.size !== 1) throw new Error(`DataParallel.step: the loss must be a scalar, got shape [${l.shape.join(', ')}]`);
-      l.backward();
-      loss = (l.item() * (hi0 - lo0)) / n;
-      own = params.map((p) => (p.grad === null ? null : p.grad.data));
-    }
     const errors: string[] = [];
+    try {
+      if (hi0 > lo0) {
+        const l = this.replica.loss(...inputs.map((t) => sliceRows(t, lo0, hi0)));
+        if (l.size !== 1) throw new Error(`the loss must be a scalar, got shape [${l.shape.join(', ')}]`);
+        l.backward();
+        loss = (l.item() * (hi0 - lo0)) / n;
+        own = params.map((p) => (p.grad === null ? null : p.grad.data));
+      }
+    } catch (e) {
+      errors.push(`replica 0 (this thread): ${(e as Error).message}`); // the workers' shards are still awaited below
+    }
     const done: [WorkerSlot, number][] = [];
     for (const [i, s] of this.slots.entries()) {
       const [lo, hi] = shards[i + 1]!;

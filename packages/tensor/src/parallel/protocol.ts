@@ -32,21 +32,25 @@ export interface Replica {
   loss(...inputs: Tensor[]): Tensor;
 }
 
-/** Everything a worker needs to start: the replica module and the shared buffers. */
+/**
+ * Everything a worker needs to start: the replica module and the shared arrays (typed
+ * arrays on SharedArrayBuffers, which stay shared when posted).
+ */
 export interface WorkerInit {
   module: string;
   exportName: string;
   arg: unknown;
   /** The replica's index (1, 2, … : the main thread is 0). */
   index: number;
-  control: SharedArrayBuffer;
-  /** Every parameter, flat and in order (float32 or float64 per `layout`). */
-  params: SharedArrayBuffer[];
-  /** The worker's gradients, one buffer per parameter, written after each job. */
-  grads: SharedArrayBuffer[];
-  /** The worker's loss on its shard, as a float64. */
-  loss: SharedArrayBuffer;
-  layout: { shape: number[]; dtype: DType }[];
+  control: Int32Array;
+  /** Every parameter's values, in order. */
+  params: TypedArray[];
+  /** Their shapes. */
+  shapes: number[][];
+  /** The worker's gradients, one array per parameter, written after each job. */
+  grads: TypedArray[];
+  /** The worker's loss on its shard. */
+  loss: Float64Array;
   port: MessagePort;
 }
 
@@ -58,18 +62,3 @@ export interface ShardInput {
 }
 
 export type WorkerMessage = { ready: true } | { error: string };
-
-export function sharedArray(dtype: DType, buffer: SharedArrayBuffer): TypedArray {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(buffer);
-    case 'float64':
-      return new Float64Array(buffer);
-    case 'int32':
-      return new Int32Array(buffer);
-  }
-}
-
-export function bytesPer(dtype: DType): number {
-  return dtype === 'float64' ? 8 : 4;
-}

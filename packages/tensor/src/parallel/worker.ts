@@ -2,7 +2,8 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import { setCpuThreads } from '../backend/cpu/matmul.js';
 import '../index.js';
 import { Tensor } from '../tensor.js';
-import { Ctrl, sharedArray, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { dtypeOf } from '../dtype.js';
+import { Ctrl, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
 
 /**
  * The body of a data-parallel worker: build the replica, bind its parameters to the shared
@@ -28,9 +29,7 @@ export async function run(init: WorkerInit): Promise<void> {
   }
   post({ ready: true });
 
-  const ctrl = new Int32Array(init.control);
-  const grads = init.grads.map((b, i) => sharedArray(init.layout[i]!.dtype, b));
-  const loss = new Float64Array(init.loss);
+  const { control: ctrl, grads, loss } = init;
   let seen = 0;
   for (;;) {
     Atomics.wait(ctrl, Ctrl.Seq, seen);
@@ -46,7 +45,7 @@ export async function run(init: WorkerInit): Promise<void> {
       l.backward();
       loss[0] = l.item();
       replica.parameters.forEach((p, i) => {
-        if (p.grad === null) grads[i]!.fill(0);
+        if (p.grad === null) grads[i]!.fill(0); // a parameter the loss does not reach
         else grads[i]!.set(p.grad.data);
       });
       Atomics.store(ctrl, Ctrl.Failed, 0);
@@ -60,17 +59,18 @@ export async function run(init: WorkerInit): Promise<void> {
   port.close();
 }
 
-/** Points each parameter's storage at its shared buffer, after checking that the replicas agree. */
-export function bindParameters(params: Tensor[], init: Pick<WorkerInit, 'params' | 'layout'>, who: string): void {
-  if (params.length !== init.layout.length) {
-    throw new Error(`dataParallel: ${who} has ${params.length} parameters, the main replica ${init.layout.length}`);
+/** Points each parameter's storage at its shared array, after checking that the replicas agree. */
+function bindParameters(params: Tensor[], init: WorkerInit, who: string): void {
+  if (params.length !== init.params.length) {
+    throw new Error(`DataParallel: ${who} has ${params.length} parameters, the main replica ${init.params.length}`);
   }
   params.forEach((p, i) => {
-    const { shape, dtype } = init.layout[i]!;
+    const [values, shape] = [init.params[i]!, init.shapes[i]!];
+    const dtype = dtypeOf(values);
     if (p.dtype !== dtype || p.shape.length !== shape.length || p.shape.some((d, j) => d !== shape[j])) {
-      throw new Error(`dataParallel: parameter ${i} of ${who} is ${p.dtype} [${p.shape.join(', ')}], the main replica's ${dtype} [${shape.join(', ')}]`);
+      throw new Error(`DataParallel: parameter ${i} of ${who} is ${p.dtype} [${p.shape.join(', ')}], the main replica's ${dtype} [${shape.join(', ')}]`);
     }
-    p.storage = p.backend.fromArray(sharedArray(dtype, init.params[i]!));
+    p.storage = p.backend.fromArray(values);
   });
 }
 

@@ -24,18 +24,20 @@ export interface MlpArg {
   hidden: number;
   classes: number;
   seed: number;
-  /** For the error tests: where the worker replicas go wrong. */
-  fail?: 'build' | 'loss' | 'shape';
+  /** For the error tests: where the worker replicas go wrong ('first-main-loss': the main thread's first loss). */
+  fail?: 'build' | 'loss' | 'shape' | 'first-main-loss';
 }
 
 export function replica(arg: MlpArg): Replica {
   const worker = !isMainThread;
   if (worker && arg.fail === 'build') throw new Error('this replica refuses to build');
   const model = new Mlp(arg.inFeatures, worker && arg.fail === 'shape' ? arg.hidden + 1 : arg.hidden, arg.classes, arg.seed + (worker ? 1 : 0));
+  let losses = 0;
   return {
     parameters: model.parameters(),
     loss: (x: Tensor, y: Tensor) => {
       if (worker && arg.fail === 'loss') throw new Error(`no loss for a shard of ${x.shape[0]} rows`);
+      if (!worker && arg.fail === 'first-main-loss' && losses++ === 0) throw new Error('the first loss fails here');
       return crossEntropy(model.forward(x), y);
     },
   };

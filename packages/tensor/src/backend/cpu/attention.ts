@@ -31,7 +31,7 @@ export function attention(qkv: TypedArray, b: number, n: number, h: number, d: n
       const q = QKV! + (bi * n * 3 * dm + hi * d) * 4;
       const p = P! + (bi * h + hi) * n * n * 4;
       k.transpose!(q + dm * 4, rs, n, d, KT!, np);
-      k.scores!(q, rs, KT!, np, n, d, S!);
+      k.combine!(q, rs, 4, KT!, np * 4, n, d, np, S!, np * 4); // S = q kᵀ
       k.softmaxRows!(S!, np, n, n, scale, p);
       k.combine!(p, n * 4, 4, q + 2 * dm * 4, rs, n, n, d, Y! + (bi * n * dm + hi * d) * 4, dm * 4);
     }
@@ -59,7 +59,7 @@ export function attentionBackward(qkv: TypedArray, probs: TypedArray, gy: TypedA
       const go = GY! + (bi * n * dm + hi * d) * 4;
       k.combine!(p, 4, n * 4, go, dm * 4, n, n, d, gv, rs); // dv[j] = Σ_i P[i][j] dO[i]
       k.transpose!(v, rs, n, d, VT!, np);
-      k.scores!(go, dm * 4, VT!, np, n, d, DS!); // dP = dO vᵀ
+      k.combine!(go, dm * 4, 4, VT!, np * 4, n, d, np, DS!, np * 4); // dP = dO vᵀ
       k.softmaxGradRows!(p, DS!, np, n, n, scale); // dS
       k.combine!(DS!, np * 4, 4, kk, rs, n, n, d, gq, rs); // dq = dS k
       k.combine!(DS!, 4, np * 4, q, rs, n, n, d, gk, rs); // dk = dSᵀ q

@@ -152,8 +152,15 @@ describe('gpu.js backend with promise-returning kernels (the webgpu contract)', 
     });
   }
 
-  it('frees the outputs backward no longer needs, only after the kernels that read them', async () => {
+  it('frees the outputs backward no longer needs (the cases above fail if one is freed before a kernel that reads it)', async () => {
     assert.ok(deletes > 0, 'backward released intermediate gradients');
+  });
+
+  it('forgets a reader once its kernel has run (long-lived inputs such as parameters do not collect them)', async () => {
+    const w = on(randn([3, 4], { generator: new Generator(2) }), be);
+    const ys = Array.from({ length: 5 }, () => w.mul(2));
+    await Promise.all(ys.map((y) => y.dataAsync()));
+    assert.equal((w.storage as { readers?: Set<unknown> }).readers?.size, 0);
   });
 
   it('says to use dataAsync when values are still on their way, and runs CPU fallbacks once the inputs arrive', async () => {

@@ -26,8 +26,8 @@ export interface GpuStorage {
   out: GpuOutput | null;
   host: TypedArray | null;
   pending?: Promise<unknown> | null;
-  /** webgpu: the queued kernels that read this storage (it is deleted after them). */
-  readers?: Promise<unknown>[];
+  /** webgpu: the queued kernels that read this storage (it is deleted after them); each leaves once it has run. */
+  readers?: Set<Promise<unknown>>;
 }
 interface GpuOutput {
   toArray(): ArrayLike<number> | Promise<ArrayLike<number>>;
@@ -102,8 +102,12 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       Object.assign(s, wrap(r), { pending: null });
       return r;
     });
-    s.pending.catch(() => {}); // reported to whoever reads it
-    for (const x of inputs) (x.readers ??= []).push(s.pending.catch(() => {}));
+    const settled = s.pending.catch(() => {}); // an error is reported to whoever reads the value
+    for (const x of inputs) {
+      const readers = (x.readers ??= new Set());
+      readers.add(settled);
+      void settled.then(() => readers.delete(settled));
+    }
     return s;
   }
 

@@ -8,18 +8,18 @@ import { exp, v } from './vec.js';
  * ../attention.ts strings them together:
  *
  *   transpose(src, rs, rows, cols, dst, ld)       dst[c][r] = src[r][c], zero for rows ≤ r < ld
- *   scores(a, ars, bt, np, rows, d, out)          out[i][j] = Σ_c a[i][c]·bt[c][j], rows of np
  *   softmaxRows(s, np, rows, n, scale, p)         p[i] = softmax(scale·s[i][0..n)), rows of n
  *   softmaxGradRows(p, g, np, rows, n, scale)     g[i][j] = scale·p[i][j]·(g[i][j] − Σ_j p[i][j]·g[i][j])
  *   combine(p, pis, pjs, x, xrs, rows, m, d, out, ors)
  *                                                 out[i] = Σ_{j<m} p(i, j)·x[j], p(i, j) at p + i·pis + j·pjs
+ *                                                 (x's rows of d; the scores q·kᵀ are combine with kᵀ as x)
  *
  * Rows of n written by softmaxRows use whole vectors: a row's last vector spills up to 3
  * lanes into the next row, which is written after it (rows go in order), and the caller
  * leaves 4 floats of slack after the last. Lanes at j ≥ n are masked wherever they are read.
  */
 export function attentionFunctions(fma: boolean): FuncDef[] {
-  return [transpose(), scores(fma), softmaxRows(), softmaxGradRows(), combine(fma)];
+  return [transpose(), softmaxRows(), softmaxGradRows(), combine(fma)];
 }
 
 /** i32x4 mask of the lanes j..j+3 that are below n (all ones) or not (zero). */
@@ -46,42 +46,6 @@ function transpose(): FuncDef {
 function blocked(f: Fn, j: number, end: number[], step: number, body: (w: number) => void): void {
   f.loop(j, op.i32(0), [...end, ...op.i32(3 * step), ...op.i32Sub], 4 * step, () => body(4));
   f.loop(j, op.get(j), end, step, () => body(1));
-}
-
-/**
- * Two rows of `a` at a time (then the odd last one), each loaded vector of `bt` serving
- * both: 8 accumulators, the register tile of the matmul kernel.
- */
-function scores(fma: boolean): FuncDef {
-  const f = new Fn('scores', [I32, I32, I32, I32, I32, I32, I32]);
-  const [A, ARS, BT, NP, ROWS, D, OUT] = [0, 1, 2, 3, 4, 5, 6];
-  const [i, j, c, ap, bp, ldb] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const acc = Array.from({ length: 8 }, () => f.local(V128));
-  const [sa, sb, bv] = [f.local(V128), f.local(V128), f.local(V128)];
-  f.emit(op.get(NP), op.i32(4), op.i32Mul, op.set(ldb));
-  const rowsOf = (r: number) => () => {
-    blocked(f, j, op.get(NP), 4, (w) => {
-      for (let t = 0; t < w * r; t++) f.emit(v.zero(), op.set(acc[t]!));
-      f.emit(at(A, times(i, ARS)), op.set(ap), at(BT, times(j, op.i32(4))), op.set(bp));
-      f.loop(c, op.i32(0), op.get(D), 1, () => {
-        f.emit(op.get(ap), op.v128Load32Splat(0), op.set(sa));
-        if (r === 2) f.emit(op.get(ap), op.get(ARS), op.i32Add, op.v128Load32Splat(0), op.set(sb));
-        for (let t = 0; t < w; t++) {
-          f.emit(op.get(bp), op.v128Load(16 * t), op.set(bv));
-          f.emit(v.madd(v.get(sa), v.get(bv), v.get(acc[t]!), fma), op.set(acc[t]!));
-          if (r === 2) f.emit(v.madd(v.get(sb), v.get(bv), v.get(acc[w + t]!), fma), op.set(acc[w + t]!));
-        }
-        f.emit(op.get(ap), op.i32(4), op.i32Add, op.set(ap), op.get(bp), op.get(ldb), op.i32Add, op.set(bp));
-      });
-      for (let t = 0; t < w; t++) {
-        f.emit(at(OUT, times(i, ldb), times(j, op.i32(4))), v.get(acc[t]!), op.v128Store(16 * t));
-        if (r === 2) f.emit(at(OUT, times(i, ldb), times(j, op.i32(4)), op.get(ldb)), v.get(acc[w + t]!), op.v128Store(16 * t));
-      }
-    });
-  };
-  f.loop(i, op.i32(0), [...op.get(ROWS), ...op.i32(1), ...op.i32Sub], 2, rowsOf(2));
-  f.loop(i, op.get(i), op.get(ROWS), 1, rowsOf(1));
-  return f.def();
 }
 
 function softmaxRows(): FuncDef {
@@ -133,7 +97,10 @@ function softmaxGradRows(): FuncDef {
   return f.def();
 }
 
-/** Two output rows at a time (then the odd last one), as `scores`. */
+/**
+ * Two output rows at a time (then the odd last one), each loaded vector of x serving both:
+ * 8 accumulators, the register tile of the matmul kernel.
+ */
 function combine(fma: boolean): FuncDef {
   const f = new Fn('combine', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [P, PIS, PJS, X, XRS, ROWS, M, D, OUT, ORS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
