@@ -12,13 +12,25 @@ export interface Stats {
   runs: number;
 }
 
+/** What a run returns for the cross-check. */
+export type Result = Float32Array | Float64Array | number[];
+/** A run timed where it ran (another process): the time leaves out the messaging. */
+export interface Timed {
+  result: Result;
+  ms: number;
+}
+export type Run = () => Promise<Result | Timed>;
+
 /** One engine's implementation of a workload: `setup` builds inputs once, `run` is timed. */
 export interface Impl {
   engine: string;
   /** Prepares inputs; returns the function to time, which returns a result to check. */
-  setup(): Promise<() => Promise<Float32Array | Float64Array | number[]>> | (() => Promise<Float32Array | Float64Array | number[]>);
+  setup(): Promise<Run> | Run;
   teardown?(): void | Promise<void>;
-  /** Peak memory of an engine that runs in another process (MB); in-process engines use this process's. */
+  /**
+   * The peak resident set (MB) of the process that ran the engine, when the engine runs in
+   * a process of its own (engines in this process share its figure, so they report none).
+   */
   peakMB?(): Promise<number>;
 }
 
@@ -41,6 +53,7 @@ export interface Row {
   engine: string;
   stats?: Stats;
   gflops?: number;
+  peakMB?: number;
   note?: string;
 }
 
@@ -67,13 +80,17 @@ function maxRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
   return diff / (scale || 1);
 }
 
+/** Whether a run reported its own time (see Timed). */
+export const isTimed = (out: Result | Timed): out is Timed => !Array.isArray(out) && !ArrayBuffer.isView(out);
+
 export async function runWorkload(w: Workload, opts: { warmup: number; reps: number }, log: (s: string) => void): Promise<Row[]> {
-  const runs: { impl: Impl; fn?: () => Promise<ArrayLike<number>>; times: number[]; warm?: number; note?: string }[] = [];
+  const runs: { impl: Impl; fn?: Run; times: number[]; warm?: number; note?: string; peakMB?: number }[] = [];
   let reference: ArrayLike<number> | undefined;
   for (const impl of w.impls) {
     try {
       const fn = await impl.setup();
-      const result = await fn();
+      const out = await fn();
+      const result = isTimed(out) ? out.result : out;
       if (reference === undefined) reference = result;
       const d = maxRelDiff(result, reference);
       if (!(d <= w.tolerance)) runs.push({ impl, times: [], note: `result differs from ours by ${d.toExponential(2)} (tolerance ${w.tolerance})` });
@@ -90,13 +107,16 @@ export async function runWorkload(w: Workload, opts: { warmup: number; reps: num
       if (run.times.length > 0 && spent > budget) continue;
       if (r >= 1 && r < opts.warmup && spent === 0 && run.warm !== undefined && run.warm > budget / 4) continue; // one warm-up is enough for a slow engine
       const t0 = performance.now();
-      await run.fn();
-      const dt = performance.now() - t0;
+      const out = await run.fn();
+      const dt = isTimed(out) ? out.ms : performance.now() - t0;
       if (r >= opts.warmup) run.times.push(dt);
       else run.warm = dt;
     }
   }
-  for (const run of runs) await run.impl.teardown?.();
+  for (const run of runs) {
+    if (run.times.length > 0) run.peakMB = await run.impl.peakMB?.().catch(() => undefined);
+    await run.impl.teardown?.();
+  }
   return runs.map((run) => {
     if (run.times.length === 0) {
       log(`  ${w.name} ${run.impl.engine}: ${run.note}`);
@@ -104,22 +124,8 @@ export async function runWorkload(w: Workload, opts: { warmup: number; reps: num
     }
     const s = stats(run.times);
     const gflops = w.flop > 0 ? w.flop / (s.median * 1e6) : undefined;
-    log(`  ${w.name} ${run.impl.engine}: median ${s.median.toFixed(2)} ms (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)})${gflops ? `, ${gflops.toFixed(1)} GFLOP/s` : ''}`);
-    return { workload: w.name, engine: run.impl.engine, stats: s, ...(gflops !== undefined ? { gflops } : {}) };
+    const mem = run.peakMB !== undefined ? `, peak RSS ${run.peakMB.toFixed(0)} MB` : '';
+    log(`  ${w.name} ${run.impl.engine}: median ${s.median.toFixed(2)} ms (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)})${gflops ? `, ${gflops.toFixed(1)} GFLOP/s` : ''}${mem}`);
+    return { workload: w.name, engine: run.impl.engine, stats: s, ...(gflops !== undefined ? { gflops } : {}), ...(run.peakMB !== undefined ? { peakMB: run.peakMB } : {}) };
   });
-}
-
-/**
- * Runs one engine of a workload alone (setup, the check run, then `runs` runs) and returns
- * the peak resident set of the process that ran it, in MB. Meant for a fresh child process,
- * so that the figure is that engine's alone.
- */
-export async function runAlone(w: Workload, engine: string, runs: number): Promise<{ engine: string; peakMB: number }> {
-  const impl = w.impls.find((i) => i.engine === engine);
-  if (impl === undefined) throw new Error(`runAlone: ${w.name} has no engine '${engine}'`);
-  const fn = await impl.setup();
-  for (let r = 0; r <= runs; r++) await fn();
-  const peakMB = impl.peakMB !== undefined ? await impl.peakMB() : process.resourceUsage().maxRSS / 1024;
-  await impl.teardown?.();
-  return { engine, peakMB };
 }

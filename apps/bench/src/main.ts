@@ -6,16 +6,16 @@
  *   npm run bench -- --quick              # smoke test: small sizes, few repetitions
  *   npm run bench -- --only ViT --reps 7  # the workloads whose name contains "ViT"
  *
- * Peak memory: each engine's workload runs again alone in a child process (setup, the check
- * run, two runs), which reports its peak resident set; PyTorch reports its own process's.
+ * Each engine runs in a child process of its own (see isolated.ts), which times its runs
+ * and reports its peak resident set; `--in-process` runs them all in this process instead.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { availableKernels } from '@ggem/tensor';
-import { runAlone, runWorkload, type Row, type Workload } from './harness.js';
+import { runWorkload, type Row, type Workload } from './harness.js';
+import { isolated, serve } from './isolated.js';
 import { gemWorkload } from './workloads/gem.js';
 import { matmulWorkload } from './workloads/matmul.js';
 import { rowwiseWorkload } from './workloads/rowwise.js';
@@ -33,11 +33,11 @@ const o = new Command()
   .option('--quick', 'small sizes and few repetitions (a smoke test)')
   .option('--reps <n>', 'timed repetitions per engine (default 15, quick 3)', positive('--reps'))
   .option('--only <text>', 'only the workloads whose name contains this')
-  .option('--no-memory', 'skip the peak-memory probes')
+  .option('--in-process', 'every engine in this process (no peak memory); by default each runs in a child process')
   .option('--out <dir>', 'where latest.json and latest.md go', fileURLToPath(new URL('../../../docs/bench', import.meta.url)))
-  .option('--probe <workload::engine>', '(internal) run one engine of one workload alone and print its peak memory')
+  .option('--serve <workload::engine>', '(internal) the child process that runs one engine of one workload')
   .parse()
-  .opts<{ quick?: boolean; reps?: number; only?: string; memory: boolean; out: string; probe?: string }>();
+  .opts<{ quick?: boolean; reps?: number; only?: string; inProcess?: boolean; out: string; serve?: string }>();
 
 const quick = o.quick ?? false;
 const kernels = availableKernels();
@@ -63,41 +63,33 @@ const catalogue: [string, () => Workload][] = quick
       ['ViT-S/16 forward, batch 32', () => vitForwardWorkload(32)],
     ];
 
-if (o.probe !== undefined) {
-  // a child: one engine of one workload, alone
-  const [name, engine] = o.probe.split('::') as [string, string];
+if (o.serve !== undefined) {
+  // a child: one engine of one workload, run on the parent's requests
+  const at = o.serve.indexOf('::');
+  const [name, engine] = [o.serve.slice(0, at), o.serve.slice(at + 2)];
   const make = catalogue.find(([n]) => n === name)?.[1];
-  if (make === undefined) throw new Error(`bench --probe: no workload '${name}'`);
-  console.log(JSON.stringify(await runAlone(make(), engine, 2)));
-  process.exit(0);
-}
-
-const reps = o.reps ?? (quick ? 3 : 15);
-const selected = catalogue.filter(([n]) => o.only === undefined || n.includes(o.only));
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, node ${process.version}`;
-console.log(`bench: ${selected.length} workloads, ${reps} repetitions after warm-up, ${machine}`);
-const rows: (Row & { peakMB?: number })[] = [];
-for (const [key, make] of selected) {
-  const w = make();
-  const got: (Row & { peakMB?: number })[] = await runWorkload(w, { warmup: quick ? 1 : 3, reps }, console.log);
-  if (o.memory) {
-    for (const r of got.filter((r) => r.stats !== undefined)) {
-      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...(quick ? ['--quick'] : []), '--probe', `${key}::${r.engine}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
-      const line = child.stdout.trim().split('\n').pop() ?? '';
-      try {
-        r.peakMB = (JSON.parse(line) as { peakMB: number }).peakMB;
-      } catch {
-        console.log(`  ${w.name} ${r.engine}: the memory probe failed: ${child.stderr.trim().split('\n').pop()}`);
-      }
-    }
+  if (make === undefined) throw new Error(`bench --serve: no workload '${name}'`);
+  serve(make(), engine);
+} else {
+  const reps = o.reps ?? (quick ? 3 : 15);
+  const selected = catalogue.filter(([n]) => o.only === undefined || n.includes(o.only));
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, node ${process.version}`;
+  const where = o.inProcess ? 'every engine in one process' : 'each engine in its own process';
+  console.log(`bench: ${selected.length} workloads, ${reps} repetitions after warm-up, ${where}, ${machine}`);
+  const rows: Row[] = [];
+  for (const [key, make] of selected) {
+    const w = make();
+    const script = fileURLToPath(import.meta.url);
+    // engines that already run in a process of their own (PyTorch) report their memory themselves
+    if (!o.inProcess) w.impls = w.impls.map((i) => (i.peakMB ? i : isolated(i.engine, script, [...(quick ? ['--quick'] : []), '--serve', `${key}::${i.engine}`])));
+    rows.push(...(await runWorkload(w, { warmup: quick ? 1 : 3, reps }, console.log)));
+    save(rows, machine, reps, where);
   }
-  rows.push(...got);
-  save();
+  console.log('\n' + render(rows));
 }
-console.log('\n' + render());
 
 /** The markdown table of the rows so far (written after every workload, so a crash loses nothing). */
-function render(): string {
+function render(rows: Row[]): string {
   return [
     `| workload | engine | median ms | min | max | GFLOP/s | peak RSS MB | vs fastest ggem |`,
     `|---|---|---:|---:|---:|---:|---:|---:|`,
@@ -116,8 +108,9 @@ function isOurs(engine: string): boolean {
   return engine === 'ggem' || engine.startsWith('ggem,');
 }
 
-function save(): void {
+function save(rows: Row[], machine: string, reps: number, where: string): void {
   mkdirSync(o.out, { recursive: true });
-  writeFileSync(`${o.out}/latest.json`, JSON.stringify({ date: new Date().toISOString(), machine, reps, rows }, null, 2));
-  writeFileSync(`${o.out}/latest.md`, `Machine: ${machine}; ${reps} timed repetitions after warm-up, engines alternated; peak RSS of a process running only that engine's workload (setup, check run, 2 runs).\n\n${render()}\n`);
+  writeFileSync(`${o.out}/latest.json`, JSON.stringify({ date: new Date().toISOString(), machine, reps, where, rows }, null, 2));
+  const memory = o.inProcess ? '' : `; peak RSS of the process that ran the engine's workload (setup, check, warm-up and timed runs)`;
+  writeFileSync(`${o.out}/latest.md`, `Machine: ${machine}; ${reps} timed repetitions after warm-up, engines alternated, ${where}${memory}.\n\n${render(rows)}\n`);
 }

@@ -56,7 +56,11 @@ function peerImpl(engine: string, prepare: (dir: string) => Record<string, unkno
       const msg = prepare(mkdtempSync(join(tmpdir(), 'ggem-bench-')));
       peer = new TorchPeer();
       await peer.send({ cmd: 'setup', ...msg });
-      return async () => Float64Array.from((await peer!.send<{ result: number[] }>({ cmd: 'run' })).result);
+      return async () => {
+        // the peer times its run itself (the time leaves out the JSON messaging)
+        const { result, ms } = await peer!.send<{ result: number[]; ms: number }>({ cmd: 'run' });
+        return { result: Float64Array.from(result), ms };
+      };
     },
     teardown: () => peer?.close(),
     peakMB: async () => (await peer!.send<{ maxRssMB: number }>({ cmd: 'memory' })).maxRssMB,
