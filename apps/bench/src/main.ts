@@ -16,6 +16,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { availableKernels } from '@ggem/tensor';
 import { runWorkload, type Row, type Workload } from './harness.js';
 import { isolated, serve } from './isolated.js';
+import { render } from './report.js';
 import { gemWorkload } from './workloads/gem.js';
 import { matmulWorkload } from './workloads/matmul.js';
 import { rowwiseWorkload } from './workloads/rowwise.js';
@@ -86,26 +87,6 @@ if (o.serve !== undefined) {
     save(rows, machine, reps, where);
   }
   console.log('\n' + render(rows));
-}
-
-/** The markdown table of the rows so far (written after every workload, so a crash loses nothing). */
-function render(rows: Row[]): string {
-  return [
-    `| workload | engine | median ms | min | max | GFLOP/s | peak RSS MB | vs fastest ggem |`,
-    `|---|---|---:|---:|---:|---:|---:|---:|`,
-    ...rows.map((r) => {
-      const ours = Math.min(...rows.filter((x) => x.workload === r.workload && isOurs(x.engine) && x.stats).map((x) => x.stats!.median));
-      const ratio = r.stats && Number.isFinite(ours) ? (r.stats.median / ours).toFixed(2) + '×' : '';
-      return r.stats
-        ? `| ${r.workload} | ${r.engine} | ${r.stats.median.toFixed(2)} | ${r.stats.min.toFixed(2)} | ${r.stats.max.toFixed(2)} | ${r.gflops?.toFixed(1) ?? ''} | ${r.peakMB?.toFixed(0) ?? ''} | ${ratio} |`
-        : `| ${r.workload} | ${r.engine} | — | | | | | ${r.note} |`;
-    }),
-  ].join('\n');
-}
-
-/** Our CPU engine's rows: 'ggem' (one thread) and 'ggem, N threads' (data-parallel), not gpu.js. */
-function isOurs(engine: string): boolean {
-  return engine === 'ggem' || engine.startsWith('ggem,');
 }
 
 function save(rows: Row[], machine: string, reps: number, where: string): void {
