@@ -83,6 +83,29 @@ function maxRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
 /** Whether a run reported its own time (see Timed). */
 export const isTimed = (out: Result | Timed): out is Timed => !Array.isArray(out) && !ArrayBuffer.isView(out);
 
+/** Runs shorter than this are timed after `STEADY_WARM_MS` of untimed ones (see `steady`). */
+export const STEADY_UNDER_MS = 1000;
+export const STEADY_WARM_MS = 100;
+
+/**
+ * For an engine in a process of its own, which sits idle while the others run: a short
+ * run is timed after at least STEADY_WARM_MS of untimed runs in the same process, so that
+ * no engine is timed waking from idle. On this VM a process idle for tens of milliseconds
+ * runs slowly for a while after it wakes (a 512³ product on two threads, 30 ms idle
+ * between runs: 5.6-8.0 ms after one untimed run, 4.3-4.5 ms after 100 ms of them); long
+ * runs keep a single run.
+ */
+export function steady(run: () => Promise<Timed>): () => Promise<Timed> {
+  let last = 0;
+  return async () => {
+    const t0 = performance.now();
+    if (last < STEADY_UNDER_MS) do await run(); while (performance.now() - t0 < STEADY_WARM_MS);
+    const out = await run();
+    last = out.ms;
+    return out;
+  };
+}
+
 export async function runWorkload(w: Workload, opts: { warmup: number; reps: number }, log: (s: string) => void): Promise<Row[]> {
   const runs: { impl: Impl; fn?: Run; times: number[]; warm?: number; note?: string; peakMB?: number }[] = [];
   let reference: ArrayLike<number> | undefined;

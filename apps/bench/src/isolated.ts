@@ -3,10 +3,11 @@
  * the children sit idle on a message while another engine runs, so that no engine pays
  * for another's heap (on a 2-core machine V8's background GC of a big heap takes the core
  * the data-parallel step wants). A child builds the same workload by name, times each run
- * where it runs (the time leaves out the messaging), and reports its own peak resident set.
+ * where it runs (the time leaves out the messaging; short runs follow an untimed one, see
+ * `steady`), and reports its own peak resident set.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { isTimed, type Impl, type Run, type Timed, type Workload } from './harness.js';
+import { isTimed, steady, type Impl, type Timed, type Workload } from './harness.js';
 
 type Request = { cmd: 'setup' | 'run' | 'memory' | 'quit' };
 type Reply = { ok: true; value?: unknown } | { ok: false; error: string };
@@ -52,20 +53,21 @@ export function isolated(engine: string, script: string, args: string[]): Impl {
 /** The child's side: runs `engine` of `w` on the parent's requests, then exits on 'quit'. */
 export function serve(w: Workload, engine: string): void {
   const impl = w.impls.find((i) => i.engine === engine);
-  let run: Run | undefined;
+  let run: (() => Promise<Timed>) | undefined;
   const reply = (r: Reply, then?: () => void) => process.send!(r, undefined, undefined, then);
   process.on('message', async ({ cmd }: Request) => {
     try {
       if (impl === undefined) throw new Error(`bench: ${w.name} has no engine '${engine}'`);
       if (cmd === 'setup') {
-        run = await impl.setup();
+        const fn = await impl.setup();
+        run = steady(async () => {
+          const t0 = performance.now();
+          const out = await fn();
+          return isTimed(out) ? out : { result: out, ms: performance.now() - t0 };
+        });
         return reply({ ok: true });
       }
-      if (cmd === 'run') {
-        const t0 = performance.now();
-        const out = await run!();
-        return reply({ ok: true, value: isTimed(out) ? out : { result: out, ms: performance.now() - t0 } });
-      }
+      if (cmd === 'run') return reply({ ok: true, value: await run!() });
       if (cmd === 'memory') return reply({ ok: true, value: impl.peakMB ? await impl.peakMB() : process.resourceUsage().maxRSS / 1024 });
       await impl.teardown?.();
       reply({ ok: true }, () => process.exit(0));

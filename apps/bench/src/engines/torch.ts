@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Tensor } from '@ggem/tensor';
-import type { Impl } from '../harness.js';
+import { steady, type Impl } from '../harness.js';
 import { ADAMW, CHECKED, type VitSpec } from '../workloads/vit.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -56,11 +56,12 @@ function peerImpl(engine: string, prepare: (dir: string) => Record<string, unkno
       const msg = prepare(mkdtempSync(join(tmpdir(), 'ggem-bench-')));
       peer = new TorchPeer();
       await peer.send({ cmd: 'setup', ...msg });
-      return async () => {
-        // the peer times its run itself (the time leaves out the JSON messaging)
+      // the peer times its run itself (the time leaves out the JSON messaging); it sits idle
+      // while the other engines run, so short runs follow an untimed one as in isolated.ts
+      return steady(async () => {
         const { result, ms } = await peer!.send<{ result: number[]; ms: number }>({ cmd: 'run' });
         return { result: Float64Array.from(result), ms };
-      };
+      });
     },
     teardown: () => peer?.close(),
     peakMB: async () => (await peer!.send<{ maxRssMB: number }>({ cmd: 'memory' })).maxRssMB,

@@ -21,16 +21,21 @@ const WORKER_TIMEOUT_MS = 60_000;
 const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
 const workerThreads = isNode ? await import('node:worker_threads').catch(() => null) : null;
 
+/** The slots claimPanels reads and writes: Np, Chunk, Next, J0, J1. */
+const CLAIM_SLOTS = [Slot.Np, Slot.Chunk, Slot.Next, Slot.J0, Slot.J1] as const;
+
 /**
- * The whole of a worker: sleep on the control block's sequence number, run the job's
- * `part` function, report. Plain JavaScript evaluated in the worker, so it loads the same
- * way under a TypeScript loader, from the built package, or bundled.
+ * The whole of a worker: sleep on the control block's sequence number, then claim chunks
+ * of the job's column panels from the main thread's counter (claimPanels) and run the
+ * `part` function on each, report. Plain JavaScript evaluated in the worker, so it loads
+ * the same way under a TypeScript loader, from the built package, or bundled.
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, offset } = workerData;
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(memory.buffer, offset, ${Slot.Count});
+const counter = new Int32Array(memory.buffer, 0, ${Slot.Count});
 Atomics.store(ctrl, ${Slot.Ready}, 1);
 let seen = 0;
 for (;;) {
@@ -38,10 +43,28 @@ for (;;) {
   Atomics.wait(ctrl, ${Slot.Seq}, seen);
   seen = Atomics.load(ctrl, ${Slot.Seq});
   if (seen < 0) break;
-  exports['part' + ctrl[${Slot.Shape}]](offset);
+  (${claimPanels.toString()})(ctrl, counter, exports['part' + ctrl[${Slot.Shape}]], offset, ${JSON.stringify(CLAIM_SLOTS)});
   Atomics.store(ctrl, ${Slot.Done}, seen);
   Atomics.notify(ctrl, ${Slot.Done});
 }`;
+
+/**
+ * One thread's share of a threaded product: claims chunks of column panels from the
+ * shared counter until none are left, running `part` on each. The split follows whoever is
+ * free, so a worker that wakes late (an idle core can take milliseconds to wake in a VM)
+ * takes fewer panels instead of holding up the product. Serialised into the worker source,
+ * so it uses nothing but its arguments (the slots come as numbers).
+ */
+function claimPanels(ctrl: Int32Array, counter: Int32Array, part: (ctrl: number) => void, offset: number, slots: readonly number[]): void {
+  const [npSlot, chunkSlot, nextSlot, j0Slot, j1Slot] = slots as [number, number, number, number, number];
+  const np = ctrl[npSlot]!;
+  const chunk = ctrl[chunkSlot]!;
+  for (let j = Atomics.add(counter, nextSlot, chunk); j < np; j = Atomics.add(counter, nextSlot, chunk)) {
+    ctrl[j0Slot] = j;
+    ctrl[j1Slot] = Math.min(np, j + chunk);
+    part(offset);
+  }
+}
 
 type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst: number) => void;
 
@@ -52,9 +75,9 @@ type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst:
  * is read in place and a transposed one packed. The kernel writes a C padded to whole
  * tiles, whose valid part is copied out. Packing is O(mk + kn) against the kernel's O(mnk).
  *
- * With `threads` > 1 (Node only), worker threads share the memory: each thread packs and
- * multiplies its own slice of B's column panels (the module's `part` function), woken and
- * awaited through Atomics on its control block, so no data moves between threads.
+ * With `threads` > 1 (Node only), worker threads share the memory: each thread claims
+ * chunks of B's column panels, packs and multiplies them (the module's `part` function),
+ * woken and awaited through Atomics on its control block, so no data moves between threads.
  */
 export class WasmGemm {
   private readonly memory: WebAssembly.Memory;
@@ -158,18 +181,23 @@ export class WasmGemm {
         else for (let r = 0; r < m; r++) f32.set(c.subarray(cOff + r * n, cOff + (r + 1) * n), cp + r * ldc);
       }
       const ready = m * n * k >= this.threadMinMacs ? this.workers.filter((w) => Atomics.load(w.ctrl, Slot.Ready) === 1).slice(0, np - 1) : [];
-      const share = Math.ceil(np / (ready.length + 1));
-      if (ready.length > 0) this.threadedCalls++;
-      ready.forEach((w, t) => {
-        w.ctrl.set(job.subarray(Slot.Shape, Slot.Count), Slot.Shape);
-        w.ctrl[Slot.J0] = Math.min(np, (t + 1) * share);
-        w.ctrl[Slot.J1] = Math.min(np, (t + 2) * share);
-        Atomics.store(w.ctrl, Slot.Seq, ++w.seq);
-        Atomics.notify(w.ctrl, Slot.Seq);
-      });
-      job[Slot.J0] = 0;
-      job[Slot.J1] = Math.min(np, share);
-      this.parts[i]!(0);
+      if (ready.length === 0) {
+        job[Slot.J0] = 0;
+        job[Slot.J1] = np;
+        this.parts[i]!(0);
+      } else {
+        this.threadedCalls++;
+        // about four chunks per thread: few claims, and a late thread's share shrinks
+        job[Slot.Np] = np;
+        job[Slot.Chunk] = Math.max(1, Math.floor(np / (4 * (ready.length + 1))));
+        Atomics.store(job, Slot.Next, 0);
+        for (const w of ready) {
+          w.ctrl.set(job.subarray(Slot.Shape, Slot.Count), Slot.Shape);
+          Atomics.store(w.ctrl, Slot.Seq, ++w.seq);
+          Atomics.notify(w.ctrl, Slot.Seq);
+        }
+        claimPanels(job, job, this.parts[i]!, 0, CLAIM_SLOTS);
+      }
       for (const w of ready) {
         for (let s = 0; s < SPIN && Atomics.load(w.ctrl, Slot.Done) !== w.seq; s++);
         while (Atomics.load(w.ctrl, Slot.Done) !== w.seq) {

@@ -56,8 +56,11 @@ export const kernelNames = (s: KernelShape) => ({
   gemm: `gemm${s.mr}x${s.nr}${s.fma ? 'fma' : ''}`,
 });
 
-/** Int32 slots of a job in a control block (pointers, strides and ldc in bytes). */
-export const enum Slot { Seq, Done, Ready, Shape, RowMajorB, Rb, BRow, BCol, J0, J1, N, K, Bp, A, Ars, Aks, Aps, Cp, Mp, Ldc, Bias, Acc, Count }
+/**
+ * Int32 slots of a job in a control block (pointers, strides and ldc in bytes). Np panels
+ * are claimed Chunk at a time through the main thread's `Next` (see gemm.ts).
+ */
+export const enum Slot { Seq, Done, Ready, Shape, RowMajorB, Rb, BRow, BCol, J0, J1, N, K, Bp, A, Ars, Aks, Aps, Cp, Mp, Ldc, Bias, Acc, Np, Chunk, Next, Count }
 
 /**
  * part{i}(ctrl): one thread's share of a product with tile shape i. Reads its job from
