@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runWorkload, stats, type Workload } from './harness.js';
+import { runWorkload, stats, steady, STEADY_UNDER_MS, STEADY_WARM_MS, type Workload } from './harness.js';
 
 describe('bench harness', () => {
   it('reports median, min and max', () => {
@@ -44,5 +44,22 @@ describe('bench harness', () => {
     assert.equal(rows[0]!.stats!.runs, 5);
     assert.equal(rows[1]!.stats!.runs, 1, 'one timed run, then the budget is spent');
     assert.equal(slow, 1 + 1 + 1, 'check run, one warm-up (slow engines skip the rest), one timed run');
+  });
+});
+
+describe('steady (engines in their own process)', () => {
+  it('runs the check alone, then times short runs after 100 ms of untimed ones and long runs alone', async () => {
+    let calls = 0;
+    let ms = 10;
+    const run = steady(async () => ({ result: [++calls], ms }));
+    assert.deepEqual((await run()).result, [1], 'the first run (the check) is the engine\'s first');
+    const t0 = performance.now();
+    await run();
+    assert.ok(performance.now() - t0 >= STEADY_WARM_MS && calls > 2, `untimed runs for ${STEADY_WARM_MS} ms before a short one (${calls} calls)`);
+    ms = STEADY_UNDER_MS;
+    await run(); // the last run was short: warm again, learn that runs are long now
+    const before = calls;
+    await run();
+    assert.equal(calls, before + 1, 'a long run is timed alone');
   });
 });

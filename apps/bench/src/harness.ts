@@ -93,13 +93,14 @@ export const STEADY_WARM_MS = 100;
  * no engine is timed waking from idle. On this VM a process idle for tens of milliseconds
  * runs slowly for a while after it wakes (a 512³ product on two threads, 30 ms idle
  * between runs: 5.6-8.0 ms after one untimed run, 4.3-4.5 ms after 100 ms of them); long
- * runs keep a single run.
+ * runs keep a single run. The first run, the harness's check of the result, runs alone: a
+ * training step changes the weights, so every engine's check must be its first step.
  */
 export function steady(run: () => Promise<Timed>): () => Promise<Timed> {
-  let last = 0;
+  let last: number | undefined;
   return async () => {
     const t0 = performance.now();
-    if (last < STEADY_UNDER_MS) do await run(); while (performance.now() - t0 < STEADY_WARM_MS);
+    if (last !== undefined && last < STEADY_UNDER_MS) do await run(); while (performance.now() - t0 < STEADY_WARM_MS);
     const out = await run();
     last = out.ms;
     return out;
