@@ -48,7 +48,7 @@ describe('bench harness', () => {
 });
 
 describe('steady (engines in their own process)', () => {
-  it('runs the check alone, then times short runs after 100 ms of untimed ones and long runs alone', async () => {
+  it('runs the check alone, then times short runs after STEADY_WARM_MS of untimed ones and long runs alone', async () => {
     let calls = 0;
     let ms = 10;
     const run = steady(async () => ({ result: [++calls], ms }));
