@@ -54,25 +54,11 @@ describe('gpu.js backend in Chromium (headless)', { skip: existsSync(CHROMIUM) ?
     server?.close();
   });
 
-  /**
-   * Cases that fail in webgpu mode, with the error they give now: the strided-view and
-   * concatenation gradients hand gpu.js a buffer it takes for another device's (not yet
-   * understood). Listed so that the rest is held to the bar and a fix shows up here.
-   */
-  const webgpuOpen = new Map([
-    ['strided views', /is from a different WebGPU device/],
-    ['concatenation and clamp', /is from a different WebGPU device/],
-  ]);
   for (const [mode, kernelClass] of [['webgl2', 'WebGL2Kernel'], ['webgpu', 'WebGPUKernel']] as const) {
     it(`${mode}: every op's values and gradients equal the CPU backend's, on ${kernelClass}s`, async () => {
       const r = await page.evaluate((m) => (globalThis as unknown as { __suite: (m: string) => Promise<SuiteResult> }).__suite(m), mode);
       assert.equal(r.cases.length, 13);
       for (const c of r.cases) {
-        const open = mode === 'webgpu' ? webgpuOpen.get(c.name) : undefined;
-        if (open !== undefined) {
-          assert.match(c.error ?? 'it passes now: take it off the list', open, c.name);
-          continue;
-        }
         assert.equal(c.error, undefined, `${c.name}: ${c.error}`);
         assert.ok(c.maxError < 1e-4, `${c.name}: relative error ${c.maxError}`);
       }

@@ -96,7 +96,9 @@ for (const [mode, kernelClass] of modes) {
  * WebGPU's contract, in Node: gpu.js's webgpu kernels return promises and read back
  * asynchronously. A stand-in GPU gives its cpu-mode kernels that contract (each result a
  * macrotask later, `toArray` a promise, `delete` recorded) and reports mode 'webgpu', so the
- * backend chains kernels on promises. A kernel that reads a deleted output fails.
+ * backend chains kernels on promises. A kernel that reads a deleted output fails, and so
+ * does one given an array where its first call had a device buffer (webgpu kernels keep the
+ * argument types of their first call and read the array as a buffer of another device).
  */
 describe('gpu.js backend with promise-returning kernels (the webgpu contract)', () => {
   const real = new GPU({ mode: 'cpu' });
@@ -108,9 +110,12 @@ describe('gpu.js backend with promise-returning kernels (the webgpu contract)', 
     mode: 'webgpu',
     createKernel(fn, settings) {
       const k = real.createKernel(fn, settings);
+      let buffers: boolean[] | undefined;
       const wrapped = (...args: unknown[]) =>
         new Promise<Out>((resolve, reject) =>
           setTimeout(() => {
+            buffers ??= args.map(isOut);
+            if (args.some((a, i) => buffers![i] && !isOut(a))) return reject(new Error('an array passed where the first call had a buffer'));
             if (args.some((a) => isOut(a) && deleted.has(a))) return reject(new Error('a kernel read a deleted output'));
             if (args.some((a) => a instanceof Promise)) return reject(new Error('a kernel was given a promise'));
             const r = k(...args.map((a) => (isOut(a) ? a.inner : a))) as { toArray?: () => ArrayLike<number> } | ArrayLike<number>;
@@ -151,6 +156,16 @@ describe('gpu.js backend with promise-returning kernels (the webgpu contract)', 
       got.forEach((a, k) => close(a, want[k]!, k === 0 ? 'value' : `gradient ${k}`));
     });
   }
+
+  it('runs an op on host arrays after the same op on device buffers (a kernel per kind of argument)', async () => {
+    const g = new Generator(4);
+    const [a, b] = [randn([3, 5], { generator: g }), randn([3, 5], { generator: g })];
+    const want = a.add(b).data;
+    const onDevice = on(a, be).mul(1).add(on(b, be).mul(1)); // add's kernel first sees two device buffers
+    close(await onDevice.dataAsync(), want, 'device');
+    const onHost = on(a, be).add(on(b, be)); // then two arrays (as CPU fallbacks' results are)
+    close(await onHost.dataAsync(), want, 'host');
+  });
 
   it('frees the outputs backward no longer needs (the cases above fail if one is freed before a kernel that reads it)', async () => {
     assert.ok(deletes > 0, 'backward released intermediate gradients');

@@ -111,22 +111,35 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     return s;
   }
 
-  /** Runs a kernel on `args` (storages or host arrays); webgpu: once the inputs are computed. */
-  function run(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
-    if (cells >= MAX_CELLS) throw new Error(`gpujs: ${key} writes ${cells} cells, over the ${MAX_CELLS} a kernel can index`);
-    const id = `${key}|${cells}|${JSON.stringify(constants)}`;
+  /**
+   * The kernel for `key` with these constants and arguments, compiled on first use. gpu.js
+   * fixes a kernel's argument types at its first call (device buffer or array), and its
+   * webgpu kernels do not switch when they change (they take an array for a buffer from
+   * another device), so kernels are kept per kind of argument too.
+   */
+  function kernelFor(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, vals: unknown[]): Kernel {
+    const kinds = vals.map((v) => (ArrayBuffer.isView(v) ? 'a' : typeof v === 'object' ? 'd' : 'n')).join('');
+    const id = `${key}|${cells}|${JSON.stringify(constants)}|${kinds}`;
     let k = kernels.get(id);
     if (k === undefined) {
       k = gpu.createKernel(fn, { output: [cells], constants, pipeline: true, immutable: true, precision: 'single', tactic: 'precision' });
       kernels.set(id, k);
     }
-    const kernel = k;
+    return k;
+  }
+
+  /** Runs a kernel on `args` (storages or host arrays); webgpu: once the inputs are computed. */
+  function run(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
+    if (cells >= MAX_CELLS) throw new Error(`gpujs: ${key} writes ${cells} cells, over the ${MAX_CELLS} a kernel can index`);
     if (!asynchronous) {
-      const r = kernel(...args.map(value));
+      const vals = args.map(value);
+      const kernel = kernelFor(key, fn, cells, constants, vals);
+      const r = kernel(...vals);
       kernelClasses.add(kernel.kernel.constructor.name);
       return wrap(r);
     }
     const p = Promise.all(args.map(value)).then(async (vals) => {
+      const kernel = kernelFor(key, fn, cells, constants, vals);
       const r = await kernel(...vals);
       kernelClasses.add(kernel.kernel.constructor.name);
       return r;
