@@ -3,8 +3,8 @@
  * the children sit idle on a message while another engine runs, so that no engine pays
  * for another's heap (on a 2-core machine V8's background GC of a big heap takes the core
  * the data-parallel step wants). A child builds the same workload by name, times each run
- * where it runs (the time leaves out the messaging; short runs follow an untimed one, see
- * `steady`), and reports its own peak resident set.
+ * where it runs (the time leaves out the messaging; a short run is timed after half a second
+ * of untimed ones, see `steady`), and reports its own peak resident set.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { isTimed, steady, type Impl, type Timed, type Workload } from './harness.js';
