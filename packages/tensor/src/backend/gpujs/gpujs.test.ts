@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { attention, concat, cpuBackend, Generator, getBackend, layerNorm, linear, logSoftmax, matmulT, randn, setBackend, softmax, Tensor, type Backend } from '../../index.js';
+import { cpuBackend, Generator, getBackend, randn, setBackend } from '../../index.js';
 import { createGpujsBackend, type GpujsBackend } from './index.js';
+import { gemOutputs, on, opCases, valueAndGrads } from './op-cases.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => Parameters<typeof createGpujsBackend>[0] };
 
@@ -12,21 +13,9 @@ const modes = [
   ['webasm', 'WebAssemblyKernel'],
 ] as const;
 
-/** The same float32 values on another backend. */
-const on = (t: Tensor, be: Backend) => new Tensor(be.fromArray((t.data as Float32Array).slice()), t.shape, t.dtype, be);
-
 function close(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol = 1e-5): void {
   assert.equal(got.length, want.length, `${what}: length`);
   for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)), `${what} entry ${i}: ${got[i]} vs ${want[i]}`);
-}
-
-/** An op's value and the gradients of Σ f·w w.r.t. its inputs, on a backend. */
-function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Float32Array[] {
-  const xs = inputs.map((t) => on(t, be).setRequiresGrad(true));
-  const y = f(...xs);
-  const w = on(randn(y.shape, { generator: new Generator(99) }), be);
-  y.mul(w).sum().backward();
-  return [y.data as Float32Array, ...xs.map((x) => x.grad!.data as Float32Array)];
 }
 
 const before = getBackend().name;
@@ -36,44 +25,26 @@ for (const [mode, kernelClass] of modes) {
   describe(`gpu.js backend, ${mode} mode`, () => {
     const warnings: string[] = [];
     const be: GpujsBackend = createGpujsBackend(new GPU({ mode }), (m) => warnings.push(m));
-    const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
-      ['broadcast add', (a, b) => a.add(b), [[3, 4, 5], [4, 1]]],
-      ['mul, sub, div', (a, b) => a.mul(b).sub(b).div(b.abs().add(1)), [[6, 7], [6, 7]]],
-      ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]]],
-      ['linear (bias and residual in the product)', (x, w, b, r) => linear(x, w, b, r), [[7, 6], [5, 6], [5], [7, 5]]],
-      ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]]],
-      ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]]],
-      ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]]],
-      ['exact GELU', (a) => a.gelu(), [[5, 9]]],
-      ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]]],
-      ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]]],
-      ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]]],
-    ];
-    for (const [name, f, shapes] of cases) {
-      it(`${name}: values and gradients equal the CPU backend's`, () => {
-        fc.assert(fc.property(fc.integer(), (seed) => {
+    for (const [name, f, shapes] of opCases) {
+      it(`${name}: values and gradients equal the CPU backend's`, async () => {
+        await fc.assert(fc.asyncProperty(fc.integer(), async (seed) => {
           const g = new Generator(seed);
           const inputs = shapes.map((s) => randn(s, { generator: g }));
-          const want = valueAndGrads(cpuBackend, f, inputs);
-          const got = valueAndGrads(be, f, inputs);
+          const want = await valueAndGrads(cpuBackend, f, inputs);
+          const got = await valueAndGrads(be, f, inputs);
           got.forEach((a, k) => close(a, want[k]!, k === 0 ? 'value' : `gradient ${k}`));
         }), { numRuns: 5 });
       });
     }
-    it('fused GeM / GGeM kernels (forward, x and p gradients) equal the CPU backend\'s', () => {
-      fc.assert(fc.property(fc.integer(), fc.constantFrom(1, 2, 4), fc.integer({ min: 0, max: 2 }), (seed, groups, start) => {
+    it('fused GeM / GGeM kernels (forward, x and p gradients) equal the CPU backend\'s', async () => {
+      await fc.assert(fc.asyncProperty(fc.integer(), fc.constantFrom(1, 2, 4), fc.integer({ min: 0, max: 2 }), async (seed, groups, start) => {
         const g = new Generator(seed);
-        const [b, n, c] = [3, 6, 8];
-        const x = randn([b, n, c], { generator: g }).data as Float32Array;
+        const dims = [3, 6, 8];
+        const x = randn(dims, { generator: g }).data as Float32Array;
         const p = Float32Array.from({ length: groups }, () => 1 + 4 * g.uniform());
-        const gy = randn([b, c], { generator: g }).data as Float32Array;
-        const run = (bk: Backend) => {
-          const r = bk.gem(bk.fromArray(x.slice()), b, n, c, start, bk.fromArray(p.slice()), groups, 1e-6, 'float32');
-          const { gx, gp } = bk.gemBackward(r.saved, bk.fromArray(gy.slice()), 'float32');
-          return [r.y, gx, gp].map((s) => bk.toArray(s, 'float32', 0));
-        };
-        const want = run(cpuBackend);
-        run(be).forEach((a, k) => close(a, want[k]!, ['y', 'gx', 'gp'][k]!, 2e-5));
+        const gy = randn([3, 8], { generator: g }).data as Float32Array;
+        const want = await gemOutputs(cpuBackend, x, dims, start, p, gy);
+        (await gemOutputs(be, x, dims, start, p, gy)).forEach((a, k) => close(a, want[k]!, ['y', 'gx', 'gp'][k]!, 2e-5));
       }), { numRuns: 8 });
       assert.ok(!be.fallbacks.has('gem'));
     });
@@ -135,24 +106,12 @@ describe('gpu.js backend with promise-returning kernels (the webgpu contract)', 
   };
   const be = createGpujsBackend(stand, () => {});
 
-  async function valueAndGradsAsync(bk: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<ArrayLike<number>[]> {
-    const xs = inputs.map((t) => on(t, bk).setRequiresGrad(true));
-    const y = f(...xs);
-    y.mul(on(randn(y.shape, { generator: new Generator(99) }), bk)).sum().backward();
-    return Promise.all([y.dataAsync(), ...xs.map((x) => x.grad!.dataAsync())]);
-  }
-
-  const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
-    ['linear, GELU, layerNorm', (x, w, b) => layerNorm(linear(x, w, b).gelu(), null, null, 1e-5), [[7, 6], [5, 6], [5]]],
-    ['fused attention and softmax', (qkv) => softmax(attention(qkv, 2).y, -1), [[2, 5, 3 * 2 * 4]]],
-    ['strided views, concatenation, reductions', (a, b) => concat([a.permute([0, 2, 1]), b], 1).max(2).sum(), [[2, 4, 3], [2, 5, 4]]],
-  ];
-  for (const [name, f, shapes] of cases) {
+  for (const [name, f, shapes] of opCases) {
     it(`${name}: values and gradients (read with dataAsync) equal the CPU backend's`, async () => {
       const g = new Generator(5);
       const inputs = shapes.map((s) => randn(s, { generator: g }));
-      const want = await valueAndGradsAsync(cpuBackend, f, inputs);
-      const got = await valueAndGradsAsync(be, f, inputs);
+      const want = await valueAndGrads(cpuBackend, f, inputs);
+      const got = await valueAndGrads(be, f, inputs);
       got.forEach((a, k) => close(a, want[k]!, k === 0 ? 'value' : `gradient ${k}`));
     });
   }

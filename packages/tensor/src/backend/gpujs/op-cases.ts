@@ -1,0 +1,53 @@
+/**
+ * The gpu.js backend's op suite, one list for every place it runs: gpu.js's Node modes and
+ * a stand-in with WebGPU's promise contract (gpujs.test.ts), WebGL2 and WebGPU in Chromium
+ * (browser-suite.ts). Each case is an op on small float32 inputs whose value and gradients
+ * are compared with the CPU backend's; values are read with dataAsync, which every backend
+ * answers (webgpu kernels return promises).
+ */
+import { attention, concat, Generator, layerNorm, linear, logSoftmax, matmulT, randn, softmax, Tensor, type Backend } from '../../index.js';
+
+export type OpCase = [name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][]];
+
+export const opCases: OpCase[] = [
+  ['broadcast add', (a, b) => a.add(b), [[3, 4, 5], [4, 1]]],
+  ['mul, sub, div', (a, b) => a.mul(b).sub(b).div(b.abs().add(1)), [[6, 7], [6, 7]]],
+  ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]]],
+  ['linear (bias and residual in the product)', (x, w, b, r) => linear(x, w, b, r), [[7, 6], [5, 6], [5], [7, 5]]],
+  ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]]],
+  ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]]],
+  ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]]],
+  ['exact GELU', (a) => a.gelu(), [[5, 9]]],
+  ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]]],
+  ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]]],
+  ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]]],
+  ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],
+];
+
+/** The same float32 values on another backend. */
+export const on = (t: Tensor, be: Backend): Tensor => new Tensor(be.fromArray((t.data as Float32Array).slice()), t.shape, t.dtype, be);
+
+/** An op's value and the gradients of Σ f·w (w drawn) with respect to its inputs, on a backend. */
+export async function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<ArrayLike<number>[]> {
+  const xs = inputs.map((t) => on(t, be).setRequiresGrad(true));
+  const y = f(...xs);
+  y.mul(on(randn(y.shape, { generator: new Generator(99) }), be)).sum().backward();
+  return Promise.all([y.dataAsync(), ...xs.map((x) => x.grad!.dataAsync())]);
+}
+
+/** The largest difference relative to 1 + |want| over the value and the gradients. */
+export function maxError(got: ArrayLike<number>[], want: ArrayLike<number>[]): number {
+  let e = 0;
+  got.forEach((a, k) => {
+    if (a.length !== want[k]!.length) e = Infinity;
+    for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
+  });
+  return e;
+}
+
+/** The fused GeM / GGeM kernels at the backend level on x `[b, n, c]`: y and the x and p gradients for an upstream gy. */
+export function gemOutputs(be: Backend, x: Float32Array, [b, n, c]: number[], start: number, p: Float32Array, gy: Float32Array): Promise<ArrayLike<number>[]> {
+  const r = be.gem(be.fromArray(x.slice()), b!, n!, c!, start, be.fromArray(p.slice()), p.length, 1e-6, 'float32');
+  const { gx, gp } = be.gemBackward(r.saved, be.fromArray(gy.slice()), 'float32');
+  return Promise.all([r.y, gx, gp].map(async (s) => (be.toArrayAsync ? be.toArrayAsync(s, 'float32', 0) : be.toArray(s, 'float32', 0))));
+}
