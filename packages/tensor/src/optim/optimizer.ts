@@ -54,6 +54,16 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     );
   }
 
+  /**
+   * `step` on a backend whose values arrive asynchronously (gpu.js in webgpu mode): reads
+   * every parameter and gradient with dataAsync first, then updates as `step` does.
+   */
+  async stepAsync(): Promise<void> {
+    const params = this.groups.flatMap((g) => g.params).filter((p) => p.grad !== null && p.requiresGrad);
+    await Promise.all(params.flatMap((p) => [p.dataAsync(), p.grad!.dataAsync()]));
+    this.step();
+  }
+
   protected abstract update(h: H, p: TypedArray, g: TypedArray, key: string): void;
 
   protected buffer(key: string, like: TypedArray): TypedArray {

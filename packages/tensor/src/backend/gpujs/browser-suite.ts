@@ -5,7 +5,7 @@
  */
 import { cpuBackend, Generator, randn, Tensor, type Backend } from '../../index.js';
 import { createGpujsBackend } from './index.js';
-import { gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
+import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
 
 interface CaseResult {
   name: string;
@@ -20,6 +20,7 @@ export async function run(mode: string): Promise<{ mode: string; kernelClasses: 
   const results: CaseResult[] = [];
   for (const [name, f, shapes] of opCases) results.push(await runCase(be, name, f, shapes));
   results.push(await gemCase(be));
+  results.push(await trainingCase(be));
   return { mode: be.mode, kernelClasses: [...be.kernelClasses], fallbacks: [...be.fallbacks], cases: results };
 }
 
@@ -46,6 +47,16 @@ async function gemCase(be: Backend): Promise<CaseResult> {
     return { name: 'fused GGeM', maxError: maxError(await gemOutputs(be, x, dims, 1, p, gy), want) };
   } catch (e) {
     return { name: 'fused GGeM', maxError: NaN, error: (e as Error).message };
+  }
+}
+
+/** Three AdamW steps of a small network: the losses and the parameters after them. */
+async function trainingCase(be: Backend): Promise<CaseResult> {
+  try {
+    const want = await adamwSteps(cpuBackend);
+    return { name: 'AdamW steps', maxError: maxError(await adamwSteps(be), want) };
+  } catch (e) {
+    return { name: 'AdamW steps', maxError: NaN, error: (e as Error).message };
   }
 }
 

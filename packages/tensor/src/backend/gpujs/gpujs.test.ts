@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cpuBackend, Generator, getBackend, randn, setBackend } from '../../index.js';
 import { createGpujsBackend, type GpujsBackend } from './index.js';
-import { gemOutputs, on, opCases, valueAndGrads } from './op-cases.js';
+import { adamwSteps, gemOutputs, on, opCases, valueAndGrads } from './op-cases.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => Parameters<typeof createGpujsBackend>[0] };
 
@@ -124,6 +124,11 @@ describe('gpu.js backend with promise-returning kernels (the webgpu contract)', 
     close(await onDevice.dataAsync(), want, 'device');
     const onHost = on(a, be).add(on(b, be)); // then two arrays (as CPU fallbacks' results are)
     close(await onHost.dataAsync(), want, 'host');
+  });
+
+  it('takes AdamW steps (stepAsync) on a small network with the CPU backend\'s trajectory', async () => {
+    const want = await adamwSteps(cpuBackend);
+    (await adamwSteps(be)).forEach((a, k) => close(a, want[k]!, k === 0 ? 'losses' : `parameter ${k - 1}`, 1e-4));
   });
 
   it('frees the outputs backward no longer needs (the cases above fail if one is freed before a kernel that reads it)', async () => {

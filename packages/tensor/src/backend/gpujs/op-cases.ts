@@ -5,7 +5,7 @@
  * are compared with the CPU backend's; values are read with dataAsync, which every backend
  * answers (webgpu kernels return promises).
  */
-import { attention, concat, Generator, layerNorm, linear, logSoftmax, matmulT, randn, softmax, Tensor, type Backend } from '../../index.js';
+import { attention, concat, crossEntropy, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, type Backend } from '../../index.js';
 
 export type OpCase = [name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][]];
 
@@ -50,4 +50,27 @@ export function gemOutputs(be: Backend, x: Float32Array, [b, n, c]: number[], st
   const r = be.gem(be.fromArray(x.slice()), b!, n!, c!, start, be.fromArray(p.slice()), p.length, 1e-6, 'float32');
   const { gx, gp } = be.gemBackward(r.saved, be.fromArray(gy.slice()), 'float32');
   return Promise.all([r.y, gx, gp].map(async (s) => (be.toArrayAsync ? be.toArrayAsync(s, 'float32', 0) : be.toArray(s, 'float32', 0))));
+}
+
+/**
+ * Three AdamW steps (stepAsync) of a small network (linear, GELU, layer norm, linear,
+ * cross-entropy) on a backend: the losses, then the parameters after the last step.
+ */
+export async function adamwSteps(be: Backend): Promise<ArrayLike<number>[]> {
+  const g = new Generator(6);
+  const init = [randn([5, 6], { generator: g }), randn([5], { generator: g }), randn([3, 5], { generator: g }), randn([3], { generator: g })];
+  const x = on(randn([8, 6], { generator: g }), be);
+  const y = new Tensor(be.fromArray(Int32Array.from({ length: 8 }, (_, i) => i % 3)), [8], 'int32', be);
+  const params = init.map((t) => on(t, be).setRequiresGrad(true));
+  const [w1, b1, w2, b2] = params as [Tensor, Tensor, Tensor, Tensor];
+  const opt = new optim.AdamW(params, { lr: 0.05, weightDecay: 0.01 });
+  const losses: number[] = [];
+  for (let step = 0; step < 3; step++) {
+    opt.zeroGrad();
+    const loss = crossEntropy(linear(layerNorm(linear(x, w1, b1).gelu(), null, null, 1e-5), w2, b2), y);
+    loss.backward();
+    losses.push((await loss.dataAsync())[0]!);
+    await opt.stepAsync();
+  }
+  return [losses, ...(await Promise.all(params.map((p) => p.dataAsync())))];
 }
