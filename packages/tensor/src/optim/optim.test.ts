@@ -43,6 +43,24 @@ describe('optim', () => {
     train(m3, o3, s3, 3, 3);
     m1.namedParameters().forEach(([n, p], i) => assert.deepEqual(p.data, m3.parameters()[i]!.data, n));
   });
+  it('stepAsync takes the same steps as step', async () => {
+    const [m1, o1] = setup();
+    const [m2, o2] = setup();
+    const before = m2.parameters().map((p) => p.data.slice());
+    for (let s = 0; s < 3; s++) {
+      const g = new Generator(200 + s);
+      const x = randn([5, 6], { generator: g });
+      const y = randint([5], 0, 3, { generator: g });
+      for (const [m, o] of [[m1, o1], [m2, o2]] as const) {
+        o.zeroGrad();
+        crossEntropy(m.forward(x), y).backward();
+      }
+      o1.step();
+      await o2.stepAsync();
+    }
+    m1.parameters().forEach((p, i) => assert.deepEqual(m2.parameters()[i]!.data, p.data));
+    assert.ok(m2.parameters().every((p, i) => p.data.some((v, j) => v !== before[i]![j])), 'every parameter moved');
+  });
   it('splitWeightDecay leaves rank-1 tensors, embeddings and pool.p out of decay', () => {
     const named: [string, Tensor][] = [
       ['blocks.0.fc.weight', randn([2, 2], { requiresGrad: true })],
