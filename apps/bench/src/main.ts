@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { availableKernels } from '@ggem/tensor';
-import { runWorkload, type Row, type Workload } from './harness.js';
+import { runWorkload, STEADY_UNDER_MS, STEADY_WARM_MS, type Row, type Workload } from './harness.js';
 import { isolated, serve } from './isolated.js';
 import { render } from './report.js';
 import { gemWorkload } from './workloads/gem.js';
@@ -75,7 +75,7 @@ if (o.serve !== undefined) {
   const reps = o.reps ?? (quick ? 3 : 15);
   const selected = catalogue.filter(([n]) => o.only === undefined || n.includes(o.only));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, node ${process.version}`;
-  const where = o.inProcess ? 'every engine in one process' : 'each engine in its own process';
+  const where = o.inProcess ? 'every engine in one process' : `each engine in its own process (a run under ${STEADY_UNDER_MS / 1000} s timed after ${STEADY_WARM_MS} ms of untimed ones)`;
   console.log(`bench: ${selected.length} workloads, ${reps} repetitions after warm-up, ${where}, ${machine}`);
   const rows: Row[] = [];
   for (const [key, make] of selected) {
