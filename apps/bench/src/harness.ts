@@ -94,8 +94,9 @@ export const STEADY_WARM_MS = 500;
  * runs slowly for a while after it wakes (a 512³ product on two threads, 30 ms idle
  * between runs: 5.6-8.0 ms after one untimed run, 4.3-4.5 ms after 100 ms of them; the
  * small-ViT step on two threads, 5 s idle: 134-153 ms after 100 ms, 110-139 after 500-600
- * ms, medians of 6 runs); long runs keep a single run. The first run, the harness's check of the result, runs alone: a
- * training step changes the weights, so every engine's check must be its first step.
+ * ms, medians of 6 runs); long runs keep a single run. The first run, the harness's check
+ * of the result, runs alone: a training step changes the weights, so every engine's check
+ * must be its first step.
  */
 export function steady(run: () => Promise<Timed>): () => Promise<Timed> {
   let last: number | undefined;

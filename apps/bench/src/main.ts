@@ -78,9 +78,9 @@ if (o.serve !== undefined) {
   const where = o.inProcess ? 'every engine in one process' : `each engine in its own process (a run under ${STEADY_UNDER_MS / 1000} s timed after ${STEADY_WARM_MS} ms of untimed ones)`;
   console.log(`bench: ${selected.length} workloads, ${reps} repetitions after warm-up, ${where}, ${machine}`);
   const rows: Row[] = [];
+  const script = fileURLToPath(import.meta.url);
   for (const [key, make] of selected) {
     const w = make();
-    const script = fileURLToPath(import.meta.url);
     // engines that already run in a process of their own (PyTorch) report their memory themselves
     if (!o.inProcess) w.impls = w.impls.map((i) => (i.peakMB ? i : isolated(i.engine, script, [...(quick ? ['--quick'] : []), '--serve', `${key}::${i.engine}`])));
     rows.push(...(await runWorkload(w, { warmup: quick ? 1 : 3, reps }, console.log)));

@@ -75,7 +75,7 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
   if (anomaly && !inBackward) checkNaN(out, `${op}: the forward pass`);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
-  out.node = scratch === undefined ? { op, inputs, backward } : { op, inputs, backward, scratch };
+  out.node = { op, inputs, backward, scratch };
   return out;
 }
 

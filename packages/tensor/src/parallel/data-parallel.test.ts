@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Generator, optim, randn, tensor, type Tensor } from '../index.js';
+import { Generator, ones, optim, randn, tensor, type Tensor } from '../index.js';
 import { replica, type MlpArg } from '../test/mlp-replica.js';
 import { DataParallel, split } from './data-parallel.js';
 
@@ -123,5 +123,14 @@ describe('DataParallel', () => {
     assert.throws(() => dp.step(x, tensor(Int32Array.of(1, 2))), /same first \(batch\) dimension >= 1, got shapes \[8, 12\], \[2\]/);
     await dp.close();
     assert.throws(() => dp.step(x, y), /already closed/);
+  });
+
+  it('gives up on a worker past the timeout, leaving the gradients as they were', async () => {
+    const dp = await DataParallel.create({ module: MODULE, arg: { ...ARG, fail: 'slow' }, workers: 1, preload: PRELOAD, timeoutMs: 100 });
+    open.push(dp);
+    const [x, y] = batch(8, 6);
+    const before = dp.parameters.map((p) => (p.grad = ones(p.shape)));
+    assert.throws(() => dp.step(x, y), /DataParallel\.step: replica 1 did not finish its shard within 0\.1 s/);
+    dp.parameters.forEach((p, i) => assert.equal(p.grad, before[i], `gradient ${i}`));
   });
 });

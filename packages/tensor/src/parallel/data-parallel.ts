@@ -1,5 +1,6 @@
 import { getCpuThreads, setCpuThreads } from '../backend/cpu/matmul.js';
 import { allocate, type TypedArray } from '../dtype.js';
+import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
@@ -187,6 +188,7 @@ export class DataParallel {
       const [lo, hi] = shards[i + 1]!;
       if (hi === lo) continue;
       if (Atomics.wait(s.ctrl, Ctrl.Done, s.seq - 1, this.timeoutMs) === 'timed-out' && Atomics.load(s.ctrl, Ctrl.Done) !== s.seq) {
+        params.forEach((p, j) => (p.grad = before[j]!));
         throw new Error(`DataParallel.step: replica ${i + 1} did not finish its shard within ${this.timeoutMs / 1000} s`);
       }
       if (Atomics.load(s.ctrl, Ctrl.Failed) === 1) {
@@ -290,17 +292,13 @@ export function split(n: number, parts: number): [number, number][] {
   return out;
 }
 
-function rowSize(t: Tensor): number {
-  return t.shape.slice(1).reduce((a, b) => a * b, 1);
-}
-
 function sliceRows(t: Tensor, lo: number, hi: number): Tensor {
   if (lo === 0 && hi === t.shape[0]) return t;
-  const r = rowSize(t);
+  const r = sizeOf(t.shape.slice(1));
   return new Tensor(t.backend.fromArray(t.data.subarray(lo * r, hi * r)), [hi - lo, ...t.shape.slice(1)], t.dtype, t.backend);
 }
 
 function shard(t: Tensor, lo: number, hi: number): ShardInput {
-  const r = rowSize(t);
+  const r = sizeOf(t.shape.slice(1));
   return { data: t.data.slice(lo * r, hi * r), shape: [hi - lo, ...t.shape.slice(1)], dtype: t.dtype };
 }

@@ -24,8 +24,8 @@ export interface MlpArg {
   hidden: number;
   classes: number;
   seed: number;
-  /** For the error tests: where the worker replicas go wrong ('first-main-loss': the main thread's first loss). */
-  fail?: 'build' | 'loss' | 'shape' | 'first-main-loss';
+  /** For the error tests: where the worker replicas go wrong ('first-main-loss': the main thread's first loss; 'slow': a worker's loss takes 1 s). */
+  fail?: 'build' | 'loss' | 'shape' | 'first-main-loss' | 'slow';
 }
 
 export function replica(arg: MlpArg): Replica {
@@ -37,6 +37,7 @@ export function replica(arg: MlpArg): Replica {
     parameters: model.parameters(),
     loss: (x: Tensor, y: Tensor) => {
       if (worker && arg.fail === 'loss') throw new Error(`no loss for a shard of ${x.shape[0]} rows`);
+      if (worker && arg.fail === 'slow') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
       if (!worker && arg.fail === 'first-main-loss' && losses++ === 0) throw new Error('the first loss fails here');
       return crossEntropy(model.forward(x), y);
     },

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cpuBackend, Generator, getBackend, randn, setBackend } from '../../index.js';
 import { createGpujsBackend, type GpujsBackend } from './index.js';
-import { adamwSteps, gemOutputs, on, opCases, valueAndGrads } from './op-cases.js';
+import { adamwSteps, gemOutputs, maxError, on, opCases, valueAndGrads } from './op-cases.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => Parameters<typeof createGpujsBackend>[0] };
 
@@ -14,8 +14,8 @@ const modes = [
 ] as const;
 
 function close(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol = 1e-5): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)), `${what} entry ${i}: ${got[i]} vs ${want[i]}`);
+  const e = maxError([got], [want]);
+  assert.ok(e <= tol, `${what}: error ${e} relative to 1 + |value| (tolerance ${tol})`);
 }
 
 const before = getBackend().name;

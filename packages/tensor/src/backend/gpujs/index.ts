@@ -157,8 +157,8 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const conv = (a: unknown): unknown => (isStorage(a) ? host(a) : Array.isArray(a) && a.length > 0 && isStorage(a[0]) ? a.map((s) => host(s as GpuStorage)) : a);
       const call = () => (cpuBackend[name] as (...a: unknown[]) => unknown)(...args.map(conv));
       const storages = args.flatMap((a) => (isStorage(a) ? [a] : Array.isArray(a) ? a.filter(isStorage) : []));
-      if (storages.every((s) => s.host !== null)) return wrapResult(call());
-      if (!asynchronous) return wrapResult(call()); // read back synchronously
+      // synchronous modes read device values back here; webgpu waits for them
+      if (!asynchronous || storages.every((s) => s.host !== null)) return wrapResult(call());
       if (SEVERAL_RESULTS.has(name)) {
         throw new Error(`gpujs (${gpu.mode}): ${op} has no kernel here and returns several arrays, which cannot wait on values still being computed on the device`);
       }

@@ -38,10 +38,10 @@ export async function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor,
 /** The largest difference relative to 1 + |want| over the value and the gradients. */
 export function maxError(got: ArrayLike<number>[], want: ArrayLike<number>[]): number {
   let e = 0;
-  got.forEach((a, k) => {
-    if (a.length !== want[k]!.length) e = Infinity;
+  for (const [k, a] of got.entries()) {
+    if (a.length !== want[k]!.length) return Infinity;
     for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
-  });
+  }
   return e;
 }
 
