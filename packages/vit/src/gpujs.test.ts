@@ -26,21 +26,42 @@ function train(): { losses: number[]; weights: Map<string, Float32Array> } {
   return { losses, weights: new Map(model.namedParameters().map(([n, p]) => [n, p.data as Float32Array])) };
 }
 
-describe('a ViT on the gpu.js backend (webasm mode)', () => {
-  it('trains two steps to the CPU backend\'s losses and weights within float32 tolerance', () => {
-    const cpu = train();
-    const be = createGpujsBackend(new GPU({ mode: 'webasm' }), () => {});
-    registerBackend(be);
-    setBackend('gpujs');
-    const gpu = train();
+/** Trains on a new gpu.js backend (webasm mode) with these options; the result and the backend. */
+function trainOnGpujs(options: { maxCells?: number } = {}) {
+  const be = createGpujsBackend(new GPU({ mode: 'webasm' }), () => {}, options);
+  registerBackend(be);
+  setBackend('gpujs');
+  try {
+    return { ...train(), be };
+  } finally {
     setBackend(before);
-    gpu.losses.forEach((l, i) => assert.ok(Math.abs(l - cpu.losses[i]!) < 1e-4, `loss ${i}: ${l} vs ${cpu.losses[i]}`));
-    for (const [name, w] of cpu.weights) {
-      const v = gpu.weights.get(name)!;
-      w.forEach((a, i) => assert.ok(Math.abs(v[i]! - a) < 1e-4, `${name}[${i}]: ${v[i]} vs ${a}`));
-    }
-    assert.deepEqual([...be.kernelClasses], ['WebAssemblyKernel']);
+  }
+}
+
+function assertSameTraining(got: ReturnType<typeof train>, want: ReturnType<typeof train>): void {
+  got.losses.forEach((l, i) => assert.ok(Math.abs(l - want.losses[i]!) < 1e-4, `loss ${i}: ${l} vs ${want.losses[i]}`));
+  for (const [name, w] of want.weights) {
+    const v = got.weights.get(name)!;
+    w.forEach((a, i) => assert.ok(Math.abs(v[i]! - a) < 1e-4, `${name}[${i}]: ${v[i]} vs ${a}`));
+  }
+}
+
+describe('a ViT on the gpu.js backend (webasm mode)', () => {
+  const cpu = train();
+  const whole = trainOnGpujs();
+
+  it('trains two steps to the CPU backend\'s losses and weights within float32 tolerance', () => {
+    assertSameTraining(whole, cpu);
+    assert.deepEqual([...whole.be.kernelClasses], ['WebAssemblyKernel']);
     // what has no gpu.js kernel yet ran on the CPU (reported, not hidden)
-    assert.ok(be.fallbacks.size > 0);
+    assert.ok(whole.be.fallbacks.size > 0);
+  });
+
+  it('trains the same with kernels limited to 12288 cells (the attention, MLP and their gradients in chunks)', () => {
+    const chunked = trainOnGpujs({ maxCells: 12288 });
+    assertSameTraining(chunked, cpu);
+    assert.ok(whole.be.peakCells > 12288 && chunked.be.peakCells <= 12288, `peak cells ${whole.be.peakCells} whole, ${chunked.be.peakCells} in chunks`);
+    // chunking adds no CPU fallback
+    assert.deepEqual([...chunked.be.fallbacks].sort(), [...whole.be.fallbacks].sort());
   });
 });

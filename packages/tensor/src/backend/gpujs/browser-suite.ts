@@ -1,7 +1,8 @@
 /**
  * The gpu.js op suite as it runs in a browser page (bundled by browser.test.ts): every case
- * on the CPU backend and on gpu.js in `mode`, values and gradients compared, and the kernel
- * classes that ran. Results go to `window.__results`.
+ * on the CPU backend and on gpu.js in `mode` (and again with kernels limited to a few cells,
+ * where the case gives a limit), values and gradients compared, and the kernel classes
+ * that ran. Results go to `window.__results`.
  */
 import { cpuBackend, Generator, randn, Tensor, type Backend } from '../../index.js';
 import { createGpujsBackend } from './index.js';
@@ -21,7 +22,19 @@ export async function run(mode: string): Promise<{ mode: string; kernelClasses: 
   for (const [name, f, shapes] of opCases) results.push(await runCase(be, name, f, shapes));
   results.push(await gemCase(be));
   results.push(await trainingCase(be));
-  return { mode: be.mode, kernelClasses: [...be.kernelClasses], fallbacks: [...be.fallbacks], cases: results };
+  const classes = new Set(be.kernelClasses);
+  // the cases again with kernels limited to a few cells: ops in chunks, tensors in pieces
+  for (const [name, f, shapes, cells] of opCases) {
+    if (cells === undefined) continue;
+    const small = createGpujsBackend(new GPU.GPU({ mode }), () => {}, { maxCells: cells });
+    const r = await runCase(small, `${name} (kernels within ${cells} cells)`, f, shapes);
+    if (small.peakCells > cells) r.error = `a kernel saw ${small.peakCells} cells`;
+    const added = [...small.fallbacks].filter((op) => op.includes('cell limit'));
+    if (added.length > 0) r.error = `ran on the CPU: ${added.join(', ')}`;
+    small.kernelClasses.forEach((c) => classes.add(c));
+    results.push(r);
+  }
+  return { mode: be.mode, kernelClasses: [...classes], fallbacks: [...be.fallbacks], cases: results };
 }
 
 async function runCase(be: Backend, name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][]): Promise<CaseResult> {

@@ -1,7 +1,8 @@
 /**
  * The gpu.js backend in a real browser: Debian's chromium driven by playwright-core (never
  * a downloaded browser), headless, pages served from 127.0.0.1. The op suite
- * (browser-suite.ts, bundled with esbuild) runs in WebGL2 and WebGPU modes on small shapes (WebGPU's
+ * (browser-suite.ts, bundled with esbuild) runs in WebGL2 and WebGPU modes on small shapes, also in
+ * chunks under a small cell limit (WebGPU's
  * kernels return promises: values are read with dataAsync). The software
  * renderer here takes 0.1-0.6 s for a 256² matmul. Skipped when chromium is not installed
  * (`.ci/run` installs it).
@@ -15,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { opCases } from './op-cases.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
@@ -57,7 +59,7 @@ describe('gpu.js backend in Chromium (headless)', { skip: existsSync(CHROMIUM) ?
   for (const [mode, kernelClass] of [['webgl2', 'WebGL2Kernel'], ['webgpu', 'WebGPUKernel']] as const) {
     it(`${mode}: every op's values and gradients equal the CPU backend's, on ${kernelClass}s`, async () => {
       const r = await page.evaluate((m) => (globalThis as unknown as { __suite: (m: string) => Promise<SuiteResult> }).__suite(m), mode);
-      assert.equal(r.cases.length, 14);
+      assert.equal(r.cases.length, 14 + opCases.filter((c) => c[3] !== undefined).length);
       for (const c of r.cases) {
         assert.equal(c.error, undefined, `${c.name}: ${c.error}`);
         assert.ok(c.maxError < 1e-4, `${c.name}: relative error ${c.maxError}`);

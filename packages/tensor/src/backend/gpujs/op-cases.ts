@@ -7,20 +7,24 @@
  */
 import { attention, concat, crossEntropy, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, type Backend } from '../../index.js';
 
-export type OpCase = [name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][]];
+/**
+ * An op and its input shapes; `chunked`, where given, is a cell limit below the largest
+ * tensor the case makes, under which the case still runs on kernels alone (in chunks).
+ */
+export type OpCase = [name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][], chunked?: number];
 
 export const opCases: OpCase[] = [
-  ['broadcast add', (a, b) => a.add(b), [[3, 4, 5], [4, 1]]],
-  ['mul, sub, div', (a, b) => a.mul(b).sub(b).div(b.abs().add(1)), [[6, 7], [6, 7]]],
-  ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]]],
-  ['linear (bias and residual in the product)', (x, w, b, r) => linear(x, w, b, r), [[7, 6], [5, 6], [5], [7, 5]]],
-  ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]]],
-  ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]]],
-  ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]]],
-  ['exact GELU', (a) => a.gelu(), [[5, 9]]],
-  ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]]],
-  ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]]],
-  ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]]],
+  ['broadcast add', (a, b) => a.add(b), [[3, 4, 5], [4, 1]], 24],
+  ['mul, sub, div', (a, b) => a.mul(b).sub(b).div(b.abs().add(1)), [[6, 7], [6, 7]], 16],
+  ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]], 20],
+  ['linear (bias and residual in the product)', (x, w, b, r) => linear(x, w, b, r), [[7, 6], [5, 6], [5], [7, 5]], 30],
+  ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]], 20],
+  ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]], 20],
+  ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]], 16],
+  ['exact GELU', (a) => a.gelu(), [[5, 9]], 16],
+  ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]], 24],
+  ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]], 120],
+  ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]], 32],
   ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],
 ];
 

@@ -1,0 +1,345 @@
+/**
+ * The gpu.js backend's kernels. gpu.js compiles their source to GLSL / WGSL / WebAssembly:
+ * each is a plain function of `this.thread.x` (the flat output cell) and `this.constants`
+ * (shapes and loop bounds), with every value float32.
+ */
+import type { BinaryOp, UnaryOp } from '../backend.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type K = (this: any, ...args: any[]) => number;
+
+export const unaryKernels: Partial<Record<UnaryOp, K>> = {
+  neg: function (this: any, x: any) { return -x[this.thread.x]; },
+  exp: function (this: any, x: any) { return Math.exp(x[this.thread.x]); },
+  log: function (this: any, x: any) { return Math.log(x[this.thread.x]); },
+  sqrt: function (this: any, x: any) { return Math.sqrt(x[this.thread.x]); },
+  abs: function (this: any, x: any) { return Math.abs(x[this.thread.x]); },
+  tanh: function (this: any, x: any) { const v = x[this.thread.x]; const e = Math.exp(-2 * Math.abs(v)); const t = (1 - e) / (1 + e); return v < 0 ? -t : t; },
+  sigmoid: function (this: any, x: any) { return 1 / (1 + Math.exp(-x[this.thread.x])); },
+  relu: function (this: any, x: any) { return Math.max(x[this.thread.x], 0); },
+  step: function (this: any, x: any) { return x[this.thread.x] > 0 ? 1 : 0; },
+  // exact GELU x·Φ(x), Φ(x) = erfc(−x/√2)/2 with Numerical Recipes' erfc (as ../cpu/math.ts)
+  gelu: function (this: any, x: any) {
+    const v = x[this.thread.x];
+    const u = -v * 0.7071067811865476;
+    const z = Math.abs(u);
+    const t = 1 / (1 + 0.5 * z);
+    const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    return 0.5 * v * (u >= 0 ? r : 2 - r);
+  },
+};
+
+export const geluGradKernel: K = function (this: any, x: any, g: any) {
+  const v = x[this.thread.x];
+  const u = -v * 0.7071067811865476;
+  const z = Math.abs(u);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const phi = 0.5 * (u >= 0 ? r : 2 - r);
+  return g[this.thread.x] * (phi + v * 0.3989422804014327 * Math.exp(-0.5 * v * v));
+};
+
+export const binaryCodes: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
+
+/** out[i] = a[ia] op b[ib], indices through up to 4 broadcast dims (d0..d3, strides a0..a3, b0..b3). */
+export const binaryKernel: K = function (this: any, a: any, b: any) {
+  const i = this.thread.x;
+  const i3 = i % this.constants.d3;
+  const r3 = Math.floor(i / this.constants.d3);
+  const i2 = r3 % this.constants.d2;
+  const r2 = Math.floor(r3 / this.constants.d2);
+  const i1 = r2 % this.constants.d1;
+  const i0 = Math.floor(r2 / this.constants.d1);
+  const x = a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
+  const y = b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
+  if (this.constants.op === 0) return x + y;
+  if (this.constants.op === 1) return x - y;
+  if (this.constants.op === 2) return x * y;
+  if (this.constants.op === 3) return x / y;
+  if (this.constants.op === 4) return Math.max(x, y);
+  return Math.min(x, y);
+};
+
+export const clampKernel: K = function (this: any, x: any) {
+  return Math.min(Math.max(x[this.thread.x], this.constants.lo), this.constants.hi);
+};
+
+/** out[i] = x[offset + Σ_k idx_k·s_k] with idx the index of i in a view of up to 6 dims (d0..d5). */
+export const stridedKernel: K = function (this: any, x: any) {
+  let r = this.thread.x;
+  const i5 = r % this.constants.d5;
+  r = Math.floor(r / this.constants.d5);
+  const i4 = r % this.constants.d4;
+  r = Math.floor(r / this.constants.d4);
+  const i3 = r % this.constants.d3;
+  r = Math.floor(r / this.constants.d3);
+  const i2 = r % this.constants.d2;
+  r = Math.floor(r / this.constants.d2);
+  const i1 = r % this.constants.d1;
+  const i0 = Math.floor(r / this.constants.d1);
+  return x[this.constants.offset + i0 * this.constants.s0 + i1 * this.constants.s1 + i2 * this.constants.s2 + i3 * this.constants.s3 + i4 * this.constants.s4 + i5 * this.constants.s5];
+};
+
+/** Two blocks [outer, n0, inner] and [outer, n1, inner] side by side along the middle axis. */
+export const concat2Kernel: K = function (this: any, a: any, b: any) {
+  const j = this.thread.x % this.constants.inner;
+  const rest = Math.floor(this.thread.x / this.constants.inner);
+  const n = this.constants.n0 + this.constants.n1;
+  const t = rest % n;
+  const o = Math.floor(rest / n);
+  if (t < this.constants.n0) return a[(o * this.constants.n0 + t) * this.constants.inner + j];
+  return b[(o * this.constants.n1 + t - this.constants.n0) * this.constants.inner + j];
+};
+
+// Attention over qkv [b, n, 3·dm] (dm = h·d, the last axis laid out [3, h, d]); P and S are [b, h, n, n].
+
+/** S[b, h, i, j] = scale · q_i · k_j. */
+export const attentionScoresKernel: K = function (this: any, qkv: any) {
+  const n = this.constants.n;
+  const j = this.thread.x % n;
+  const i = Math.floor(this.thread.x / n) % n;
+  const bh = Math.floor(this.thread.x / (n * n));
+  const hi = bh % this.constants.h;
+  const bi = Math.floor(bh / this.constants.h);
+  const q = (bi * n + i) * 3 * this.constants.dm + hi * this.constants.d;
+  const k = (bi * n + j) * 3 * this.constants.dm + this.constants.dm + hi * this.constants.d;
+  let s = 0;
+  for (let c = 0; c < this.constants.d; c++) s += qkv[q + c] * qkv[k + c];
+  return s * this.constants.scale;
+};
+
+/** y[b, i, h·d + c] = Σ_j P[b, h, i, j] · v_j[c]. */
+export const attentionOutKernel: K = function (this: any, p: any, qkv: any) {
+  const n = this.constants.n;
+  const c = this.thread.x % this.constants.d;
+  const hi = Math.floor(this.thread.x / this.constants.d) % this.constants.h;
+  const bi = Math.floor(this.thread.x / (this.constants.dm * n));
+  const i = Math.floor(this.thread.x / this.constants.dm) % n;
+  const prow = ((bi * this.constants.h + hi) * n + i) * n;
+  let s = 0;
+  for (let j = 0; j < n; j++) s += p[prow + j] * qkv[(bi * n + j) * 3 * this.constants.dm + 2 * this.constants.dm + hi * this.constants.d + c];
+  return s;
+};
+
+/** dP[b, h, i, j] = gy_i · v_j (gy the head's slice of the output gradient). */
+export const attentionDpKernel: K = function (this: any, gy: any, qkv: any) {
+  const n = this.constants.n;
+  const j = this.thread.x % n;
+  const i = Math.floor(this.thread.x / n) % n;
+  const bh = Math.floor(this.thread.x / (n * n));
+  const hi = bh % this.constants.h;
+  const bi = Math.floor(bh / this.constants.h);
+  const g = (bi * n + i) * this.constants.dm + hi * this.constants.d;
+  const v = (bi * n + j) * 3 * this.constants.dm + 2 * this.constants.dm + hi * this.constants.d;
+  let s = 0;
+  for (let c = 0; c < this.constants.d; c++) s += gy[g + c] * qkv[v + c];
+  return s;
+};
+
+/**
+ * The qkv gradient, dS = P ⊙ (dP − rowsum(P ⊙ dP)) given: dq_t = scale·Σ_j dS[t, j] k_j,
+ * dk_t = scale·Σ_i dS[i, t] q_i, dv_t = Σ_i P[i, t] gy_i.
+ */
+export const attentionGradKernel: K = function (this: any, qkv: any, p: any, ds: any, gy: any) {
+  const n = this.constants.n;
+  const dm = this.constants.dm;
+  const c = this.thread.x % this.constants.d;
+  const hi = Math.floor(this.thread.x / this.constants.d) % this.constants.h;
+  const part = Math.floor(this.thread.x / dm) % 3;
+  const t = Math.floor(this.thread.x / (3 * dm)) % n;
+  const bi = Math.floor(this.thread.x / (3 * dm * n));
+  const base = ((bi * this.constants.h + hi) * n) * n;
+  let s = 0;
+  if (part === 0) {
+    for (let j = 0; j < n; j++) s += ds[base + t * n + j] * qkv[(bi * n + j) * 3 * dm + dm + hi * this.constants.d + c];
+    return s * this.constants.scale;
+  }
+  if (part === 1) {
+    for (let i = 0; i < n; i++) s += ds[base + i * n + t] * qkv[(bi * n + i) * 3 * dm + hi * this.constants.d + c];
+    return s * this.constants.scale;
+  }
+  for (let i = 0; i < n; i++) s += p[base + i * n + t] * gy[(bi * n + i) * dm + hi * this.constants.d + c];
+  return s;
+};
+
+// GeM / GGeM over tokens [start, n) of x [b, n, c], p per group (channel j in group floor(j / per)), in the scaled
+// form of ../cpu/gem.ts: r = max(x, eps)/M, m' = mean r^p, y = M·m'^(1/p).
+
+/** M[b, j] = max(eps, max_t x). */
+export const gemMaxKernel: K = function (this: any, x: any) {
+  const j = this.thread.x % this.constants.c;
+  const bi = Math.floor(this.thread.x / this.constants.c);
+  let m = this.constants.eps;
+  // loops count from 0 (gpu.js's WGSL takes a counter started from a constant for a float, which ++ rejects)
+  for (let i = 0; i < this.constants.tokens; i++) m = Math.max(m, x[(bi * this.constants.n + this.constants.start + i) * this.constants.c + j]);
+  return m;
+};
+
+/** Cells [0, b·c): Σ_t r^p; cells [b·c, 2·b·c): Σ_t r^p·ln r. */
+export const gemSumsKernel: K = function (this: any, x: any, M: any, p: any) {
+  const second = this.thread.x >= this.constants.bc ? 1 : 0;
+  const bc = this.thread.x - second * this.constants.bc;
+  const j = bc % this.constants.c;
+  const bi = Math.floor(bc / this.constants.c);
+  const pj = p[Math.floor(j / this.constants.per)];
+  const lm = Math.log(M[bc]);
+  let s = 0;
+  for (let i = 0; i < this.constants.tokens; i++) {
+    const lr = Math.log(Math.max(x[(bi * this.constants.n + this.constants.start + i) * this.constants.c + j], this.constants.eps)) - lm;
+    const e = Math.exp(pj * lr);
+    s += second === 1 ? e * lr : e;
+  }
+  return s;
+};
+
+export const gemKernel: K = function (this: any, M: any, sums: any, p: any) {
+  const j = this.thread.x % this.constants.c;
+  const pj = p[Math.floor(j / this.constants.per)];
+  return M[this.thread.x] * Math.pow(sums[this.thread.x] / this.constants.tokens, 1 / pj);
+};
+
+/** gx = gy·(M·m'^((1−p)/p)/N)·r^p/xc on pooled tokens where x >= eps, else 0. */
+export const gemGxKernel: K = function (this: any, x: any, M: any, sums: any, p: any, gy: any) {
+  const j = this.thread.x % this.constants.c;
+  const t = Math.floor(this.thread.x / this.constants.c) % this.constants.n;
+  const bi = Math.floor(this.thread.x / (this.constants.c * this.constants.n));
+  const v = x[this.thread.x];
+  if (t < this.constants.start || v < this.constants.eps) return 0;
+  const bc = bi * this.constants.c + j;
+  const pj = p[Math.floor(j / this.constants.per)];
+  const m = sums[bc] / this.constants.tokens;
+  const kx = (M[bc] * Math.pow(m, (1 - pj) / pj)) / this.constants.tokens;
+  return (gy[bc] * kx * Math.exp(pj * (Math.log(v) - Math.log(M[bc])))) / v;
+};
+
+/** gp[g] = Σ_b Σ_{j in g} gy·(y/p)·(T/(N·m') − ln m'/p). */
+export const gemGpKernel: K = function (this: any, sums: any, p: any, y: any, gy: any) {
+  const pg = p[this.thread.x];
+  const bc = this.constants.bc;
+  let s = 0;
+  for (let bi = 0; bi < this.constants.b; bi++) {
+    for (let jj = 0; jj < this.constants.per; jj++) {
+      const j = this.thread.x * this.constants.per + jj;
+      if (j < this.constants.c) {
+        const i = bi * this.constants.c + j;
+        const m = sums[i] / this.constants.tokens;
+        s += gy[i] * (y[i] / pg) * (sums[bc + i] / this.constants.tokens / m - Math.log(m) / pg);
+      }
+    }
+  }
+  return s;
+};
+
+/** Sum, max or min over the middle axis of [outer, n, inner]. */
+export const reduceKernel: K = function (this: any, x: any) {
+  const o = Math.floor(this.thread.x / this.constants.inner);
+  const j = this.thread.x % this.constants.inner;
+  const base = o * this.constants.n * this.constants.inner + j;
+  let acc = x[base];
+  for (let t = 1; t < this.constants.n; t++) {
+    const v = x[base + t * this.constants.inner];
+    if (this.constants.op === 0) acc += v;
+    else if (this.constants.op === 1) acc = Math.max(acc, v);
+    else acc = Math.min(acc, v);
+  }
+  return acc;
+};
+
+/** C[t, r, c] = Σ_p A[t, r, p]·B[t, p, c] (+ bias[c]) (+ residual), A and B read through strides, batch strides 0 to broadcast. */
+export const matmulKernel: K = function (this: any, a: any, b: any, bias: any, residual: any) {
+  const c = this.thread.x % this.constants.n;
+  const rt = Math.floor(this.thread.x / this.constants.n);
+  const r = rt % this.constants.m;
+  const t = Math.floor(rt / this.constants.m);
+  const ab = t * this.constants.aMat + r * this.constants.ars;
+  const bb = t * this.constants.bMat + c * this.constants.bcs;
+  let s = 0;
+  for (let p = 0; p < this.constants.k; p++) s += a[ab + p * this.constants.acs] * b[bb + p * this.constants.brs];
+  if (this.constants.bias === 1) s += bias[c];
+  if (this.constants.residual === 1) s += residual[this.thread.x];
+  return s;
+};
+
+/** Softmax (or log-softmax) over the middle axis; each cell recomputes its row's max and sum (n is small in a ViT). */
+export const softmaxKernel: K = function (this: any, x: any) {
+  const j = this.thread.x % this.constants.inner;
+  const o = Math.floor(this.thread.x / (this.constants.n * this.constants.inner));
+  const base = o * this.constants.n * this.constants.inner + j;
+  let mx = x[base];
+  for (let t = 1; t < this.constants.n; t++) mx = Math.max(mx, x[base + t * this.constants.inner]);
+  let s = 0;
+  for (let t = 0; t < this.constants.n; t++) s += Math.exp(x[base + t * this.constants.inner] - mx);
+  if (this.constants.log === 1) return x[this.thread.x] - mx - Math.log(s);
+  return Math.exp(x[this.thread.x] - mx) / s;
+};
+
+export const softmaxBackwardKernel: K = function (this: any, y: any, g: any) {
+  const j = this.thread.x % this.constants.inner;
+  const o = Math.floor(this.thread.x / (this.constants.n * this.constants.inner));
+  const base = o * this.constants.n * this.constants.inner + j;
+  let s = 0;
+  if (this.constants.log === 1) {
+    for (let t = 0; t < this.constants.n; t++) s += g[base + t * this.constants.inner];
+    return g[this.thread.x] - Math.exp(y[this.thread.x]) * s;
+  }
+  for (let t = 0; t < this.constants.n; t++) s += y[base + t * this.constants.inner] * g[base + t * this.constants.inner];
+  return y[this.thread.x] * (g[this.thread.x] - s);
+};
+
+export const rowMeanKernel: K = function (this: any, x: any) {
+  let s = 0;
+  for (let j = 0; j < this.constants.d; j++) s += x[this.thread.x * this.constants.d + j];
+  return s / this.constants.d;
+};
+
+export const rowRstdKernel: K = function (this: any, x: any, mean: any) {
+  const mu = mean[this.thread.x];
+  let v = 0;
+  for (let j = 0; j < this.constants.d; j++) {
+    const c = x[this.thread.x * this.constants.d + j] - mu;
+    v += c * c;
+  }
+  return 1 / Math.sqrt(v / this.constants.d + this.constants.eps);
+};
+
+/** gx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with x̂ = (x − μ)·rstd, ĝ = g·w; each cell recomputes its row's two means. */
+export const layerNormGxKernel: K = function (this: any, g: any, x: any, w: any, mean: any, rstd: any) {
+  const row = Math.floor(this.thread.x / this.constants.d);
+  const mu = mean[row];
+  const rs = rstd[row];
+  let sg = 0;
+  let sgx = 0;
+  for (let j = 0; j < this.constants.d; j++) {
+    const gh = g[row * this.constants.d + j] * w[j];
+    sg += gh;
+    sgx += gh * (x[row * this.constants.d + j] - mu) * rs;
+  }
+  const k = this.thread.x % this.constants.d;
+  const xh = (x[this.thread.x] - mu) * rs;
+  return rs * (g[this.thread.x] * w[k] - sg / this.constants.d - (xh * sgx) / this.constants.d);
+};
+
+/** gw[j] = Σ_rows g·x̂. */
+export const layerNormGwKernel: K = function (this: any, g: any, x: any, mean: any, rstd: any) {
+  let s = 0;
+  for (let r = 0; r < this.constants.rows; r++) s += g[r * this.constants.d + this.thread.x] * (x[r * this.constants.d + this.thread.x] - mean[r]) * rstd[r];
+  return s;
+};
+
+export const layerNormGbKernel: K = function (this: any, g: any) {
+  let s = 0;
+  for (let r = 0; r < this.constants.rows; r++) s += g[r * this.constants.d + this.thread.x];
+  return s;
+};
+
+export const layerNormKernel: K = function (this: any, x: any, mean: any, rstd: any, w: any, b: any) {
+  const row = Math.floor(this.thread.x / this.constants.d);
+  const j = this.thread.x % this.constants.d;
+  return (x[this.thread.x] - mean[row]) * rstd[row] * w[j] + b[j];
+};
+
+
+/** Cells [at, at + n) of x (a piece of a larger storage, copied to a kernel's own output). */
+export const sliceKernel: K = function (this: any, x: any) {
+  return x[this.thread.x + this.constants.at];
+};
