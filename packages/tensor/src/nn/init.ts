@@ -1,4 +1,4 @@
-import { rand, truncNormal as truncNormalTensor } from '../creation.js';
+import { full, rand, truncNormal as truncNormalTensor } from '../creation.js';
 import type { Generator } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { assign } from './module.js';
@@ -24,7 +24,7 @@ export function uniform(p: Tensor, low: number, high: number, generator?: Genera
 }
 
 export function constant(p: Tensor, value: number): Tensor {
-  assign(p, p.zerosLike().add(value));
+  assign(p, full(p.shape, value, { dtype: p.dtype }));
   return p;
 }
 

@@ -1,2 +1,4 @@
-/** Test helpers shared by the packages: the float64 finite-difference gradient checker. */
+/** Test helpers shared by the packages: the float64 finite-difference gradient checker, gpu.js test doubles. */
 export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismatch } from './gradcheck.js';
+/** Test doubles for the gpu.js backend in Node: WebGPU's promise contract, and a GPU that records its largest kernel. */
+export { webgpuStandIn, recordingGpu, type WebgpuStandIn } from './gpujs.js';

@@ -6,7 +6,7 @@
  */
 import { cpuBackend, Generator, randn, Tensor, type Backend } from '../../index.js';
 import { createGpujsBackend } from './index.js';
-import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
+import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from '../../test/op-cases.js';
 
 interface CaseResult {
   name: string;

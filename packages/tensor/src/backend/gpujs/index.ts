@@ -45,8 +45,9 @@ interface GpuOutput {
   toArray(): ArrayLike<number> | Promise<ArrayLike<number>>;
   delete?(): void;
 }
-type Kernel = ((...args: unknown[]) => unknown) & { kernel: { constructor: { name: string } } };
-interface GpuLike {
+export type Kernel = ((...args: unknown[]) => unknown) & { kernel: { constructor: { name: string } } };
+/** What the backend needs of a gpu.js `GPU` (so that tests can wrap one). */
+export interface GpuLike {
   mode: string;
   createKernel(fn: (...args: never[]) => number, settings: Record<string, unknown>): Kernel;
 }

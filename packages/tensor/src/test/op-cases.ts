@@ -1,11 +1,11 @@
 /**
- * The gpu.js backend's op suite, one list for every place it runs: gpu.js's Node modes and
- * a stand-in with WebGPU's promise contract (gpujs.test.ts), WebGL2 and WebGPU in Chromium
- * (browser-suite.ts). Each case is an op on small float32 inputs whose value and gradients
- * are compared with the CPU backend's; values are read with dataAsync, which every backend
- * answers (webgpu kernels return promises).
+ * The op suite that runs on every backend: the CPU and gpu.js's Node modes, WebGPU's promise
+ * contract and small cell limits (backend/backends.test.ts), WebGL2 and WebGPU in Chromium
+ * (backend/gpujs/browser-suite.ts). Each case is an op on small inputs whose value and
+ * gradients are compared with a reference backend's; values are read with dataAsync, which
+ * every backend answers (webgpu kernels return promises).
  */
-import { attention, concat, crossEntropy, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, type Backend } from '../../index.js';
+import { attention, concat, crossEntropy, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, type Backend } from '../index.js';
 
 /**
  * An op and its input shapes; `chunked`, where given, is a cell limit below the largest
@@ -28,14 +28,14 @@ export const opCases: OpCase[] = [
   ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],
 ];
 
-/** The same float32 values on another backend. */
-export const on = (t: Tensor, be: Backend): Tensor => new Tensor(be.fromArray((t.data as Float32Array).slice()), t.shape, t.dtype, be);
+/** The same values on another backend. */
+export const on = (t: Tensor, be: Backend): Tensor => new Tensor(be.fromArray(t.data.slice()), t.shape, t.dtype, be);
 
-/** An op's value and the gradients of Σ f·w (w drawn) with respect to its inputs, on a backend. */
+/** An op's value and the gradients of Σ f·w (w drawn) with respect to its inputs, on a backend (in the inputs' dtype). */
 export async function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<ArrayLike<number>[]> {
   const xs = inputs.map((t) => on(t, be).setRequiresGrad(true));
   const y = f(...xs);
-  y.mul(on(randn(y.shape, { generator: new Generator(99) }), be)).sum().backward();
+  y.mul(on(randn(y.shape, { generator: new Generator(99) }).cast(y.dtype), be)).sum().backward();
   return Promise.all([y.dataAsync(), ...xs.map((x) => x.grad!.dataAsync())]);
 }
 
@@ -50,20 +50,21 @@ export function maxError(got: ArrayLike<number>[], want: ArrayLike<number>[]): n
 }
 
 /** The fused GeM / GGeM kernels at the backend level on x `[b, n, c]`: y and the x and p gradients for an upstream gy. */
-export function gemOutputs(be: Backend, x: Float32Array, [b, n, c]: number[], start: number, p: Float32Array, gy: Float32Array): Promise<ArrayLike<number>[]> {
-  const r = be.gem(be.fromArray(x.slice()), b!, n!, c!, start, be.fromArray(p.slice()), p.length, 1e-6, 'float32');
-  const { gx, gp } = be.gemBackward(r.saved, be.fromArray(gy.slice()), 'float32');
-  return Promise.all([r.y, gx, gp].map(async (s) => (be.toArrayAsync ? be.toArrayAsync(s, 'float32', 0) : be.toArray(s, 'float32', 0))));
+export function gemOutputs(be: Backend, x: Float32Array | Float64Array, [b, n, c]: number[], start: number, p: Float32Array | Float64Array, gy: Float32Array | Float64Array): Promise<ArrayLike<number>[]> {
+  const dtype = x instanceof Float64Array ? 'float64' : 'float32';
+  const r = be.gem(be.fromArray(x.slice()), b!, n!, c!, start, be.fromArray(p.slice()), p.length, 1e-6, dtype);
+  const { gx, gp } = be.gemBackward(r.saved, be.fromArray(gy.slice()), dtype);
+  return Promise.all([r.y, gx, gp].map(async (s) => (be.toArrayAsync ? be.toArrayAsync(s, dtype, 0) : be.toArray(s, dtype, 0))));
 }
 
 /**
  * Three AdamW steps (stepAsync) of a small network (linear, GELU, layer norm, linear,
- * cross-entropy) on a backend: the losses, then the parameters after the last step.
+ * cross-entropy) on a backend, in `dtype`: the losses, then the parameters after the last step.
  */
-export async function adamwSteps(be: Backend): Promise<ArrayLike<number>[]> {
+export async function adamwSteps(be: Backend, dtype: 'float32' | 'float64' = 'float32'): Promise<ArrayLike<number>[]> {
   const g = new Generator(6);
-  const init = [randn([5, 6], { generator: g }), randn([5], { generator: g }), randn([3, 5], { generator: g }), randn([3], { generator: g })];
-  const x = on(randn([8, 6], { generator: g }), be);
+  const init = [randn([5, 6], { generator: g }), randn([5], { generator: g }), randn([3, 5], { generator: g }), randn([3], { generator: g })].map((t) => t.cast(dtype));
+  const x = on(randn([8, 6], { generator: g }).cast(dtype), be);
   const y = new Tensor(be.fromArray(Int32Array.from({ length: 8 }, (_, i) => i % 3)), [8], 'int32', be);
   const params = init.map((t) => on(t, be).setRequiresGrad(true));
   const [w1, b1, w2, b2] = params as [Tensor, Tensor, Tensor, Tensor];

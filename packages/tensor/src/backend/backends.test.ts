@@ -1,0 +1,131 @@
+/**
+ * The op suite (test/op-cases.ts) on every backend that runs in Node, one suite
+ * parametrised over them: the CPU backend; gpu.js in its cpu and webasm modes; gpu.js under
+ * WebGPU's promise contract (a stand-in over its cpu mode); and gpu.js with each case's
+ * kernels limited to a few cells (ops in chunks, tensors in pieces), in cpu mode and under
+ * the stand-in. Values and gradients are compared with the CPU backend in float64, and after
+ * every case the target checks what ran (gpu.js switches backends silently). Chromium's
+ * WebGL2 and WebGPU run the same cases (gpujs/browser.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { cpuBackend, createGpujsBackend, Generator, randn, wasmFeatures, type Backend, type GpujsBackend } from '../index.js';
+import { recordingGpu, webgpuStandIn } from '../testing/index.js';
+import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
+import type { GpuLike } from './gpujs/index.js';
+
+const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
+
+interface Target {
+  name: string;
+  /** The backend for a case with this cell limit (undefined: the target skips the case). */
+  backend(cells: number | undefined): Backend | undefined;
+  /** Asserts what ran on `be` (kernel classes, fallbacks, the largest kernel). */
+  ran(be: Backend): void;
+}
+
+/** gpu.js in `mode`, one backend for every case; each kernel must be a `kernelClass`. */
+function gpujs(name: string, gpu: GpuLike, kernelClass: string): Target {
+  const be = createGpujsBackend(gpu, () => {});
+  return {
+    name,
+    backend: () => be,
+    ran: () => assert.deepEqual([...be.kernelClasses], [kernelClass], `gpu.js ran ${[...be.kernelClasses].join(', ')}`),
+  };
+}
+
+/** gpu.js in cpu mode (under `wrap`) with each case's kernels within its cell limit; a case without one is skipped. */
+function chunked(name: string, wrap: (g: GpuLike) => GpuLike): Target {
+  const most = new Map<Backend, () => number>();
+  return {
+    name,
+    backend(cells) {
+      if (cells === undefined) return undefined;
+      const gpu = recordingGpu(new GPU({ mode: 'cpu' }));
+      const be = createGpujsBackend(wrap(gpu), () => {}, { maxCells: cells });
+      most.set(be, () => gpu.most);
+      return be;
+    },
+    ran(be) {
+      const g = be as GpujsBackend;
+      const seen = most.get(be)!();
+      assert.ok(seen > 0 && seen <= g.maxCells, `a kernel saw ${seen} cells (limit ${g.maxCells})`);
+      assert.ok(g.peakCells <= g.maxCells);
+      assert.deepEqual([...g.kernelClasses], ['CPUKernel']);
+      // chunks, not the CPU: what falls back does so for want of a kernel, as without the limit
+      assert.deepEqual([...g.fallbacks].filter((op) => op.includes('cell limit')), []);
+    },
+  };
+}
+
+const targets: Target[] = [
+  {
+    name: 'CPU backend',
+    backend: () => cpuBackend,
+    // its WebAssembly SIMD kernels run where the engine has SIMD (Node 20 has)
+    ran: (be) => assert.ok(be === cpuBackend && wasmFeatures.simd),
+  },
+  gpujs('gpu.js, cpu mode', new GPU({ mode: 'cpu' }), 'CPUKernel'),
+  gpujs('gpu.js, webasm mode', new GPU({ mode: 'webasm' }), 'WebAssemblyKernel'),
+  gpujs('gpu.js under WebGPU\'s promise contract (stand-in)', webgpuStandIn(new GPU({ mode: 'cpu' })), 'CPUKernel'),
+  chunked('gpu.js with kernels limited to a few cells, cpu mode', (g) => g),
+  chunked('gpu.js with kernels limited to a few cells, under the WebGPU stand-in', (g) => webgpuStandIn(g)),
+];
+
+function close(got: ArrayLike<number>[], want: ArrayLike<number>[], tol: number): void {
+  const e = maxError(got, want);
+  assert.ok(e <= tol, `error ${e} relative to 1 + |value| (tolerance ${tol})`);
+}
+
+const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
+
+it('each case\'s cell limit is below its largest tensor (so the limited targets run it in chunks)', async () => {
+  for (const [name, f, shapes, cells] of opCases) {
+    if (cells === undefined) continue;
+    const got = await valueAndGrads(cpuBackend, f, shapes.map((s) => randn(s, { generator: new Generator(1) })));
+    assert.ok(Math.max(...shapes.map((s) => s.reduce((a, b) => a * b, 1)), ...got.map((a) => a.length)) > cells, name);
+  }
+});
+
+for (const target of targets) {
+  describe(`op suite on the ${target.name}`, () => {
+    for (const [name, f, shapes, cells] of opCases) {
+      const be = target.backend(cells);
+      if (be === undefined) continue;
+      it(`${name}: values and gradients equal float64's`, async () => {
+        await fc.assert(fc.asyncProperty(fc.integer(), async (seed) => {
+          const g = new Generator(seed);
+          const inputs = shapes.map((s) => randn(s, { generator: g }));
+          const want = await valueAndGrads(cpuBackend, f, inputs.map((t) => t.cast('float64')));
+          close(await valueAndGrads(be, f, inputs), want, 1e-5);
+        }), { numRuns: 3 });
+        target.ran(be);
+      });
+    }
+
+    const gemBackend = target.backend(48);
+    if (gemBackend !== undefined) {
+      it('fused GeM / GGeM (forward, x and p gradients) equal float64\'s', async () => {
+        await fc.assert(fc.asyncProperty(fc.integer(), fc.constantFrom(1, 2, 4), fc.integer({ min: 0, max: 2 }), async (seed, groups, start) => {
+          const g = new Generator(seed);
+          const dims = [3, 6, 8];
+          const x = randn(dims, { generator: g }).data as Float32Array;
+          const p = Float32Array.from({ length: groups }, () => 1 + 4 * g.uniform());
+          const gy = randn([3, 8], { generator: g }).data as Float32Array;
+          const want = await gemOutputs(cpuBackend, f64(x), dims, start, f64(p), f64(gy));
+          close(await gemOutputs(gemBackend, x, dims, start, p, gy), want, 2e-5);
+        }), { numRuns: 5 });
+        target.ran(gemBackend);
+      });
+    }
+
+    const trainBackend = target.backend(30);
+    if (trainBackend !== undefined) {
+      it('three AdamW steps of a small network follow float64\'s trajectory', async () => {
+        close(await adamwSteps(trainBackend), await adamwSteps(cpuBackend, 'float64'), 1e-4);
+        target.ran(trainBackend);
+      });
+    }
+  });
+}
