@@ -5,7 +5,7 @@
  * gradients are compared with a reference backend's; values are read with dataAsync, which
  * every backend answers (webgpu kernels return promises).
  */
-import { attention, concat, crossEntropy, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, type Backend } from '../index.js';
+import { attention, concat, crossEntropy, gelu, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, where, type Backend } from '../index.js';
 
 /**
  * An op and its input shapes; `chunked`, where given, is a cell limit below the largest
@@ -22,7 +22,11 @@ export const opCases: OpCase[] = [
   ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]], 20],
   ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]], 16],
   ['exact GELU', (a) => a.gelu(), [[5, 9]], 16],
+  ['tanh GELU and sign', (a) => gelu(a, 'tanh').add(a.sign().mul(a)), [[5, 9]], 16],
+  ['pow (positive bases, and a negative base to integer powers)', (a, b) => a.abs().add(0.5).pow(b).add(a.pow(3)).sub(a.pow(-2).mul(0.01)), [[4, 6], [6]], 12],
+  ['comparisons and where (broadcast)', (a, b) => where(a.gt(b), a, b.mul(2)).add(a.le(b).mul(a)).add(a.eq(a).add(a.ge(b)).add(a.lt(b))), [[3, 4, 5], [4, 1]], 24],
   ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]], 24],
+  ['expand and strided slices (their adjoints sum a broadcast and fill the gaps)', (a, b) => a.narrow(1, 1, 3).expand([2, 4, 3, 5]).mul(b).add(a.slice([null, [2, 5], null])), [[4, 5, 5], [4, 3, 5]], 40],
   ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]], 120],
   ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]], 32],
   ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],

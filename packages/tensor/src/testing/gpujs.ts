@@ -50,7 +50,11 @@ export function webgpuStandIn(real: GpuLike): WebgpuStandIn {
   return stand;
 }
 
-/** `gpu`, recording in `most` the most cells any of its kernels wrote or was given as an array. */
+/**
+ * `gpu`, recording in `most` the most cells any of its kernels wrote or was given as an
+ * array. Like gpu.js's GL kernels, which fix each argument's texture size at their first
+ * call, a kernel given an array of another size than at its first call throws.
+ */
 export function recordingGpu(gpu: GpuLike): GpuLike & { most: number } {
   const r = {
     mode: gpu.mode,
@@ -58,8 +62,12 @@ export function recordingGpu(gpu: GpuLike): GpuLike & { most: number } {
     createKernel(fn: Parameters<GpuLike['createKernel']>[0], settings: Record<string, unknown>): Kernel {
       const k = gpu.createKernel(fn, settings);
       r.most = Math.max(r.most, (settings.output as number[])[0]!);
+      let first: number[] | undefined;
       const wrapped = (...args: unknown[]) => {
-        for (const a of args) if (ArrayBuffer.isView(a)) r.most = Math.max(r.most, (a as Float32Array).length);
+        const sizes = args.map((a) => (ArrayBuffer.isView(a) ? (a as Float32Array).length : -1));
+        first ??= sizes;
+        if (sizes.some((n, i) => n !== first![i])) throw new Error(`a kernel given arguments of ${sizes} cells after ${first} (GL kernels keep their first sizes)`);
+        r.most = Math.max(r.most, ...sizes);
         return k(...args);
       };
       return Object.assign(wrapped, { kernel: k.kernel });

@@ -148,10 +148,12 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
    * The kernel for `key` with these constants and arguments, compiled on first use. gpu.js
    * fixes a kernel's argument types at its first call (device buffer or array), and its
    * webgpu kernels do not switch when they change (they take an array for a buffer from
-   * another device), so kernels are kept per kind of argument too.
+   * another device), so kernels are kept per kind of argument too; and its GL kernels fix
+   * the size of each argument's texture at their first call, so kernels are kept per size
+   * of argument as well (a strided view of one shape reads storages of several sizes).
    */
-  function kernelFor(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, vals: unknown[]): Kernel {
-    const kinds = vals.map((v) => (ArrayBuffer.isView(v) ? 'a' : typeof v === 'object' ? 'd' : 'n')).join('');
+  function kernelFor(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, vals: unknown[], sizes: number[]): Kernel {
+    const kinds = vals.map((v, i) => (ArrayBuffer.isView(v) ? 'a' : typeof v === 'object' ? 'd' : 'n') + sizes[i]).join(',');
     const id = `${key}|${cells}|${JSON.stringify(constants)}|${kinds}`;
     let kernel = kernels.get(id);
     if (kernel === undefined) {
@@ -163,12 +165,13 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
 
   /** Runs a kernel on `args` (storages or host arrays, each within the cell limit); webgpu: once the inputs are computed. */
   function run(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
-    const most = Math.max(cells, ...args.map((a) => (isStorage(a) ? (a.parts ? Infinity : a.size) : ArrayBuffer.isView(a) ? (a as TypedArray).length : 0)));
+    const sizes = args.map((a) => (isStorage(a) ? (a.parts ? Infinity : a.size) : ArrayBuffer.isView(a) ? (a as TypedArray).length : 0));
+    const most = Math.max(cells, ...sizes);
     if (most > limit) throw new Error(`gpujs: ${key} was given ${most} cells, over the ${limit} a kernel can index (the op should have run in chunks)`);
     be.peakCells = Math.max(be.peakCells, most);
     if (!asynchronous) {
       const vals = args.map(value);
-      const kernel = kernelFor(key, fn, cells, constants, vals);
+      const kernel = kernelFor(key, fn, cells, constants, vals, sizes);
       const r = kernel(...vals);
       kernelClasses.add(kernel.kernel.constructor.name);
       return wrap(r, cells);
@@ -176,7 +179,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     const p = Promise.all(args.map(value)).then(async (vals) => {
       const long = vals.find((v) => ArrayBuffer.isView(v) && (v as TypedArray).length > limit) as TypedArray | undefined;
       if (long !== undefined) throw new Error(`gpujs: ${key} was given ${long.length} cells, over the ${limit} a kernel can index`);
-      const kernel = kernelFor(key, fn, cells, constants, vals);
+      const kernel = kernelFor(key, fn, cells, constants, vals, sizes);
       const r = await kernel(...vals);
       kernelClasses.add(kernel.kernel.constructor.name);
       return r;
@@ -330,20 +333,33 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       return elementwise(size, [x], ([xc], n) => run(`unary ${op}`, body, n, { n }, xc));
     },
     unaryGrad(op, x, g, size, dtype) {
-      if (!f32(dtype) || op !== 'gelu' || size === 0) return cpu('unaryGrad', `unaryGrad ${op}`)(op, x, g, size, dtype);
-      return elementwise(size, [x, g], ([xc, gc], n) => run('unaryGrad gelu', k.geluGradKernel, n, { n }, xc, gc));
+      const body = k.unaryGradKernels[op];
+      if (!f32(dtype) || body === undefined || size === 0) return cpu('unaryGrad', `unaryGrad ${op}`)(op, x, g, size, dtype);
+      return elementwise(size, [x, g], ([xc, gc], n) => run(`unaryGrad ${op}`, body, n, { n }, xc, gc));
     },
     binary(op, a, aShape, b, bShape, outShape, dtype) {
       const size = sizeOf(outShape);
       const code = k.binaryCodes[op];
-      if (!f32(dtype) || code === undefined || size === 0 || outShape.length > 4) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
+      if (!f32(dtype) || size === 0 || outShape.length > 4) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
       if (sameShape(aShape, bShape)) return elementwise(size, [a, b], ([ac, bc], n) => run('binary', k.binaryKernel, n, binaryConstants(code, [1, 1, 1, n], [0, 0, 0, 1], [0, 0, 0, 1]), ac, bc));
-      if (size > limit) return binaryChunks(op, a, aShape, b, bShape, outShape, dtype);
+      if (size > limit) return broadcastChunks([[a, aShape], [b, bShape]], outShape, ([x, y], os) => be.binary(op, ...x!, ...y!, os, dtype));
       const pad = (s: readonly number[]) => [...Array(4 - s.length).fill(0), ...s];
       const d = pad(outShape).map((v) => v || 1);
       return run('binary', k.binaryKernel, size, binaryConstants(code, d, pad(broadcastStrides(aShape, outShape)), pad(broadcastStrides(bShape, outShape))), a, b);
     },
-    where: cpu('where'),
+    where(cond, cShape, a, aShape, b, bShape, outShape, dtype) {
+      const size = sizeOf(outShape);
+      // a condition of another dtype (an int32 array from the host) goes to the CPU
+      const floatCond = cond.host === null || cond.host instanceof Float32Array;
+      if (!f32(dtype) || !floatCond || size === 0 || outShape.length > 4) return cpu('where')(cond, cShape, a, aShape, b, bShape, outShape, dtype);
+      if (size > limit) return broadcastChunks([[cond, cShape], [a, aShape], [b, bShape]], outShape, ([c, x, y], os) => be.where(...c!, ...x!, ...y!, os, dtype));
+      const pad = (s: readonly number[]) => [...Array(4 - s.length).fill(0), ...s];
+      const c: Record<string, number> = {};
+      const [sc, sa, sb] = [cShape, aShape, bShape].map((s) => pad(broadcastStrides(s, outShape)));
+      const d = pad(outShape).map((v) => v || 1);
+      for (let i = 0; i < 4; i++) Object.assign(c, { [`d${i}`]: d[i]!, [`c${i}`]: sc![i]!, [`a${i}`]: sa![i]!, [`b${i}`]: sb![i]! });
+      return run('where', k.whereKernel, size, c, cond, a, b);
+    },
     clamp(x, size, lo, hi, dtype) {
       if (!f32(dtype) || size === 0) return cpu('clamp')(x, size, lo, hi, dtype);
       // ±Infinity bounds as the largest float32 (constants are numbers a shader can hold)
@@ -354,7 +370,19 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       if (!f32(dtype) || outer * inner === 0 || n === 0) return cpu('reduce', `reduce ${op}`)(op, x, outer, n, inner, dtype);
       if (outer * n * inner <= limit) return run('reduce', k.reduceKernel, outer * inner, { op: op === 'sum' ? 0 : op === 'max' ? 1 : 2, n, inner }, x);
       if (n * inner <= limit) return join(chunks(outer, fit(n * inner), (o, rows) => be.reduce(op, cut(x, o * n * inner, rows * n * inner), rows, n, inner, dtype)));
-      if (inner > limit) return cpu('reduce', `reduce ${op} (rows over the cell limit)`)(op, x, outer, n, inner, dtype);
+      if (inner > limit) {
+        // blocks of columns, each gathered by a strided view ([n, m], in chunks itself where over the limit)
+        const blocks: GpuStorage[] = [];
+        for (let o = 0; o < outer; o++) {
+          blocks.push(...chunks(inner, fit(n), (j, m) => {
+            const cols = be.strided(x, { shape: [n, m], strides: [inner, 1], offset: o * n * inner + j }, dtype);
+            const r = be.reduce(op, cols, 1, n, m, dtype);
+            be.release!(cols);
+            return r;
+          }));
+        }
+        return join(blocks);
+      }
       // a row over the limit: partial reductions over runs of the middle axis, combined
       const combine = op === 'sum' ? 'add' : op === 'max' ? 'maximum' : 'minimum';
       const rows = Array.from({ length: outer }, (_, o) =>
@@ -420,7 +448,13 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       for (let i = 0; i < 6; i++) Object.assign(c, { [`d${i}`]: i < pad ? 1 : view.shape[i - pad]!, [`s${i}`]: i < pad ? 0 : view.strides[i - pad]! });
       return run('strided', k.stridedKernel, size, c, x);
     },
-    stridedAdjoint: cpu('stridedAdjoint'),
+    stridedAdjoint(x, view, outShape, dtype) {
+      const size = sizeOf(outShape);
+      const c = adjointConstants(view);
+      if (!f32(dtype) || size === 0 || c === null) return cpu('stridedAdjoint')(x, view, outShape, dtype);
+      if (size > limit || x.size > limit) return adjointChunks(x, view, outShape, dtype);
+      return run('stridedAdjoint', k.stridedAdjointKernel, size, c, x);
+    },
     concat(xs, outer, sizes, inner, dtype) {
       if (!f32(dtype) || xs.length !== 2 || outer * inner === 0) return cpu('concat', `concat of ${xs.length}`)(xs, outer, sizes, inner, dtype);
       const [n0, n1] = sizes as [number, number];
@@ -533,18 +567,23 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     },
   };
 
-  /** A broadcasting binary op over the limit: chunks of the output's leading axis (one row at a time, recursively, when a row is over it). */
-  function binaryChunks(...args: Parameters<Backend['binary']>): GpuStorage {
-    const [op, a, aShape, b, bShape, outShape, dtype] = args as [Parameters<Backend['binary']>[0], GpuStorage, number[], GpuStorage, number[], number[], DType];
-    const r = outShape.length;
-    const [pa, pb] = [aShape, bShape].map((s) => [...Array(r - s.length).fill(1), ...s] as number[]) as [number[], number[]];
+  /**
+   * A broadcasting op over the limit: chunks of the output's leading axis, each operand cut
+   * to its rows (or whole where it broadcasts along that axis); one row at a time without
+   * the leading axis, recursively, when a row is over the limit.
+   */
+  function broadcastChunks(operands: [GpuStorage, readonly number[]][], outShape: readonly number[], f: (operands: [GpuStorage, number[]][], outShape: number[]) => GpuStorage): GpuStorage {
+    const padded = operands.map(([x, s]) => [x, [...Array(outShape.length - s.length).fill(1), ...s]] as [GpuStorage, number[]]);
     const rest = outShape.slice(1);
-    const row = sizeOf(rest);
-    const [aRow, bRow] = [sizeOf(pa.slice(1)), sizeOf(pb.slice(1))];
-    const part = (x: GpuStorage, px: number[], xRow: number, i: number, m: number, drop: boolean): [GpuStorage, number[]] =>
-      px[0] === 1 ? [x, drop ? px.slice(1) : px] : [cut(x, i * xRow, m * xRow), drop ? px.slice(1) : [m, ...px.slice(1)]];
-    const drop = row > limit;
-    return join(chunks(outShape[0]!, drop ? 1 : fit(row), (i, m) => be.binary(op, ...part(a, pa, aRow, i, m, drop), ...part(b, pb, bRow, i, m, drop), drop ? rest : [m, ...rest], dtype)));
+    const drop = sizeOf(rest) > limit;
+    return join(chunks(outShape[0]!, drop ? 1 : fit(sizeOf(rest)), (i, m) => f(
+      padded.map(([x, s]) => {
+        const tail = s.slice(1);
+        const shape = drop ? tail : [s[0] === 1 ? 1 : m, ...tail];
+        return [s[0] === 1 ? x : cut(x, i * sizeOf(tail), m * sizeOf(tail)), shape];
+      }),
+      drop ? rest : [m, ...rest],
+    )));
   }
 
   /**
@@ -571,7 +610,63 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     return join(chunks(d0, 1, (i) => be.strided(x, { shape: rest, strides: rs, offset: view.offset + i * s0 }, dtype)));
   }
 
+  /**
+   * The adjoint of a view over the limit whose rows (along its leading axis) write disjoint,
+   * increasing spans of the output (slices such as a ViT's tokens after the class token):
+   * each chunk of rows fills its span, zeros between; other views run on the CPU.
+   */
+  function adjointChunks(x: GpuStorage, view: Parameters<Backend['stridedAdjoint']>[1], outShape: readonly number[], dtype: DType): GpuStorage {
+    const size = sizeOf(outShape);
+    const [d0, ...rest] = view.shape as [number, ...number[]];
+    const [s0, ...rs] = view.strides as [number, ...number[]];
+    const row = sizeOf(rest);
+    const span = rest.reduce((acc, dim, i) => acc + (dim - 1) * rs[i]!, 0) + 1;
+    if (view.shape.length === 0 || s0 < span || row > limit || span > limit) return cpu('stridedAdjoint', 'stridedAdjoint (over the cell limit)')(x, view, outShape, dtype);
+    const step = Math.max(1, Math.min(fit(row), Math.floor((limit - span) / s0) + 1));
+    const pieces: GpuStorage[] = [];
+    let at = 0;
+    const zeros = (n: number) => {
+      if (n > 0) pieces.push(hostStorage(new Float32Array(n)));
+    };
+    chunks(d0, step, (i, m) => {
+      const from = view.offset + i * s0;
+      const cells = (m - 1) * s0 + span;
+      zeros(from - at);
+      pieces.push(be.stridedAdjoint(cut(x, i * row, m * row), { shape: [m, ...rest], strides: view.strides, offset: 0 }, [cells], dtype));
+      at = from + cells;
+    });
+    zeros(size - at);
+    return join(pieces);
+  }
+
   return be;
+}
+
+/**
+ * The adjoint kernel's constants for a view of up to 6 non-negative strides whose strided
+ * dims split an offset in one way at most (each stride over the span of the smaller), or null.
+ */
+function adjointConstants(view: { shape: readonly number[]; strides: readonly number[]; offset: number }): Record<string, number> | null {
+  const r = view.shape.length;
+  if (r > 6 || view.strides.some((s) => s < 0)) return null;
+  const xs = view.shape.map((_, i) => sizeOf(view.shape.slice(i + 1)));
+  const dims = view.shape.map((d, i) => ({ d, s: view.strides[i]!, x: xs[i]! })).filter(({ d }) => d > 1);
+  const strided = dims.filter(({ s }) => s > 0).sort((a, b) => b.s - a.s);
+  const broadcast = dims.filter(({ s }) => s === 0);
+  let below = 0;
+  for (let i = strided.length - 1; i >= 0; i--) {
+    if (strided[i]!.s <= below) return null;
+    below += (strided[i]!.d - 1) * strided[i]!.s;
+  }
+  const c: Record<string, number> = { offset: view.offset, Z: broadcast.reduce((n, { d }) => n * d, 1) };
+  for (let i = 0; i < 6; i++) {
+    const t = strided[i];
+    Object.assign(c, { [`t${i}`]: t?.s ?? 1, [`e${i}`]: t?.d ?? 1, [`xs${i}`]: t?.x ?? 0 });
+    // the broadcast dims right-aligned in slots 0..5 (slot 5 varies fastest)
+    const z = broadcast[broadcast.length - 6 + i];
+    Object.assign(c, { [`f${i}`]: z?.d ?? 1, [`zs${i}`]: z?.x ?? 0 });
+  }
+  return c;
 }
 
 type GemSaved = {

@@ -3,7 +3,7 @@
  * each is a plain function of `this.thread.x` (the flat output cell) and `this.constants`
  * (shapes and loop bounds), with every value float32.
  */
-import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { BinaryOp, UnaryGradOp, UnaryOp } from '../backend.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type K = (this: any, ...args: any[]) => number;
@@ -18,6 +18,15 @@ export const unaryKernels: Partial<Record<UnaryOp, K>> = {
   sigmoid: function (this: any, x: any) { return 1 / (1 + Math.exp(-x[this.thread.x])); },
   relu: function (this: any, x: any) { return Math.max(x[this.thread.x], 0); },
   step: function (this: any, x: any) { return x[this.thread.x] > 0 ? 1 : 0; },
+  sign: function (this: any, x: any) { const v = x[this.thread.x]; return v > 0 ? 1 : v < 0 ? -1 : 0; },
+  // 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
+  geluTanh: function (this: any, x: any) {
+    const v = x[this.thread.x];
+    const a = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+    const e = Math.exp(-2 * Math.abs(a));
+    const t = a < 0 ? -(1 - e) / (1 + e) : (1 - e) / (1 + e);
+    return 0.5 * v * (1 + t);
+  },
   // exact GELU x·Φ(x), Φ(x) = erfc(−x/√2)/2 with Numerical Recipes' erfc (as ../cpu/math.ts)
   gelu: function (this: any, x: any) {
     const v = x[this.thread.x];
@@ -29,17 +38,27 @@ export const unaryKernels: Partial<Record<UnaryOp, K>> = {
   },
 };
 
-export const geluGradKernel: K = function (this: any, x: any, g: any) {
-  const v = x[this.thread.x];
-  const u = -v * 0.7071067811865476;
-  const z = Math.abs(u);
-  const t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  const phi = 0.5 * (u >= 0 ? r : 2 - r);
-  return g[this.thread.x] * (phi + v * 0.3989422804014327 * Math.exp(-0.5 * v * v));
+/** The input gradients g·f′(x). */
+export const unaryGradKernels: Partial<Record<UnaryGradOp, K>> = {
+  gelu: function (this: any, x: any, g: any) {
+    const v = x[this.thread.x];
+    const u = -v * 0.7071067811865476;
+    const z = Math.abs(u);
+    const t = 1 / (1 + 0.5 * z);
+    const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    const phi = 0.5 * (u >= 0 ? r : 2 - r);
+    return g[this.thread.x] * (phi + v * 0.3989422804014327 * Math.exp(-0.5 * v * v));
+  },
+  geluTanh: function (this: any, x: any, g: any) {
+    const v = x[this.thread.x];
+    const a = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+    const e = Math.exp(-2 * Math.abs(a));
+    const t = a < 0 ? -(1 - e) / (1 + e) : (1 - e) / (1 + e);
+    return g[this.thread.x] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * 0.7978845608028654 * (1 + 3 * 0.044715 * v * v));
+  },
 };
 
-export const binaryCodes: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
+export const binaryCodes: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, pow: 6, eq: 7, gt: 8, ge: 9, lt: 10, le: 11 };
 
 /** out[i] = a[ia] op b[ib], indices through up to 4 broadcast dims (d0..d3, strides a0..a3, b0..b3). */
 export const binaryKernel: K = function (this: any, a: any, b: any) {
@@ -57,7 +76,36 @@ export const binaryKernel: K = function (this: any, a: any, b: any) {
   if (this.constants.op === 2) return x * y;
   if (this.constants.op === 3) return x / y;
   if (this.constants.op === 4) return Math.max(x, y);
-  return Math.min(x, y);
+  if (this.constants.op === 5) return Math.min(x, y);
+  if (this.constants.op === 6) {
+    // as JavaScript's: a negative base takes an integer exponent's sign (GLSL's pow is undefined there)
+    if (y === 0) return 1;
+    const p = Math.pow(Math.abs(x), y);
+    if (x >= 0) return p;
+    const yi = Math.floor(y);
+    if (yi !== y) return Math.sqrt(x); // NaN, as JavaScript's (WGSL calls it indeterminate)
+    return yi - 2 * Math.floor(yi / 2) === 0 ? p : -p;
+  }
+  if (this.constants.op === 7) return x === y ? 1 : 0;
+  if (this.constants.op === 8) return x > y ? 1 : 0;
+  if (this.constants.op === 9) return x >= y ? 1 : 0;
+  if (this.constants.op === 10) return x < y ? 1 : 0;
+  return x <= y ? 1 : 0;
+};
+
+/** out[i] = cond[ic] ≠ 0 ? a[ia] : b[ib], broadcast as binaryKernel's (condition strides c0..c3). */
+export const whereKernel: K = function (this: any, cond: any, a: any, b: any) {
+  const i = this.thread.x;
+  const i3 = i % this.constants.d3;
+  const r3 = Math.floor(i / this.constants.d3);
+  const i2 = r3 % this.constants.d2;
+  const r2 = Math.floor(r3 / this.constants.d2);
+  const i1 = r2 % this.constants.d1;
+  const i0 = Math.floor(r2 / this.constants.d1);
+  if (cond[i0 * this.constants.c0 + i1 * this.constants.c1 + i2 * this.constants.c2 + i3 * this.constants.c3] !== 0) {
+    return a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
+  }
+  return b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
 };
 
 export const clampKernel: K = function (this: any, x: any) {
@@ -342,4 +390,57 @@ export const layerNormKernel: K = function (this: any, x: any, mean: any, rstd: 
 /** Cells [at, at + n) of x (a piece of a larger storage, copied to a kernel's own output). */
 export const sliceKernel: K = function (this: any, x: any) {
   return x[this.thread.x + this.constants.at];
+};
+
+/**
+ * The adjoint of a strided view: out[o] = Σ x[v] over the view positions v that address o.
+ * The view's dims with a stride (t0 > t1 > … > t5, sizes e, x strides xs) are such that
+ * each stride exceeds the span of the smaller ones, so o − offset splits into them in one
+ * way at most (a cell no position addresses gets 0); the dims of stride 0 (sizes f, x
+ * strides zs, Z positions in all) each add the x values along them (a broadcast's sum).
+ */
+export const stridedAdjointKernel: K = function (this: any, x: any) {
+  let r = this.thread.x - this.constants.offset;
+  if (r < 0) return 0;
+  let v = Math.floor(r / this.constants.t0);
+  if (v >= this.constants.e0) return 0;
+  r -= v * this.constants.t0;
+  let xi = v * this.constants.xs0;
+  v = Math.floor(r / this.constants.t1);
+  if (v >= this.constants.e1) return 0;
+  r -= v * this.constants.t1;
+  xi += v * this.constants.xs1;
+  v = Math.floor(r / this.constants.t2);
+  if (v >= this.constants.e2) return 0;
+  r -= v * this.constants.t2;
+  xi += v * this.constants.xs2;
+  v = Math.floor(r / this.constants.t3);
+  if (v >= this.constants.e3) return 0;
+  r -= v * this.constants.t3;
+  xi += v * this.constants.xs3;
+  v = Math.floor(r / this.constants.t4);
+  if (v >= this.constants.e4) return 0;
+  r -= v * this.constants.t4;
+  xi += v * this.constants.xs4;
+  v = Math.floor(r / this.constants.t5);
+  if (v >= this.constants.e5) return 0;
+  r -= v * this.constants.t5;
+  xi += v * this.constants.xs5;
+  if (r !== 0) return 0;
+  let s = 0;
+  for (let z = 0; z < this.constants.Z; z++) {
+    let q = z;
+    const z5 = q % this.constants.f5;
+    q = Math.floor(q / this.constants.f5);
+    const z4 = q % this.constants.f4;
+    q = Math.floor(q / this.constants.f4);
+    const z3 = q % this.constants.f3;
+    q = Math.floor(q / this.constants.f3);
+    const z2 = q % this.constants.f2;
+    q = Math.floor(q / this.constants.f2);
+    const z1 = q % this.constants.f1;
+    const z0 = Math.floor(q / this.constants.f1);
+    s += x[xi + z0 * this.constants.zs0 + z1 * this.constants.zs1 + z2 * this.constants.zs2 + z3 * this.constants.zs3 + z4 * this.constants.zs4 + z5 * this.constants.zs5];
+  }
+  return s;
 };
