@@ -621,8 +621,8 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     const [s0, ...rs] = view.strides as [number, ...number[]];
     const row = sizeOf(rest);
     const span = rest.reduce((acc, dim, i) => acc + (dim - 1) * rs[i]!, 0) + 1;
-    if (view.shape.length === 0 || s0 < span || row > limit || span > limit) return cpu('stridedAdjoint', 'stridedAdjoint (over the cell limit)')(x, view, outShape, dtype);
-    const step = Math.max(1, Math.min(fit(row), Math.floor((limit - span) / s0) + 1));
+    if (view.shape.length === 0 || (d0 > 1 && s0 < span) || row > limit || span > limit) return cpu('stridedAdjoint', 'stridedAdjoint (over the cell limit)')(x, view, outShape, dtype);
+    const step = Math.max(1, Math.min(fit(row), s0 === 0 ? Infinity : Math.floor((limit - span) / s0) + 1));
     const pieces: GpuStorage[] = [];
     let at = 0;
     const zeros = (n: number) => {
