@@ -262,10 +262,10 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     }
     return { out: null, host: null, size, parts };
   }
-  /** The elementwise sum of partial results of `n` cells (released). */
-  function total(xs: GpuStorage[], n: number): GpuStorage {
+  /** Partial results of `n` cells combined elementwise by `op` (a sum by default); the partials are released. */
+  function total(xs: GpuStorage[], n: number, op: 'add' | 'maximum' | 'minimum' = 'add'): GpuStorage {
     return xs.reduce((acc, x) => {
-      const s = be.binary('add', acc, [n], x, [n], [n], 'float32');
+      const s = be.binary(op, acc, [n], x, [n], [n], 'float32');
       be.release!(acc);
       be.release!(x);
       return s;
@@ -341,11 +341,9 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const size = sizeOf(outShape);
       const code = k.binaryCodes[op];
       if (!f32(dtype) || size === 0 || outShape.length > 4) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
-      if (sameShape(aShape, bShape)) return elementwise(size, [a, b], ([ac, bc], n) => run('binary', k.binaryKernel, n, binaryConstants(code, [1, 1, 1, n], [0, 0, 0, 1], [0, 0, 0, 1]), ac, bc));
+      if (sameShape(aShape, bShape)) return elementwise(size, [a, b], ([ac, bc], n) => run('binary', k.binaryKernel, n, { op: code, ...broadcastConstants([n], { a: [n], b: [n] }) }, ac, bc));
       if (size > limit) return broadcastChunks([[a, aShape], [b, bShape]], outShape, ([x, y], os) => be.binary(op, ...x!, ...y!, os, dtype));
-      const pad = (s: readonly number[]) => [...Array(4 - s.length).fill(0), ...s];
-      const d = pad(outShape).map((v) => v || 1);
-      return run('binary', k.binaryKernel, size, binaryConstants(code, d, pad(broadcastStrides(aShape, outShape)), pad(broadcastStrides(bShape, outShape))), a, b);
+      return run('binary', k.binaryKernel, size, { op: code, ...broadcastConstants(outShape, { a: aShape, b: bShape }) }, a, b);
     },
     where(cond, cShape, a, aShape, b, bShape, outShape, dtype) {
       const size = sizeOf(outShape);
@@ -353,12 +351,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const floatCond = cond.host === null || cond.host instanceof Float32Array;
       if (!f32(dtype) || !floatCond || size === 0 || outShape.length > 4) return cpu('where')(cond, cShape, a, aShape, b, bShape, outShape, dtype);
       if (size > limit) return broadcastChunks([[cond, cShape], [a, aShape], [b, bShape]], outShape, ([c, x, y], os) => be.where(...c!, ...x!, ...y!, os, dtype));
-      const pad = (s: readonly number[]) => [...Array(4 - s.length).fill(0), ...s];
-      const c: Record<string, number> = {};
-      const [sc, sa, sb] = [cShape, aShape, bShape].map((s) => pad(broadcastStrides(s, outShape)));
-      const d = pad(outShape).map((v) => v || 1);
-      for (let i = 0; i < 4; i++) Object.assign(c, { [`d${i}`]: d[i]!, [`c${i}`]: sc![i]!, [`a${i}`]: sa![i]!, [`b${i}`]: sb![i]! });
-      return run('where', k.whereKernel, size, c, cond, a, b);
+      return run('where', k.whereKernel, size, broadcastConstants(outShape, { c: cShape, a: aShape, b: bShape }), cond, a, b);
     },
     clamp(x, size, lo, hi, dtype) {
       if (!f32(dtype) || size === 0) return cpu('clamp')(x, size, lo, hi, dtype);
@@ -385,15 +378,8 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       }
       // a row over the limit: partial reductions over runs of the middle axis, combined
       const combine = op === 'sum' ? 'add' : op === 'max' ? 'maximum' : 'minimum';
-      const rows = Array.from({ length: outer }, (_, o) =>
-        chunks(n, fit(inner), (t, m) => be.reduce(op, cut(x, (o * n + t) * inner, m * inner), 1, m, inner, dtype)).reduce((acc, part) => {
-          const s = be.binary(combine, acc, [inner], part, [inner], [inner], dtype);
-          be.release!(acc);
-          be.release!(part);
-          return s;
-        }),
-      );
-      return join(rows);
+      return join(Array.from({ length: outer }, (_, o) =>
+        total(chunks(n, fit(inner), (t, m) => be.reduce(op, cut(x, (o * n + t) * inner, m * inner), 1, m, inner, dtype)), inner, combine)));
     },
     argReduce: cpu('argReduce'),
     matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null, residual = null) {
@@ -677,9 +663,15 @@ type GemSaved = {
   groups: number;
 };
 
-function binaryConstants(op: number, d: number[], sa: number[], sb: number[]): Record<string, number> {
-  const c: Record<string, number> = { op };
-  for (let i = 0; i < 4; i++) Object.assign(c, { [`d${i}`]: d[i]!, [`a${i}`]: sa[i]!, [`b${i}`]: sb[i]! });
+/**
+ * The constants of a kernel that broadcasts operands to an output of up to 4 dims: the
+ * output's dims d0..d3 (left-padded with 1) and each operand's strides <name>0..<name>3.
+ */
+function broadcastConstants(outShape: readonly number[], operands: Record<string, readonly number[]>): Record<string, number> {
+  const pad = (s: readonly number[], fill: number) => [...Array(4 - s.length).fill(fill), ...s];
+  const c: Record<string, number> = {};
+  pad(outShape, 1).forEach((d, i) => (c[`d${i}`] = d));
+  for (const [name, shape] of Object.entries(operands)) pad(broadcastStrides(shape, outShape), 0).forEach((s, i) => (c[`${name}${i}`] = s));
   return c;
 }
 
