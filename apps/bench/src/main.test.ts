@@ -10,7 +10,7 @@ describe('bench --quick (smoke test)', () => {
   it('runs the small-ViT step on every engine from the same weights, and the JS peers agree with ours', () => {
     const out = mkdtempSync(join(tmpdir(), 'ggem-bench-test-'));
     const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', main, '--quick', '--only', 'small-ViT', '--reps', '1', '--out', out], { encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(process.execPath, ['--conditions=@ggem/source', '--import', 'tsx', main, '--quick', '--only', 'small-ViT', '--reps', '1', '--out', out], { encoding: 'utf8', timeout: 240_000 });
     assert.equal(r.status, 0, r.stderr);
     const { rows } = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { rows: { engine: string; stats?: { median: number }; note?: string }[] };
     const engine = (prefix: string) => rows.find((x) => x.engine.startsWith(prefix));

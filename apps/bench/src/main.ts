@@ -14,6 +14,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { availableKernels } from '@ggem/tensor';
+import { enableRelaxedSimd } from '@ggem/tensor/node';
 import { runWorkload, STEADY_UNDER_MS, STEADY_WARM_MS, type Row, type Workload } from './harness.js';
 import { isolated, serve } from './isolated.js';
 import { render } from './report.js';
@@ -21,6 +22,8 @@ import { gemWorkload } from './workloads/gem.js';
 import { matmulWorkload } from './workloads/matmul.js';
 import { rowwiseWorkload } from './workloads/rowwise.js';
 import { vitForwardWorkload, vitStepWorkload } from './workloads/vit.js';
+
+enableRelaxedSimd(); // Node 20: the kernels' FMA, as on Node 22 and in browsers
 
 const positive = (name: string) => (v: string): number => {
   const n = Number(v);

@@ -8,7 +8,10 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { crossEntropy, Generator, optim, randn, tensor } from '@ggem/tensor';
+import { enableRelaxedSimd } from '@ggem/tensor/node';
 import { createVit } from '@ggem/vit';
+
+enableRelaxedSimd();
 
 const o = new Command()
   .name('ggem-bench-memory')

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, type GeneratorState, type optim, type TypedArray } from '@ggem/tensor';
-import { loadSafetensors, saveSafetensors, type VisionTransformer } from '@ggem/vit';
+import type { VisionTransformer } from '@ggem/vit';
+import { readSafetensorsFile, writeSafetensorsFile } from '@ggem/vit/node';
 
 /** Everything besides tensors that a resumed run needs to continue exactly. */
 export interface CheckpointState {
@@ -39,8 +40,8 @@ export async function saveCheckpoint(dir: string, model: VisionTransformer, opt:
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   const { buffers, ...optimizer } = opt.stateDict();
-  await saveSafetensors(join(tmp, 'model.safetensors'), model.stateDict(), { format: 'pt', epoch: String(state.epoch) });
-  await saveSafetensors(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(buffers).map(([k, v]) => [k, tensor(v)])));
+  await writeSafetensorsFile(join(tmp, 'model.safetensors'), model.stateDict(), { format: 'pt', epoch: String(state.epoch) });
+  await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(buffers).map(([k, v]) => [k, tensor(v)])));
   writeDurably(join(tmp, 'state.json'), JSON.stringify({ ...state, optimizer }, null, 1));
   rmSync(join(dir, name), { recursive: true, force: true });
   renameSync(tmp, join(dir, name));
@@ -56,7 +57,7 @@ export async function saveCheckpoint(dir: string, model: VisionTransformer, opt:
 export interface LoadedCheckpoint {
   path: string;
   state: CheckpointState;
-  weights: Awaited<ReturnType<typeof loadSafetensors>>['tensors'];
+  weights: Awaited<ReturnType<typeof readSafetensorsFile>>['tensors'];
   optimizer: optim.OptimizerState;
 }
 
@@ -72,8 +73,8 @@ export async function loadLatestCheckpoint(dir: string): Promise<LoadedCheckpoin
   } catch (e) {
     throw new Error(`${join(path, 'state.json')}: cannot read the checkpoint state (${(e as Error).message})`);
   }
-  const weights = (await loadSafetensors(join(path, 'model.safetensors'))).tensors;
+  const weights = (await readSafetensorsFile(join(path, 'model.safetensors'))).tensors;
   const buffers: Record<string, TypedArray> = {};
-  for (const [k, t] of Object.entries((await loadSafetensors(join(path, 'optimizer.safetensors'))).tensors)) buffers[k] = t.data;
+  for (const [k, t] of Object.entries((await readSafetensorsFile(join(path, 'optimizer.safetensors'))).tensors)) buffers[k] = t.data;
   return { path, state, weights, optimizer: { ...state.optimizer, buffers } };
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --conditions=development --import tsx
+#!/usr/bin/env -S node --conditions=@ggem/source --import tsx
 /**
  * ggem-train: train and evaluate ViTs with any pooling on Fashion-MNIST.
  *
@@ -9,10 +9,13 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { poolingNames, type PoolingName } from '@ggem/pooling';
+import { enableRelaxedSimd } from '@ggem/tensor/node';
 import { presets, type PresetName } from '@ggem/vit';
 import { compare } from './compare.js';
 import { defaults, type TrainOptions } from './options.js';
 import { train } from './train.js';
+
+enableRelaxedSimd(); // Node 20: the kernels' FMA, as on Node 22 and in browsers
 
 const int = (name: string, min: number) => (v: string): number => {
   const n = Number(v);

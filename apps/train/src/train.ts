@@ -2,7 +2,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { crossEntropy, Generator, optim } from '@ggem/tensor';
 import { checkGroups } from '@ggem/pooling';
-import { createVit, loadWeights, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
+import { createVit, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
+import { loadWeightsFile } from '@ggem/vit/node';
 import { SingleBar } from 'cli-progress';
 import { loadLatestCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { makeBatch, shuffled } from './data/batches.js';
@@ -76,7 +77,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   const model = buildModel(o);
   freeze(model, o.freezeBlocks);
   if (o.initFrom) {
-    const r = await loadWeights(model, o.initFrom, { strict: false });
+    const r = await loadWeightsFile(model, o.initFrom, { strict: false });
     const skipped = [...r.missing.map((k) => `${k} (not in the file)`), ...r.unexpected.map((k) => `${k} (not in this model)`), ...r.mismatched];
     log(`init from ${o.initFrom}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`);
   }

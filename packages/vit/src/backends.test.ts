@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cpuBackend, crossEntropy, createGpujsBackend, Generator, getBackend, optim, randn, registerBackend, setBackend, tensor, type GpujsBackend } from '@ggem/tensor';
+import { cpuBackend, crossEntropy, Generator, getBackend, optim, randn, registerBackend, setBackend, tensor } from '@ggem/tensor';
+import { createGpujsBackend, type GpujsBackend } from '@ggem/tensor/gpujs';
 import { recordingGpu, webgpuStandIn } from '@ggem/tensor/testing';
 import { createVit } from './presets.js';
 

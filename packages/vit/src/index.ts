@@ -1,6 +1,8 @@
 /**
  * @ggem/vit: a Vision Transformer after timm's, with pooling picked by name from
  * @ggem/pooling, timm-compatible safetensors weights and the GGeM paper's analysis tools.
+ * Weights load from bytes, Blobs, Responses and URLs in any runtime; files are in
+ * `@ggem/vit/node`.
  */
 export { VisionTransformer, type VitConfig } from './vit.js';
 export { presets, createVit, type PresetName } from './presets.js';
@@ -10,5 +12,5 @@ export { Mlp } from './mlp.js';
 export { PatchEmbed, PatchProj } from './patch-embed.js';
 export { DropPath } from './drop-path.js';
 export { readSafetensors, writeSafetensors, halfToFloat, MAX_HEADER_BYTES, type SafetensorsFile } from './safetensors.js';
-export { loadSafetensors, saveSafetensors, loadWeights, saveWeights } from './weights.js';
+export { readWeights, loadWeights, weightsToBytes, weightsToBlob, type WeightsSource } from './weights.js';
 export { linearCka, headSimilarity, attentionDistance, headMeanDistance } from './analysis.js';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Generator, randn, tensor } from '@ggem/tensor';
-import { createVit, halfToFloat, loadWeights, MAX_HEADER_BYTES, readSafetensors, saveWeights, writeSafetensors } from './index.js';
+import { createVit, halfToFloat, MAX_HEADER_BYTES, readSafetensors, writeSafetensors } from './index.js';
+import { loadWeightsFile, saveWeightsFile } from './node.js';
 
 /** A file from a header object and a data buffer, for building malformed cases. */
 function file(header: unknown, data = new Uint8Array(0), headerText?: string): Uint8Array {
@@ -68,14 +69,14 @@ describe('safetensors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ggem-vit-'));
     const path = join(dir, 'model.safetensors');
     const gem = createVit('vit_mnist_tiny', 'gem', { seed: 2 });
-    await saveWeights(gem, path);
+    await saveWeightsFile(gem, path);
     assert.deepEqual(readdirSync(dir), ['model.safetensors'], 'no temporary file left');
     const again = createVit('vit_mnist_tiny', 'gem', { seed: 3 });
-    await loadWeights(again, path);
+    await loadWeightsFile(again, path);
     for (const [k, p] of gem.namedParameters()) assert.deepEqual(again.namedParameters().find(([n]) => n === k)![1].data, p.data, k);
     const token = createVit('vit_mnist_tiny', 'token');
-    await assert.rejects(loadWeights(token, path), /model\.safetensors: loadStateDict \(VisionTransformer\): missing keys: norm\.weight, norm\.bias\. unexpected keys: pool\.p, fc_norm\.weight, fc_norm\.bias/);
-    const report = await loadWeights(token, path, { strict: false });
+    await assert.rejects(loadWeightsFile(token, path), /model\.safetensors: loadStateDict \(VisionTransformer\): missing keys: norm\.weight, norm\.bias\. unexpected keys: pool\.p, fc_norm\.weight, fc_norm\.bias/);
+    const report = await loadWeightsFile(token, path, { strict: false });
     assert.deepEqual(report, { missing: ['norm.weight', 'norm.bias'], unexpected: ['pool.p', 'fc_norm.weight', 'fc_norm.bias'], mismatched: [] });
     assert.deepEqual(token.blocks[0]!.attn.qkv.weight.data, gem.blocks[0]!.attn.qkv.weight.data, 'the blocks loaded');
   });

@@ -1,44 +1,90 @@
-import type { LoadReport, Module } from '@ggem/tensor';
+import type { LoadOptions, LoadReport, Module } from '@ggem/tensor';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
 
-/** Reads a safetensors file (Node). */
-export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
-  const { readFile } = await import('node:fs/promises');
-  return readSafetensors(new Uint8Array(await readFile(path)), path);
-}
-
 /**
- * Writes a safetensors file atomically (Node): to a temporary file in the same folder,
- * flushed, then renamed over the target, so a crash leaves the old file or the new one.
+ * Where safetensors bytes come from, in any runtime: the bytes themselves, a `Response`
+ * (what `fetch` returns), a `Blob` or `File` (a browser's file picker or drop), or a URL
+ * (fetched; a string is taken as a URL, relative to the page in a browser). Paths are
+ * Node's: `@ggem/vit/node` reads files.
  */
-export async function saveSafetensors(path: string, tensors: Parameters<typeof writeSafetensors>[0], metadata: Record<string, string> = {}): Promise<void> {
-  const { open, rename } = await import('node:fs/promises');
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(writeSafetensors(tensors, metadata));
-    await fh.sync();
-  } finally {
-    await fh.close();
+export type WeightsSource = ArrayBuffer | ArrayBufferView | Blob | Response | URL | string;
+
+/** The bytes of `source` and the name its errors use. */
+async function bytesOf(source: WeightsSource): Promise<{ bytes: Uint8Array; name: string }> {
+  if (source instanceof Uint8Array) return { bytes: source, name: 'safetensors bytes' };
+  if (ArrayBuffer.isView(source)) return { bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength), name: 'safetensors bytes' };
+  if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), name: 'safetensors bytes' };
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = typeof File !== 'undefined' && source instanceof File ? source.name : 'safetensors blob';
+    return { bytes: new Uint8Array(await source.arrayBuffer()), name };
   }
-  await rename(tmp, path);
+  if (typeof Response !== 'undefined' && source instanceof Response) return { bytes: await body(source, source.url || 'safetensors response'), name: source.url || 'safetensors response' };
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = String(source);
+    if (typeof location === 'undefined' && !URL.canParse(url)) {
+      throw new Error(`${url}: not a URL, and there is no page to resolve it against; in Node, read files with loadWeightsFile from @ggem/vit/node`);
+    }
+    let response: Response;
+    try {
+      response = await fetch(source);
+    } catch (e) {
+      throw new Error(`${url}: could not fetch the weights (${(e as Error).message})`);
+    }
+    return { bytes: await body(response, url), name: url };
+  }
+  throw new Error(`readWeights: expected bytes (ArrayBuffer, Uint8Array), a Blob or File, a Response or a URL, got ${Object.prototype.toString.call(source)}`);
 }
 
-/** Saves a model's state dict (timm names) as safetensors. */
-export function saveWeights(model: Module<any, any>, path: string, metadata: Record<string, string> = {}): Promise<void> {
-  return saveSafetensors(path, model.stateDict(), metadata);
-}
-
-/**
- * Loads weights into a model. Strict by default (every missing, unexpected or mis-shaped
- * tensor named in the error); `{ strict: false }` loads what fits, e.g. a checkpoint trained
- * with another pooling, and returns what it skipped.
- */
-export async function loadWeights(model: Module<any, any>, path: string, options: { strict?: boolean } = {}): Promise<LoadReport> {
-  const { tensors } = await loadSafetensors(path);
+/** A response's whole body, refused unless it is a success and as long as it says. */
+async function body(response: Response, url: string): Promise<Uint8Array> {
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}, not safetensors weights`);
+  let bytes: Uint8Array;
   try {
-    return model.loadStateDict(tensors, options);
+    bytes = new Uint8Array(await response.arrayBuffer());
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw new Error(`${url}: the download broke off (${(e as Error).message})`);
   }
+  const declared = response.headers.get('content-length');
+  const encoded = response.headers.get('content-encoding');
+  if (declared !== null && (encoded === null || encoded === 'identity') && Number(declared) !== bytes.length) {
+    throw new Error(`${url}: received ${bytes.length} of ${declared} bytes: truncated download`);
+  }
+  return bytes;
+}
+
+/** Reads a safetensors file from bytes, a Blob/File, a Response or a URL. */
+export async function readWeights(source: WeightsSource): Promise<SafetensorsFile> {
+  const { bytes, name } = await bytesOf(source);
+  return readSafetensors(bytes, name);
+}
+
+/**
+ * Loads weights into a model, all or nothing: the whole file is read and checked, and every
+ * tensor matched against the model, before any parameter changes. Strict by default (every
+ * missing, unexpected or mis-shaped tensor named in the error); `{ strict: false }` loads
+ * what fits, e.g. a checkpoint trained with another pooling, and returns what it skipped.
+ * Errors name the source (the URL, the file's name).
+ */
+export async function loadWeights(model: Module<any, any>, source: WeightsSource, options: LoadOptions = {}): Promise<LoadReport> {
+  const { bytes, name } = await bytesOf(source);
+  return loadInto(model, readSafetensors(bytes, name), name, options);
+}
+
+/** Loads a parsed file into a model; errors are prefixed with `name`. */
+export function loadInto(model: Module<any, any>, file: SafetensorsFile, name: string, options: LoadOptions = {}): LoadReport {
+  try {
+    return model.loadStateDict(file.tensors, options);
+  } catch (e) {
+    throw new Error(`${name}: ${(e as Error).message}`);
+  }
+}
+
+/** A model's state dict (timm names) as safetensors bytes. */
+export function weightsToBytes(model: Module<any, any>, metadata: Record<string, string> = {}): Uint8Array {
+  return writeSafetensors(model.stateDict(), metadata);
+}
+
+/** A model's weights as a Blob, for a page to offer as a download (`URL.createObjectURL`). */
+export function weightsToBlob(model: Module<any, any>, metadata: Record<string, string> = {}): Blob {
+  return new Blob([weightsToBytes(model, metadata) as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
 }

@@ -3,7 +3,8 @@
  * no GPU): these figures show the backend's overhead, not a GPU's speed. On a machine with a
  * GPU the same workloads run in a browser page (see packages/tensor's browser test).
  */
-import { getBackend, setBackend, tensor, useGpujs, type Backend } from '@ggem/tensor';
+import { getBackend, setBackend, tensor, type Backend } from '@ggem/tensor';
+import { useGpujs } from '@ggem/tensor/gpujs';
 import { createVit } from '@ggem/vit';
 import type { Impl } from '../harness.js';
 import { ggemStep, type VitSpec } from '../workloads/vit.js';

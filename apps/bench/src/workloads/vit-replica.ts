@@ -1,4 +1,5 @@
-import { crossEntropy, Generator, nn, type Replica, type Tensor } from '@ggem/tensor';
+import { crossEntropy, Generator, nn, type Tensor } from '@ggem/tensor';
+import type { Replica } from '@ggem/tensor/node';
 import { createVit, type PresetName } from '@ggem/vit';
 
 export interface VitReplicaArg {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { crossEntropy, DataParallel, Generator, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
+import { crossEntropy, Generator, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
+import { DataParallel } from '@ggem/tensor/node';
 import type { createVit, PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
 import { gpujsVitStep } from '../engines/gpujs.js';

@@ -1,5 +1,6 @@
 import type { DType, TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
+import { cpuBackend } from './cpu/index.js';
 
 /**
  * The narrow interface under every op. A backend owns the storage of its tensors (`S`:
@@ -122,8 +123,12 @@ export type BinaryOp = (typeof binaryOps)[number];
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
-let active: Backend | null = null;
-const registry = new Map<string, Backend>();
+/**
+ * The CPU backend is registered and active from the start, with no import-time call for a
+ * bundler to drop (the packages declare `"sideEffects": false`).
+ */
+let active: Backend = cpuBackend;
+const registry = new Map<string, Backend>([[cpuBackend.name, cpuBackend]]);
 
 export function registerBackend(backend: Backend): void {
   registry.set(backend.name, backend);
@@ -131,7 +136,6 @@ export function registerBackend(backend: Backend): void {
 
 /** The backend new tensors are created on. */
 export function getBackend(): Backend {
-  if (active === null) throw new Error('getBackend: no backend registered (import @ggem/tensor, which registers "cpu")');
   return active;
 }
 

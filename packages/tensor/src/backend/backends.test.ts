@@ -10,10 +10,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { cpuBackend, createGpujsBackend, Generator, randn, wasmFeatures, type Backend, type GpujsBackend } from '../index.js';
+import { cpuBackend, Generator, randn, wasmFeatures, type Backend } from '../index.js';
+import { createGpujsBackend, type GpujsBackend, type GpuLike } from '../gpujs.js';
 import { recordingGpu, webgpuStandIn } from '../testing/index.js';
 import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
-import type { GpuLike } from './gpujs/index.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
 

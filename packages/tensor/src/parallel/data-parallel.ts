@@ -2,14 +2,12 @@ import { getCpuThreads, setCpuThreads } from '../backend/cpu/matmul.js';
 import { allocate, type TypedArray } from '../dtype.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import type { MessagePort, Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
 
-const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
-const workerThreads = isNode ? await import('node:worker_threads').catch(() => null) : null;
-
 /** The worker's own module, with this file's extension (.ts under a TypeScript loader, .js built). */
-const WORKER_MODULE = new URL(`./worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url).href;
+const workerModule = (): string => new URL(`./worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url).href;
 /** Evaluated in the worker: the preloads in order, then the worker module. */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -87,9 +85,7 @@ export class DataParallel {
   }
 
   static async create<A>(options: DataParallelOptions<A>): Promise<DataParallel> {
-    if (workerThreads === null) throw new Error('DataParallel: needs Node worker_threads (not available here)');
-    const cores = (await import('node:os')).availableParallelism();
-    const workers = options.workers ?? Math.max(1, cores - 1);
+    const workers = options.workers ?? Math.max(1, availableParallelism() - 1);
     if (!Number.isInteger(workers) || workers < 0) throw new Error(`DataParallel: workers must be an integer >= 0, got ${workers}`);
     const module = options.module instanceof URL ? options.module.href : toUrl(options.module);
     const exportName = options.exportName ?? 'replica';
@@ -116,14 +112,14 @@ export class DataParallel {
     const slots: WorkerSlot[] = [];
     try {
       for (let index = 1; index <= workers; index++) {
-        const { port1, port2 } = new workerThreads.MessageChannel();
+        const { port1, port2 } = new MessageChannel();
         const init: WorkerInit = {
           module, exportName, arg: options.arg, index, params: shared, shapes, port: port2,
           control: allocate('int32', Ctrl.Count, true) as Int32Array,
           grads: params.map((p) => allocate(p.dtype, p.size, true)),
           loss: allocate('float64', 1, true) as Float64Array,
         };
-        const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: { entry: WORKER_MODULE, preload, init }, transferList: [port2] });
+        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { entry: workerModule(), preload, init }, transferList: [port2] });
         slots.push({ worker, port: port1, ctrl: init.control, grads: init.grads, loss: init.loss, seq: 0 });
         await ready(worker, port1, index);
         worker.unref();
@@ -192,7 +188,7 @@ export class DataParallel {
         throw new Error(`DataParallel.step: replica ${i + 1} did not finish its shard within ${this.timeoutMs / 1000} s`);
       }
       if (Atomics.load(s.ctrl, Ctrl.Failed) === 1) {
-        const m = workerThreads!.receiveMessageOnPort(s.port)?.message as WorkerMessage | undefined;
+        const m = receiveMessageOnPort(s.port)?.message as WorkerMessage | undefined;
         errors.push(`replica ${i + 1}: ${m !== undefined && 'error' in m ? m.error : 'failed'}`);
       } else {
         done.push([s, (hi - lo) / n]);

@@ -1,6 +1,5 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { setCpuThreads } from '../backend/cpu/matmul.js';
-import '../index.js';
 import { Tensor } from '../tensor.js';
 import { dtypeOf } from '../dtype.js';
 import { Ctrl, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';

@@ -1,6 +1,7 @@
 import type { DType, TypedArray } from '../../dtype.js';
 import { allocate } from './pool.js';
 import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
+import { nodeBuiltin } from '../../platform.js';
 import { availableKernels, defaultThreads, getGemm, type MatmulKernel } from './wasm/index.js';
 
 /**
@@ -33,9 +34,11 @@ export const gemmReference: Gemm = (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow,
   }
 };
 
-let kernel: MatmulKernel = availableKernels()[0]!;
+/** The kernel chosen with setCpuMatmul; until then the fastest available at the first product. */
+let chosen: MatmulKernel | undefined;
 let threads = defaultThreads();
-let fastGemm: Gemm | null = getGemm(kernel, threads);
+/** Compiled (and its worker threads started) at the first float32 product, not at import. */
+let fastGemm: Gemm | null | undefined;
 
 /**
  * Picks the float32 matmul kernel of the CPU backend: the WebAssembly SIMD kernel (with
@@ -44,7 +47,7 @@ let fastGemm: Gemm | null = getGemm(kernel, threads);
  */
 export function setCpuMatmul(k: MatmulKernel): void {
   fastGemm = getGemm(k, threads);
-  kernel = k;
+  chosen = k;
 }
 
 /**
@@ -53,7 +56,10 @@ export function setCpuMatmul(k: MatmulKernel): void {
  */
 export function setCpuThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setCpuThreads: expected a positive integer, got ${n}`);
-  fastGemm = getGemm(kernel, n);
+  if (n > 1 && nodeBuiltin('node:worker_threads') === null) {
+    throw new Error(`setCpuThreads(${n}): this host has no worker threads (Node's worker_threads), so the CPU backend runs on one thread here`);
+  }
+  fastGemm = getGemm(getCpuMatmul(), n);
   threads = n;
 }
 
@@ -62,7 +68,7 @@ export function getCpuThreads(): number {
 }
 
 export function getCpuMatmul(): MatmulKernel {
-  return kernel;
+  return chosen ?? availableKernels()[0]!;
 }
 
 /**
@@ -85,7 +91,8 @@ export function matmul(a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shap
   // A is [M,K] (row stride K) or, transposed, stored [K,M] (row stride 1, col stride M)
   const [aRow, aCol] = transA ? [1, m] : [k, 1];
   const [bRow, bCol] = transB ? [1, k] : [n, 1];
-  const gemm = dtype === 'float32' && fastGemm !== null ? fastGemm : gemmReference;
+  if (dtype === 'float32' && fastGemm === undefined) fastGemm = getGemm(getCpuMatmul(), threads);
+  const gemm = dtype === 'float32' && fastGemm != null ? fastGemm : gemmReference;
   const idx = new Array<number>(batchShape.length).fill(0);
   for (let t = 0; t < batch; t++) {
     let ao = 0;

@@ -1,59 +1,48 @@
 /**
  * The gpu.js backend in a real browser: Debian's chromium driven by playwright-core (never
  * a downloaded browser), headless, pages served from 127.0.0.1. The op suite
- * (browser-suite.ts, bundled with esbuild) runs in WebGL2 and WebGPU modes on small shapes, also in
+ * (test/gpujs-browser-suite.ts, bundled with esbuild) runs in WebGL2 and WebGPU modes on small shapes, also in
  * chunks under a small cell limit (WebGPU's
  * kernels return promises: values are read with dataAsync). The software
  * renderer here takes 0.1-0.6 s for a 256² matmul. Skipped when chromium is not installed
  * (`.ci/run` installs it).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, serve, skipWithoutChromium, type StaticServer } from '@ggem/chromium';
 import { opCases } from '../../test/op-cases.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 type SuiteResult = { mode: string; kernelClasses: string[]; fallbacks: string[]; cases: { name: string; maxError: number; error?: string }[] };
 
-describe('gpu.js backend in Chromium (headless)', { skip: existsSync(CHROMIUM) ? false : 'chromium is not installed (apt-get install -y chromium)' }, () => {
-  let server: Server;
+describe('gpu.js backend in Chromium (headless)', { skip: skipWithoutChromium }, () => {
+  let server: StaticServer;
   let context: BrowserContext;
   let page: Page;
 
   before(async () => {
     const suite = await build({
-      entryPoints: [fileURLToPath(new URL('./browser-suite.ts', import.meta.url))],
+      entryPoints: [fileURLToPath(new URL('../../test/gpujs-browser-suite.ts', import.meta.url))],
       bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
-      conditions: ['development'], external: ['node:*', 'gpu.js'], logLevel: 'silent',
+      conditions: ['@ggem/source'], external: ['gpu.js'], logLevel: 'silent',
     });
-    const files: Record<string, [string, string | Uint8Array]> = {
+    server = await serve({
       '/': ['text/html', '<!doctype html><meta charset="utf-8"><script src="/gpu.js"></script><script type="module" src="/suite.js"></script>'],
       '/suite.js': ['text/javascript', suite.outputFiles[0]!.contents],
       '/gpu.js': ['text/javascript', readFileSync(fileURLToPath(import.meta.resolve('gpu.js').replace(/src\/index\.js$/, 'dist/gpu-browser.min.js')))],
-    };
-    server = createServer((req, res) => {
-      const f = files[req.url ?? ''];
-      res.writeHead(f ? 200 : 404, { 'content-type': f?.[0] ?? 'text/plain' }).end(f?.[1] ?? 'not found');
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'ggem-chromium-')), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    context = await launchChromium();
     page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.goto(`${server.origin}/`);
     await page.waitForFunction(() => typeof (globalThis as { __suite?: unknown }).__suite === 'function');
   });
 
   after(async () => {
     await context?.close();
-    server?.close();
+    await server?.close();
   });
 
   for (const [mode, kernelClass] of [['webgl2', 'WebGL2Kernel'], ['webgpu', 'WebGPUKernel']] as const) {

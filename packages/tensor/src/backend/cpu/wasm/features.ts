@@ -11,20 +11,22 @@ const load = (o: number) => [...op.get(0), ...op.v128Load(o)];
 const simdProbe = probe([...load(0), ...load(16), ...op.f32x4Mul]);
 const relaxedProbe = probe([...load(0), ...load(16), ...load(32), ...op.f32x4RelaxedMadd]);
 
-const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
-// Node 20's V8 has relaxed-simd behind a flag that can be set before the first compile.
-const v8 = isNode && !WebAssembly.validate(relaxedProbe) ? await import('node:v8').catch(() => null) : null;
-
+/**
+ * Probed, never switched on: the engine is left as the host configured it. Chrome ≥ 114,
+ * Firefox ≥ 120 and Node ≥ 22 have relaxed-simd; Node 20 has it behind a V8 flag its user
+ * may pass (`node --experimental-wasm-relaxed-simd`), otherwise the kernels use a multiply
+ * and an add (plain SIMD).
+ */
 function detect(): WasmFeatures {
   if (typeof WebAssembly === 'undefined') return { simd: false, relaxedSimd: false };
   const simd = WebAssembly.validate(simdProbe);
-  let relaxedSimd = simd && WebAssembly.validate(relaxedProbe);
-  if (simd && !relaxedSimd && v8 !== null) {
-    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    relaxedSimd = WebAssembly.validate(relaxedProbe);
-  }
-  return { simd, relaxedSimd };
+  return { simd, relaxedSimd: simd && WebAssembly.validate(relaxedProbe) };
 }
 
-/** What this engine's WebAssembly can run, probed once at load. */
+/** What this engine's WebAssembly can run, probed at load (and again by `enableRelaxedSimd`). */
 export const features: WasmFeatures = detect();
+
+/** Probes again, after the host's engine flags changed. */
+export function reprobe(): void {
+  Object.assign(features, detect());
+}

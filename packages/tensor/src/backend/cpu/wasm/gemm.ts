@@ -1,3 +1,4 @@
+import { nodeBuiltin } from '../../../platform.js';
 import type { Gemm } from '../matmul.js';
 import { gemmModule, kernelNames, Slot, type KernelShape } from './kernel.js';
 
@@ -18,8 +19,6 @@ const SPIN = 20_000;
 /** A worker that does not finish its share in this time is taken for dead. */
 const WORKER_TIMEOUT_MS = 60_000;
 
-const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
-const workerThreads = isNode ? await import('node:worker_threads').catch(() => null) : null;
 
 /** The slots claimPanels reads and writes: Np, Chunk, Next, J0, J1. */
 const CLAIM_SLOTS = [Slot.Np, Slot.Chunk, Slot.Next, Slot.J0, Slot.J1] as const;
@@ -91,7 +90,8 @@ export class WasmGemm {
   threadedCalls = 0;
 
   constructor(private readonly shapes: readonly KernelShape[], threads = 1, private readonly threadMinMacs = THREAD_MIN_MACS) {
-    const shared = threads > 1 && workerThreads !== null;
+    const workerThreads = threads > 1 ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
+    const shared = workerThreads !== null;
     const module = new WebAssembly.Module(gemmModule(shapes, shared));
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
     const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
@@ -102,7 +102,7 @@ export class WasmGemm {
     if (!shared) return;
     for (let t = 1; t < threads; t++) {
       const offset = t * Slot.Count * 4;
-      const worker = new workerThreads!.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, offset } });
+      const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, offset } });
       worker.unref();
       this.workers.push({ ctrl: new Int32Array(this.memory.buffer, offset, Slot.Count), offset, seq: 0 });
     }

@@ -1,4 +1,5 @@
 import type { Gemm } from '../matmul.js';
+import { nodeBuiltin } from '../../../platform.js';
 import { features } from './features.js';
 import { WasmGemm } from './gemm.js';
 
@@ -12,11 +13,9 @@ export function availableKernels(): MatmulKernel[] {
 }
 
 const engines = new Map<string, WasmGemm>();
-const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
-const os = isNode ? await import('node:os').catch(() => null) : null;
-
 /** The cores to use by default: all of them, at most 4 (Node only; other engines run one thread). */
 export function defaultThreads(): number {
+  const os = nodeBuiltin<typeof import('node:os')>('node:os');
   return Math.max(1, Math.min(4, os?.availableParallelism() ?? 1));
 }
 

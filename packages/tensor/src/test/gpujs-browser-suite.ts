@@ -4,9 +4,9 @@
  * where the case gives a limit), values and gradients compared, and the kernel classes
  * that ran. Results go to `window.__results`.
  */
-import { cpuBackend, Generator, randn, Tensor, type Backend } from '../../index.js';
-import { createGpujsBackend } from './index.js';
-import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from '../../test/op-cases.js';
+import { cpuBackend, Generator, randn, Tensor, type Backend } from '../index.js';
+import { createGpujsBackend } from '../backend/gpujs/index.js';
+import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
 
 interface CaseResult {
   name: string;

@@ -1,0 +1,42 @@
+/**
+ * @ggem/vit/node: weights as files (Node only). Everything else, and weights from bytes,
+ * Blobs, Responses and URLs, is in `@ggem/vit`.
+ */
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import type { LoadOptions, LoadReport, Module } from '@ggem/tensor';
+import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { loadInto } from './weights.js';
+
+/** Reads a safetensors file. */
+export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
+  return readSafetensors(new Uint8Array(await readFile(path)), path);
+}
+
+/**
+ * Writes a safetensors file atomically: to a temporary file in the same folder, flushed,
+ * then renamed over the target, so a crash leaves the old file or the new one.
+ */
+export async function writeSafetensorsFile(path: string, tensors: Parameters<typeof writeSafetensors>[0], metadata: Record<string, string> = {}): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(writeSafetensors(tensors, metadata));
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  await rename(tmp, path);
+}
+
+/** Saves a model's state dict (timm names) as a safetensors file, atomically. */
+export function saveWeightsFile(model: Module<any, any>, path: string, metadata: Record<string, string> = {}): Promise<void> {
+  return writeSafetensorsFile(path, model.stateDict(), metadata);
+}
+
+/** Loads a safetensors file into a model, all or nothing, as `loadWeights` does from bytes. */
+export async function loadWeightsFile(model: Module<any, any>, path: string, options: LoadOptions = {}): Promise<LoadReport> {
+  return loadInto(model, await readSafetensorsFile(path), path, options);
+}

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { createVit, loadWeights, readWeights, weightsToBlob, weightsToBytes } from './index.js';
+
+const params = (m: ReturnType<typeof createVit>) => m.namedParameters().map(([k, p]) => [k, [...p.data]] as const);
+
+describe('weights from bytes, Blobs, Responses and URLs', () => {
+  const saved = createVit('vit_mnist_tiny', 'ggem', { seed: 1 });
+  const bytes = weightsToBytes(saved, { format: 'pt' });
+  let server: Server;
+  let origin: string;
+
+  before(async () => {
+    // /ok the file; /missing 404; /html a page; /short the first half with the whole length declared
+    server = createServer((req, res) => {
+      if (req.url === '/ok') res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+      else if (req.url === '/html') res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><p>not here</p>');
+      else if (req.url === '/short') {
+        res.writeHead(200, { 'content-length': bytes.length });
+        res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+      } else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => server.close());
+
+  it('loads the same parameters from every kind of source', async () => {
+    const sources: [string, Parameters<typeof loadWeights>[1]][] = [
+      ['Uint8Array', bytes],
+      ['ArrayBuffer', bytes.slice().buffer],
+      ['a DataView on an offset', new DataView(new Uint8Array([9, 9, ...bytes]).buffer, 2)],
+      ['Blob', weightsToBlob(saved)],
+      ['File', new File([bytes as Uint8Array<ArrayBuffer>], 'model.safetensors')],
+      ['Response', new Response(bytes as Uint8Array<ArrayBuffer>)],
+      ['URL string', `${origin}/ok`],
+      ['URL', new URL('/ok', origin)],
+    ];
+    for (const [what, source] of sources) {
+      const m = createVit('vit_mnist_tiny', 'ggem', { seed: 2 });
+      assert.deepEqual(await loadWeights(m, source), { missing: [], unexpected: [], mismatched: [] }, what);
+      assert.deepEqual(params(m), params(saved), what);
+    }
+    assert.equal((await readWeights(`${origin}/ok`)).metadata.format, 'pt');
+  });
+
+  it('fails naming the source, and leaves the model as it was', async () => {
+    const other = createVit('vit_mnist_tiny', 'max');
+    const cases: [Parameters<typeof loadWeights>[1], RegExp][] = [
+      [`${origin}/missing`, /\/missing: HTTP 404 Not Found, not safetensors weights/],
+      [`${origin}/html`, /\/html: .*(header length|too short)/],
+      [`${origin}/short`, /\/short: (the download broke off|received \d+ of \d+ bytes: truncated download)/],
+      ['http://127.0.0.1:1/none', /127\.0\.0\.1:1\/none: could not fetch the weights/],
+      ['model.safetensors', /model\.safetensors: not a URL, .* loadWeightsFile from @ggem\/vit\/node/],
+      [new File([bytes.subarray(0, 100) as Uint8Array<ArrayBuffer>], 'cut.safetensors'), /cut\.safetensors: .*truncated\?/],
+      [weightsToBytes(other), /safetensors bytes: loadStateDict \(VisionTransformer\): missing keys: pool\.p/],
+      [42 as unknown as Uint8Array, /readWeights: expected bytes .* got \[object Number\]/],
+    ];
+    for (const [source, err] of cases) {
+      const m = createVit('vit_mnist_tiny', 'ggem', { seed: 3 });
+      const before = params(m);
+      const what = typeof source === 'string' ? source : err.source;
+      await assert.rejects(loadWeights(m, source), err, what);
+      assert.deepEqual(params(m), before, `${what}: the model is unchanged`);
+    }
+  });
+});
