@@ -203,5 +203,6 @@ describe('ggem: numerics at the edges', () => {
     assert.throws(() => ggem(randn([1, 2, 10]), full([6], 3)), /ggem: 6 groups do not fit 10 channels .* allowed: 1, 2, 3, 4, 5, 10/);
     assert.throws(() => ggem(randn([1, 2, 4]), full([5], 3)), /ggem: 5 groups do not fit 4 channels/);
     assert.throws(() => ggem(randn([2, 4]), full([1], 3)), /ggem: expected tokens of shape \[B, N, C\], got \[2, 4\]/);
+    assert.throws(() => ggem(randn([1, 2, 4]), tensor([3, NaN])), /ggem: p is NaN \(group 1 of 2\)/);
   });
 });

@@ -55,4 +55,16 @@ describe('creation', () => {
     assert.match(big, /^tensor\(\[0\., 1\., 2\., \.\.\., 1997\., 1998\., 1999\.\], shape=\[2000\], dtype=float32\)$/);
     assert.match(tensor([1], { requiresGrad: true }).toString(), /requiresGrad=true/);
   });
+  it('bad input is an error naming the value and what was expected', () => {
+    assert.throws(() => tensor([1, , 3] as number[]), /tensor: a hole at \[1\] \(a sparse array/);
+    assert.throws(() => tensor(['a', 1] as unknown as number[]), /tensor: expected a number at \[0\], got the string "a"/);
+    assert.throws(() => tensor([[1], null] as unknown as number[][]), /ragged nested array at \[1\]: expected 1 entries, got null/);
+    assert.throws(() => tensor(new Int16Array([1, 2]) as unknown as Int32Array), /tensor: a Int16Array is not a tensor's storage .* pass \{ dtype \}/);
+    assert.deepEqual([tensor(new Int16Array([1, -2]) as unknown as Int32Array, { dtype: 'int32' }).dtype, ...tensor(new Uint8Array([1, 200]) as unknown as Float32Array, { dtype: 'float32' }).data], ['int32', 1, 200]);
+    assert.throws(() => tensor([1, 2], { dtype: 'int32', requiresGrad: true }), /setRequiresGrad: an int32 tensor \(shape \[2\]\) cannot require grad/);
+    assert.throws(() => zeros([1e6, 1e6]), /cannot allocate 1000000000000 float32 elements \(3\.73e\+3 GiB\)/);
+    const x = tensor([10, 20, 30]);
+    for (const bad of [1.7, 2 ** 32, NaN, -1, 3]) assert.throws(() => x.indexSelect(0, [0, bad]), new RegExp(`indexSelect: index ${bad} at position 1 is (out of range|not an integer) for dim 0 of size 3`), String(bad));
+    assert.deepEqual([...x.indexSelect(0, [2, 0]).data], [30, 10]);
+  });
 });

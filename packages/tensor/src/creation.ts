@@ -1,5 +1,5 @@
 import { getBackend } from './backend/backend.js';
-import { allocate, dtypeOf, type DType, type TypedArray } from './dtype.js';
+import { allocate, dtypeOf, dtypeOfArray, type DType, type TypedArray } from './dtype.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { assertShape, fmt, sizeOf } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
@@ -27,10 +27,16 @@ function make(data: TypedArray, shape: readonly number[], requiresGrad = false):
  */
 export function tensor(values: NestedArray | TypedArray, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
   if (ArrayBuffer.isView(values)) {
+    const view = values as ArrayBufferView;
+    if (view instanceof DataView || typeof (view as { length?: unknown }).length !== 'number') throw new Error(`tensor: expected a typed array, got a ${view.constructor.name}`);
+    const own = dtypeOfArray(view);
+    if (own === null && options.dtype === undefined) {
+      throw new Error(`tensor: a ${view.constructor.name} is not a tensor's storage (Float32Array, Float64Array or Int32Array); pass { dtype } to copy it into one`);
+    }
     const shape = options.shape ?? [values.length];
     assertShape('tensor', shape);
     if (sizeOf(shape) !== values.length) throw new Error(`tensor: ${values.length} values do not fill shape ${fmt(shape)}`);
-    const data = options.dtype !== undefined && options.dtype !== dtypeOf(values) ? copyTo(values, options.dtype) : values;
+    const data = options.dtype !== undefined && options.dtype !== own ? copyTo(values, options.dtype) : values;
     return make(data, shape, options.requiresGrad);
   }
   const shape: number[] = [];
@@ -42,21 +48,26 @@ export function tensor(values: NestedArray | TypedArray, options: CreateOptions 
   let k = 0;
   const fill = (v: NestedArray, dim: number, path: string): void => {
     if (dim === shape.length) {
-      if (typeof v !== 'number') throw new Error(`tensor: expected a number at ${path || 'the top'}, got an array (ragged nested array)`);
+      if (typeof v !== 'number') throw new Error(`tensor: expected a number at ${path || 'the top'}, got ${Array.isArray(v) ? 'an array (ragged nested array)' : describe(v)}`);
       data[k++] = v;
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[dim]) {
-      throw new Error(`tensor: ragged nested array at ${path || 'the top'}: expected ${shape[dim]} entries, got ${Array.isArray(v) ? v.length : 'a number'}`);
+      throw new Error(`tensor: ragged nested array at ${path || 'the top'}: expected ${shape[dim]} entries, got ${Array.isArray(v) ? v.length : describe(v)}`);
     }
-    v.forEach((u, i) => fill(u, dim + 1, `${path}[${i}]`));
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) throw new Error(`tensor: a hole at ${path}[${i}] (a sparse array such as [1, , 3]); every entry must be a number`);
+      fill(v[i]!, dim + 1, `${path}[${i}]`);
+    }
   };
   fill(values, 0, '');
   if (options.dtype !== 'int32' && options.requiresGrad === undefined) return make(data, shape);
   return make(data, shape, options.requiresGrad);
 }
 
-function copyTo(values: TypedArray, dtype: DType): TypedArray {
+const describe = (v: unknown): string => (typeof v === 'string' ? `the string ${JSON.stringify(v)}` : v === null || v === undefined ? String(v) : `a ${typeof v}`);
+
+function copyTo(values: ArrayLike<number>, dtype: DType): TypedArray {
   const out = allocate(dtype, values.length);
   out.set(values);
   return out;

@@ -8,13 +8,23 @@ const ARRAYS: Record<DType, { new (lengthOrBuffer: number | ArrayBufferLike): Ty
 /** A zeroed array of `size` elements; `shared`: on a SharedArrayBuffer (worker threads see the same memory). */
 export function allocate(dtype: DType, size: number, shared = false): TypedArray {
   const A = ARRAYS[dtype];
-  return shared ? new A(new SharedArrayBuffer(size * A.BYTES_PER_ELEMENT)) : new A(size);
+  try {
+    return shared ? new A(new SharedArrayBuffer(size * A.BYTES_PER_ELEMENT)) : new A(size);
+  } catch (e) {
+    throw new RangeError(`cannot allocate ${size} ${dtype} elements (${(size * A.BYTES_PER_ELEMENT / 2 ** 30).toPrecision(3)} GiB): ${(e as Error).message}`);
+  }
+}
+
+/** The dtype a typed array holds, or null for an array type tensors do not use (Int16Array, Uint8Array, ...). */
+export function dtypeOfArray(data: ArrayBufferView): DType | null {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int32Array) return 'int32';
+  return null;
 }
 
 export function dtypeOf(data: TypedArray): DType {
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Float64Array) return 'float64';
-  return 'int32';
+  return dtypeOfArray(data)!;
 }
 
 /** The dtype of a binary op's result: float64 wins over float32, any float over int32. */

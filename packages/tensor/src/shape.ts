@@ -51,16 +51,23 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 }
 
 /** Resolve a possibly negative axis, with an error naming the op, the axis and the rank. */
+/**
+ * An axis in [0, rank). As in PyTorch, a 0-d tensor takes axis 0 or -1 (it is its own only
+ * "row"): the result is 0.
+ */
 export function normAxis(op: string, axis: number, rank: number): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank} (expected -${rank} <= axis < ${rank})`);
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(axis) || axis < -r || axis >= r) {
+    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank} (expected -${r} <= axis < ${r})`);
   }
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 ? axis + r : axis;
 }
 
+/** Sorted distinct axes; all when omitted. A 0-d tensor's axes (0 or -1) reduce nothing: the result is the tensor, as in PyTorch. */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normAxis(op, a, rank));
+  if (rank === 0) return [];
   if (new Set(list).size !== list.length) throw new Error(`${op}: repeated axis in [${list.join(', ')}]`);
   return list.sort((a, b) => a - b);
 }

@@ -93,6 +93,7 @@ export class Tensor {
   /** Sets requiresGrad on a leaf and returns it. */
   setRequiresGrad(on = true): this {
     if (this.node !== null && this.node !== RELEASED && !on) throw new Error('setRequiresGrad: only leaf tensors can stop requiring grad; use detach()');
+    if (on && this.dtype === 'int32') throw new Error(`setRequiresGrad: an int32 tensor (shape ${fmt(this.shape)}) cannot require grad; cast it to float32 or float64 first`);
     this.requiresGrad = on;
     return this;
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { detectAnomaly, Generator, noGrad, randn, tensor, ones } from '../index.js';
+import { detectAnomaly, Generator, isGradEnabled, noGrad, randn, tensor, ones } from '../index.js';
 import { pooledBytes } from '../backend/cpu/pool.js';
 
 describe('autograd engine', () => {
@@ -71,6 +71,28 @@ describe('autograd engine', () => {
     const growth = process.memoryUsage().heapUsed - before;
     // one step allocates ~100 KB of tensors; a leaked graph would hold 1000 steps (~100 MB)
     assert.ok(growth < 8 * 1024 * 1024, `heap grew by ${(growth / 1048576).toFixed(1)} MB over 1000 steps`);
+  });
+  it('modes are restored: anomaly detection checks forward ops after and inside noGrad, and after a backward', () => {
+    noGrad(() => tensor([1]).add(1));
+    const nan = () => tensor([-1]).sqrt();
+    assert.throws(() => detectAnomaly(nan), /sqrt: the forward pass produced NaN/, 'after noGrad');
+    assert.throws(() => detectAnomaly(() => noGrad(nan)), /sqrt: the forward pass produced NaN/, 'inside noGrad');
+    tensor([2], { requiresGrad: true }).mul(3).sum().backward();
+    assert.throws(() => detectAnomaly(nan), /sqrt: the forward pass produced NaN/, 'after backward');
+    const y = tensor([2], { requiresGrad: true }).mul(3).sum();
+    noGrad(() => {
+      y.backward();
+      assert.equal(isGradEnabled(), false, 'a backward inside noGrad leaves grad mode off');
+    });
+    assert.equal(isGradEnabled(), true);
+    assert.throws(() => noGrad(() => { throw new Error('boom'); }), /boom/);
+    assert.equal(isGradEnabled(), true, 'restored after a throw');
+  });
+  it('a non-leaf used twice accumulates its gradient before flowing on', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(x); // h = x², used twice: y = h·h + 3h, dy/dx = (2h + 3)·2x
+    h.mul(h).add(h.mul(3)).sum().backward();
+    assert.deepEqual(Array.from(x.grad!.data), [(2 * 1 + 3) * 2 * 1, (2 * 4 + 3) * 2 * 2]);
   });
   it('gradients of a leaf used in two branches add up', () => {
     const x = ones([2], { requiresGrad: true });

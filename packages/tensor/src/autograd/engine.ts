@@ -35,16 +35,21 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Runs `fn` without recording any graph (evaluation, optimizer updates). */
-export function noGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  inBackward = true;
+/** Runs `fn` with the engine's modes set, and restores the modes it found whatever `fn` does. */
+function withModes<T>(grad: boolean, rules: boolean, fn: () => T): T {
+  const prev = [gradEnabled, inBackward] as const;
+  gradEnabled = grad;
+  inBackward = rules;
   try {
     return fn();
   } finally {
-    gradEnabled = prev;
+    [gradEnabled, inBackward] = prev;
   }
+}
+
+/** Runs `fn` without recording any graph (evaluation, optimizer updates); anomaly detection still checks its ops. */
+export function noGrad<T>(fn: () => T): T {
+  return withModes(false, inBackward, fn);
 }
 
 /** Anomaly detection: every op's output and every gradient is checked for NaN, and the error names the op. */
@@ -97,9 +102,7 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
   const pool = new GradientPool(root, order, seed);
-  gradEnabled = false;
-  inBackward = true;
-  try {
+  withModes(false, true, () => {
     const start = seed ?? root.onesLike();
     grads.set(root, start);
     pool.hold(start);
@@ -141,10 +144,7 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
         for (const x of node.scratch?.() ?? []) t.backend.release?.(x);
       }
     }
-  } finally {
-    gradEnabled = true;
-    inBackward = false;
-  }
+  });
 }
 
 /**

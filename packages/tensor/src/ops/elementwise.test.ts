@@ -125,4 +125,13 @@ describe('conventions at kinks and ties', () => {
     const y = tensor([1, 2]).add(tensor([1, 2], { dtype: 'float64' }));
     assert.equal(y.dtype, 'float64');
   });
+  it('pow at zero as IEEE and PyTorch: 0⁰ = 1, d/da a⁰ = 0, d/da a⁻¹ = −∞ at a = 0', () => {
+    assert.deepEqual([...tensor([0, 0, 2]).pow(tensor([0, 2, 0])).data], [1, 0, 1]);
+    const cases: [number, number][] = [[0, 0], [-1, -Infinity], [2, 0], [1, 1]];
+    for (const [b, want] of cases) {
+      const a = tensor([0], { requiresGrad: true });
+      a.pow(b).sum().backward();
+      assert.equal(a.grad!.item(), want, `d/da a^${b} at a = 0`);
+    }
+  });
 });

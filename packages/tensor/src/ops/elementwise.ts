@@ -78,9 +78,10 @@ const binaryRules: { [K in BinaryOp]: BinaryRule | null } = {
   sub: (_a, _b, _y, g) => [g, g.neg()], //                 d(a − b) = da − db
   mul: (a, b, _y, g, n) => [n[0] ? g.mul(b) : null, n[1] ? g.mul(a) : null], // d(ab) = b da + a db
   div: (_a, b, y, g, n) => [n[0] ? g.div(b) : null, n[1] ? g.mul(y).div(b).neg() : null], // d(a/b) = da/b − (a/b²) db
-  // d aᵇ = b·aᵇ⁻¹ da + aᵇ·ln a db; the exponent's gradient is taken as 0 where a <= 0 (ln undefined)
+  // d aᵇ = b·aᵇ⁻¹ da + aᵇ·ln a db; the base's gradient is 0 where b = 0 (a⁰ is constant, also at
+  // a = 0, where b·aᵇ⁻¹ would be 0·∞), the exponent's 0 where a <= 0 (ln undefined); as PyTorch
   pow: (a, b, y, g, n) => [
-    n[0] ? g.mul(b).mul(a.pow(b.sub(1))) : null,
+    n[0] ? g.mul(where(b.eq(0), 0, b.mul(a.pow(b.sub(1))))) : null,
     n[1] ? g.mul(y).mul(where(a.gt(0), a.log(), 0)) : null,
   ],
   // ties split the gradient evenly between both inputs (as PyTorch)

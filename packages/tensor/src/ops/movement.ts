@@ -151,13 +151,14 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 /** Picks entries along `axis` by integer index: `out[..., j, ...] = x[..., index[j], ...]`. */
 export function indexSelect(x: Tensor, axis: number, index: Tensor | readonly number[]): Tensor {
   const a = normAxis('indexSelect', axis, x.rank);
+  const n = x.shape[a] ?? 1;
+  const check = (v: number, j: number) => {
+    if (!Number.isInteger(v) || v < 0 || v >= n) throw new Error(`indexSelect: index ${v} at position ${j} is ${Number.isInteger(v) ? 'out of range' : 'not an integer'} for dim ${a} of size ${n} (shape ${fmt(x.shape)})`);
+  };
+  if (!(index instanceof Tensor)) index.forEach(check); // before Int32Array truncates 1.7 or wraps 2³²
   const idx = index instanceof Tensor ? index : new Tensor(x.backend.fromArray(Int32Array.from(index)), [index.length], 'int32', x.backend);
   if (idx.dtype !== 'int32' || idx.rank !== 1) throw new Error(`indexSelect: the index must be a 1-d int32 tensor, got ${idx.dtype} of shape ${fmt(idx.shape)}`);
-  const n = x.shape[a]!;
-  const raw = idx.data;
-  for (let j = 0; j < raw.length; j++) {
-    if (raw[j]! < 0 || raw[j]! >= n) throw new Error(`indexSelect: index ${raw[j]} at position ${j} is out of range for dim ${a} of size ${n} (shape ${fmt(x.shape)})`);
-  }
+  idx.data.forEach(check);
   const outer = sizeOf(x.shape.slice(0, a));
   const inner = sizeOf(x.shape.slice(a + 1));
   const shape = [...x.shape];

@@ -9,7 +9,7 @@ function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
   const a = normAxis(op, axis, x.rank);
   const outer = sizeOf(x.shape.slice(0, a));
-  const n = x.shape[a]!;
+  const n = x.shape[a] ?? 1; // a 0-d tensor is one row of one: softmax 1, logSoftmax 0 (PyTorch)
   const inner = sizeOf(x.shape.slice(a + 1));
   const be = x.backend;
   const y = new Tensor(be.softmax(x.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype, be);

@@ -70,5 +70,23 @@ describe('reductions', () => {
     assert.throws(() => x.max(-3), /max: axis -3 is out of range/);
     assert.throws(() => x.argmax(5), /argmax: axis 5 is out of range/);
   });
+  it('a 0-d tensor reduces over axis 0 or -1 to itself, as in PyTorch; softmax of it is 1', () => {
+    for (const axis of [0, -1]) {
+      for (const keepdim of [false, true]) {
+        for (const [name, f] of [['sum', sum], ['mean', mean], ['max', max], ['min', min]] as const) {
+          const x = tensor(3.5, { requiresGrad: true });
+          const y = f(x, axis, keepdim);
+          assert.deepEqual([y.shape, y.item()], [[], 3.5], `${name}(${axis}, keepdim ${keepdim})`);
+          y.backward();
+          assert.equal(x.grad!.item(), 1, `${name}(${axis}) backward`);
+        }
+      }
+    }
+    assert.throws(() => tensor(1).sum(1), /sum: axis 1 is out of range for a tensor of rank 0 \(expected -1 <= axis < 1\)/);
+    const z = tensor(2, { requiresGrad: true });
+    assert.equal(z.softmax().item(), 1);
+    assert.equal(z.logSoftmax(0).item(), 0);
+    z.softmax().mul(5).backward();
+    assert.equal(z.grad!.item(), 0, 'softmax of one entry is constant');
+  });
 });
-

@@ -17,6 +17,10 @@ export interface AdamWHyper extends GroupHyper {
 export class AdamW extends Optimizer<AdamWHyper> {
   constructor(params: Tensor[] | (ParamGroup & Partial<AdamWHyper>)[], options: Partial<AdamWHyper> & { lr: number }) {
     super(params, { weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...options });
+    this.groups.forEach((h, i) => {
+      for (const k of ['beta1', 'beta2'] as const) if (!(h[k] >= 0 && h[k] < 1)) throw new Error(`AdamW: ${k} must be in [0, 1), got ${h[k]} (group ${i})`);
+      if (!(h.eps >= 0)) throw new Error(`AdamW: eps must be >= 0, got ${h.eps} (group ${i})`);
+    });
   }
 
   protected update(h: AdamWHyper, p: TypedArray, g: TypedArray, key: string): void {

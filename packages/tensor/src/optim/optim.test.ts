@@ -92,6 +92,11 @@ describe('optim', () => {
   });
   it('rejects a negative lr with a clear error', () => {
     assert.throws(() => new optim.AdamW([randn([2], { requiresGrad: true })], { lr: -1 }), /AdamW: lr must be >= 0, got -1/);
+    for (const [k, v] of [['beta1', 2], ['beta1', -0.1], ['beta2', 1], ['beta2', NaN]] as const) {
+      assert.throws(() => new optim.AdamW([randn([2], { requiresGrad: true })], { lr: 1e-3, [k]: v }), new RegExp(`AdamW: ${k} must be in \\[0, 1\\), got ${v} \\(group 0\\)`));
+    }
+    assert.throws(() => new optim.AdamW([{ params: [randn([2], { requiresGrad: true })], beta1: 1.5 }], { lr: 1e-3 }), /AdamW: beta1 must be in \[0, 1\), got 1.5 \(group 0\)/);
+    assert.throws(() => new optim.AdamW([randn([2], { requiresGrad: true })], { lr: 1e-3, eps: -1 }), /AdamW: eps must be >= 0/);
   });
   it('AdamW never decays a group with weightDecay 0', () => {
     const p = tensor([1, 2], { requiresGrad: true });
