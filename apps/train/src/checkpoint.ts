@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { tensor, type GeneratorState, type optim, type TypedArray } from '@ggem/tensor';
-import type { VisionTransformer } from '@ggem/vit';
+import { tensor, type GeneratorState, type Module, type optim, type Tensor, type TypedArray } from '@ggem/tensor';
+import { modelMetadata, type VisionTransformer } from '@ggem/vit';
 import { readSafetensorsFile, writeSafetensorsFile } from '@ggem/vit/node';
 
 /** Everything besides tensors that a resumed run needs to continue exactly. */
@@ -10,6 +10,8 @@ export interface CheckpointState {
   epoch: number;
   /** Optimizer steps done. */
   step: number;
+  /** The run this checkpoint belongs to (its result.json names the same). */
+  runId?: string;
   rng: { data: GeneratorState; model: GeneratorState };
   schedule: { t: number; base: number[] };
   optimizer: Omit<optim.OptimizerState, 'buffers'>;
@@ -19,6 +21,53 @@ export interface CheckpointState {
 }
 
 const LATEST = 'latest.json';
+
+/** Flushes a folder's entries (a rename is durable once its folder is). */
+function syncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The optimizer's buffers (keyed by position, `group.index.buffer`) keyed by parameter name, `name:buffer`. */
+function byName(buffers: Record<string, TypedArray>, opt: optim.Optimizer, model: Module<any, any>): Record<string, TypedArray> {
+  const names = new Map<Tensor, string>(model.namedParameters().map(([n, p]) => [p, n]));
+  return Object.fromEntries(Object.entries(buffers).map(([k, v]) => {
+    const [gi, pi, ...rest] = k.split('.');
+    const name = names.get(opt.groups[Number(gi)]?.params[Number(pi)]!);
+    if (name === undefined) throw new Error(`saveCheckpoint: optimizer buffer ${k} belongs to no parameter of the model`);
+    return [`${name}:${rest.join('.')}`, v];
+  }));
+}
+
+/**
+ * A checkpoint's optimizer state for `opt`, its buffers keyed back from parameter names to
+ * `opt`'s positions, so that a change in which parameters train cannot land the moments on
+ * the wrong ones; every buffer must name a parameter `opt` trains and have its size, and a
+ * trained run must have them.
+ */
+export function optimizerState(saved: optim.OptimizerState, opt: optim.Optimizer, model: Module<any, any>, path: string): optim.OptimizerState {
+  const where = new Map<string, [string, Tensor]>();
+  const params = new Map(model.namedParameters());
+  opt.groups.forEach((g, gi) => g.params.forEach((p, pi) => {
+    const name = [...params].find(([, q]) => q === p)?.[0];
+    if (name !== undefined) where.set(name, [`${gi}.${pi}`, p]);
+  }));
+  const buffers: Record<string, TypedArray> = {};
+  for (const [k, v] of Object.entries(saved.buffers)) {
+    const at = k.lastIndexOf(':');
+    const [name, buf] = [k.slice(0, at), k.slice(at + 1)];
+    const slot = where.get(name);
+    if (at < 0 || slot === undefined) throw new Error(`${path}: optimizer buffer '${k}' names no parameter this run trains`);
+    if (v.length !== slot[1].size) throw new Error(`${path}: optimizer buffer '${k}' has ${v.length} values, the parameter ${slot[1].size}`);
+    buffers[`${slot[0]}.${buf}`] = v;
+  }
+  if (saved.step > 0 && Object.keys(buffers).length === 0 && where.size > 0) throw new Error(`${path}: optimizer.safetensors holds no optimizer state after ${saved.step} steps`);
+  return { ...saved, buffers };
+}
 
 function writeDurably(path: string, data: string | Uint8Array): void {
   writeFileSync(path, data);
@@ -35,18 +84,29 @@ function writeDurably(path: string, data: string | Uint8Array): void {
  */
 export async function saveCheckpoint(dir: string, model: VisionTransformer, opt: optim.Optimizer, state: Omit<CheckpointState, 'optimizer'>): Promise<string> {
   mkdirSync(dir, { recursive: true });
+  // temporary folders of killed runs (this process's own is replaced below)
+  for (const f of readdirSync(dir)) if (/^epoch-\d+\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
   const name = `epoch-${state.epoch}`;
   const tmp = join(dir, `${name}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   const { buffers, ...optimizer } = opt.stateDict();
-  await writeSafetensorsFile(join(tmp, 'model.safetensors'), model.stateDict(), { format: 'pt', epoch: String(state.epoch) });
-  await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(buffers).map(([k, v]) => [k, tensor(v)])));
+  const named = byName(buffers, opt, model);
+  for (const [what, tensors] of [['parameter', Object.fromEntries(model.namedParameters())], ['optimizer buffer', Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)]))]] as const) {
+    for (const [k, t] of Object.entries(tensors)) {
+      const i = t.data.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) throw new Error(`saveCheckpoint: ${what} ${k} holds ${t.data[i]} at index ${i}; epoch ${state.epoch} is not saved (the last good checkpoint stays)`);
+    }
+  }
+  await writeSafetensorsFile(join(tmp, 'model.safetensors'), model.stateDict(), { ...modelMetadata(model), format: 'pt', epoch: String(state.epoch) });
+  await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)])), { keys: 'parameter-name:buffer' });
   writeDurably(join(tmp, 'state.json'), JSON.stringify({ ...state, optimizer }, null, 1));
-  rmSync(join(dir, name), { recursive: true, force: true });
+  syncDir(tmp);
+  rmSync(join(dir, name), { recursive: true, force: true }); // an epoch-N a killed run renamed into place but never pointed to
   renameSync(tmp, join(dir, name));
   writeDurably(join(dir, `${LATEST}.tmp`), JSON.stringify({ epoch: state.epoch, dir: name }));
   renameSync(join(dir, `${LATEST}.tmp`), join(dir, LATEST));
+  syncDir(dir);
   for (const old of readdirSync(dir)) {
     const m = /^epoch-(\d+)$/.exec(old);
     if (m && Number(m[1]) < state.epoch - 1) rmSync(join(dir, old), { recursive: true, force: true });
@@ -65,13 +125,22 @@ export interface LoadedCheckpoint {
 export async function loadLatestCheckpoint(dir: string): Promise<LoadedCheckpoint | null> {
   const pointer = join(dir, LATEST);
   if (!existsSync(pointer)) return null;
-  const { dir: name } = JSON.parse(readFileSync(pointer, 'utf8')) as { dir: string };
+  let name: unknown;
+  try {
+    ({ dir: name } = JSON.parse(readFileSync(pointer, 'utf8')) as { dir?: unknown });
+  } catch (e) {
+    throw new Error(`${pointer}: cannot read the checkpoint pointer (${(e as Error).message}); expected {"epoch": N, "dir": "epoch-N"}`);
+  }
+  if (typeof name !== 'string' || !/^epoch-\d+$/.test(name)) throw new Error(`${pointer}: expected {"epoch": N, "dir": "epoch-N"}, got ${readFileSync(pointer, 'utf8').slice(0, 80) || 'an empty file'}`);
   const path = join(dir, name);
   let state: CheckpointState & { optimizer: Omit<optim.OptimizerState, 'buffers'> };
   try {
     state = JSON.parse(readFileSync(join(path, 'state.json'), 'utf8'));
   } catch (e) {
     throw new Error(`${join(path, 'state.json')}: cannot read the checkpoint state (${(e as Error).message})`);
+  }
+  for (const k of ['epoch', 'step', 'rng', 'schedule', 'optimizer', 'options', 'history'] as const) {
+    if (state[k] === undefined) throw new Error(`${join(path, 'state.json')}: the checkpoint state has no '${k}'`);
   }
   const weights = (await readSafetensorsFile(join(path, 'model.safetensors'))).tensors;
   const buffers: Record<string, TypedArray> = {};

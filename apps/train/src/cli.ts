@@ -61,7 +61,8 @@ function withTrainOptions(cmd: Command): Command {
   .option('--resume', 'continue the run in --out from its latest checkpoint')
   .option('--stop-after <n>', 'stop after n epochs of this invocation (continue later with --resume)', int('--stop-after', 0), defaults.stopAfter)
   .option('--knn-k <n>', 'k of the k-NN evaluation', int('--knn-k', 1), defaults.knnK)
-  .option('--out <dir>', 'where checkpoints, metrics and the result go', defaults.out);
+  .option('--out <dir>', `where checkpoints, metrics and the result go (each new run replaces the default ${defaults.out}; another folder that holds a run needs --resume or --overwrite)`, defaults.out)
+  .option('--overwrite', 'replace the run already in --out');
 }
 
 function toTrainOptions(o: Record<string, unknown>): TrainOptions {
@@ -73,6 +74,7 @@ function toTrainOptions(o: Record<string, unknown>): TrainOptions {
     trainP: !o.fixedP,
     flip: Boolean(o.flip),
     resume: Boolean(o.resume),
+    overwrite: Boolean(o.overwrite),
     quiet: false,
   };
 }
@@ -94,9 +96,9 @@ const list = <T>(name: string, allowed?: readonly T[]) => (v: string): T[] => {
 
 const program = new Command().name('ggem-train').description('Train and evaluate ViTs with token, avg, max, GeM or GGeM pooling on Fashion-MNIST');
 
-withTrainOptions(program.command('train', { isDefault: true }).description('train one model (the default command)')).action(async (o: Record<string, unknown>) => {
+withTrainOptions(program.command('train', { isDefault: true }).description('train one model (the default command)')).action(async (o: Record<string, unknown>, cmd: Command) => {
   const t0 = performance.now();
-  const r = await train(toTrainOptions(o));
+  const r = await train({ ...toTrainOptions(o), overwrite: Boolean(o.overwrite) || cmd.getOptionValueSource('out') === 'default' });
   const last = r.history[r.history.length - 1];
   const rt = r.final.retrieval;
   const scores = rt

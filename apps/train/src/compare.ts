@@ -53,7 +53,9 @@ export async function compare(o: CompareOptions, log: (s: string) => void = cons
       const runOut = join(out, 'runs', `${pooling}-seed${seed}`);
       // with --resume, a run that has a checkpoint continues from it (a finished one is only evaluated)
       const resumable = (dir: string) => o.base.resume && existsSync(join(dir, 'checkpoints', 'latest.json'));
-      const classify = await train({ ...o.base, pooling, seed, task: 'classify', out: runOut, resume: resumable(runOut) }, log);
+      // a run without a checkpoint (killed in its first epoch) starts again under --resume
+      const where = (dir: string) => ({ out: dir, resume: resumable(dir), overwrite: o.base.overwrite || o.base.resume });
+      const classify = await train({ ...o.base, pooling, seed, task: 'classify', ...where(runOut) }, log);
       const run: Run = { pooling, seed, classify };
       const images = makeBatch(analysisSplit, Int32Array.from({ length: analysisSplit.count }, (_, i) => i), null, null).x;
       const last = classify.model.blocks.length - 1;
@@ -61,7 +63,7 @@ export async function compare(o: CompareOptions, log: (s: string) => void = cons
       const h = sim.length;
       const off = sim.flatMap((row, i) => row.filter((_, j) => j !== i));
       run.analysis = { cka: off.reduce((a, b) => a + b, 0) / Math.max(1, h * (h - 1)), distance: headMeanDistance(classify.model, images, last) };
-      if (o.retrieval) run.retrieval = await train({ ...o.base, pooling, seed, task: 'retrieval', out: `${runOut}-retrieval`, resume: resumable(`${runOut}-retrieval`) }, log);
+      if (o.retrieval) run.retrieval = await train({ ...o.base, pooling, seed, task: 'retrieval', ...where(`${runOut}-retrieval`) }, log);
       runs.push(run);
     }
   }

@@ -42,6 +42,8 @@ export interface TrainOptions {
   initFrom?: string;
   /** Continue the run in `out` from its latest checkpoint. */
   resume: boolean;
+  /** Replace the run already in `out` (without it, a new run refuses a folder that holds one). */
+  overwrite?: boolean;
   /** Stop after this many epochs of this invocation (0: run to the end); continue with resume. */
   stopAfter: number;
   knnK: number;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaults, validate, type TrainOptions } from './options.js';
 import { train } from './train.js';
+import { readSafetensorsFile } from '@ggem/vit/node';
 
 /** A run small enough for CI: a 1-block, 32-wide ViT on 96 images. */
 const tiny = (out: string, o: Partial<TrainOptions> = {}): TrainOptions => ({
@@ -36,6 +37,78 @@ describe('training', () => {
       const { dir: last } = JSON.parse(readFileSync(join(dir, 'checkpoints', 'latest.json'), 'utf8'));
       assert.ok(existsSync(join(dir, 'checkpoints', last, 'model.safetensors')));
     }
+  });
+  it('weights poisoned on the last step of an epoch are neither evaluated, saved nor reported', async () => {
+    // lr 1e39 passes validation; the loss of each step is computed before its update, so only the weights show it
+    for (const epochs of [1, 2]) {
+      const dir = mkdtempSync(join(tmpdir(), 'ggem-poison-'));
+      await assert.rejects(train(tiny(dir, { lr: 1e39, clip: 0, epochs, limit: 32, warmupEpochs: 0 }), silent), /train: after step 1 \(the end of epoch 1\) .* holds (NaN|-?Infinity) at index \d+; stopped before evaluating or saving it, the last good checkpoint is none/);
+      assert.ok(!existsSync(join(dir, 'checkpoints', 'latest.json')), 'no checkpoint of non-finite weights');
+      assert.ok(!existsSync(join(dir, 'result.json')), 'no result');
+      const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map((l) => l.type), ['step'], 'no epoch metrics of non-finite weights');
+    }
+  });
+  it('a new run refuses a folder that holds a run; --overwrite replaces it whole', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ggem-rerun-'));
+    await train(tiny(dir, { epochs: 1 }), silent);
+    await assert.rejects(train(tiny(dir, { epochs: 1, seed: 5 }), silent), new RegExp(`train: ${dir} holds another run \\(checkpoints, metrics.jsonl, result.json\\); continue it with --resume, write to a new --out, or replace it with --overwrite`));
+    const logs: string[] = [];
+    await train(tiny(dir, { epochs: 1, seed: 5, overwrite: true }), (s) => logs.push(s));
+    assert.ok(logs.includes(`replaced the run in ${dir}`));
+    const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
+    assert.equal(result.options.seed, 5);
+    assert.equal(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 3 + 1, 'only the new run\'s 3 steps and 1 epoch');
+  });
+  it('resume refuses changed options, naming each, and never reports another run\'s result', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ggem-resume-'));
+    await train(tiny(join(dir, 'a'), { stopAfter: 1 }), silent);
+    await assert.rejects(train(tiny(join(dir, 'a'), { resume: true, lr: 5e-3, cropPad: 0, trainP: false }), silent), /cannot resume .*epoch-1 with other options \(trainP: true then, false now; lr: 0\.001 then, 0\.005 now; cropPad: 2 then, 0 now\)/);
+    // a finished run, then its checkpoints replaced by another run's: the old result must not come back
+    const b = join(dir, 'b');
+    await train(tiny(b), silent);
+    const other = await train(tiny(join(dir, 'c'), { seed: 9 }), silent);
+    const { cpSync, rmSync } = await import('node:fs');
+    rmSync(join(b, 'checkpoints'), { recursive: true });
+    cpSync(join(dir, 'c', 'checkpoints'), join(b, 'checkpoints'), { recursive: true });
+    await assert.rejects(train(tiny(b, { resume: true }), silent), /other options \(seed: 9 then, 0 now\)/);
+    const again = await train(tiny(b, { resume: true, seed: 9 }), silent);
+    assert.equal(again.final.testAcc, other.final.testAcc, 'evaluated from the checkpoint that is there');
+    const runOf = (d: string) => JSON.parse(readFileSync(join(d, 'result.json'), 'utf8')).runId;
+    assert.notEqual(runOf(join(dir, 'c')), undefined);
+    assert.equal(runOf(b), runOf(join(dir, 'c')), 'the result is re-evaluated from the run whose checkpoint is there');
+  });
+  it('after a kill and resume every step is logged once; killed runs\' temporary folders go', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ggem-kill-'));
+    await train(tiny(dir, { stopAfter: 1 }), silent);
+    // what a kill -9 in epoch 2 leaves: steps past the checkpoint, a cut line, a temporary folder
+    appendFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ type: 'step', epoch: 2, step: 4, loss: 1 }) + '\n{"type": "st');
+    mkdirSync(join(dir, 'checkpoints', 'epoch-2.tmp-99999'));
+    writeFileSync(join(dir, 'checkpoints', 'epoch-2.tmp-99999', 'model.safetensors'), 'partial');
+    await train(tiny(dir, { resume: true }), silent);
+    const steps = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step').map((l) => l.step);
+    assert.deepEqual(steps, [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(readdirSync(join(dir, 'checkpoints')).sort(), ['epoch-1', 'epoch-2', 'latest.json']);
+    // the optimizer's state is keyed by parameter name
+    const opt = (await readSafetensorsFile(join(dir, 'checkpoints', 'epoch-2', 'optimizer.safetensors'))).tensors;
+    assert.ok(Object.keys(opt).includes('blocks.0.attn.qkv.weight:expAvg'), Object.keys(opt).slice(0, 3).join(', '));
+  });
+  it('an empty or broken checkpoint is an error naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ggem-broken-'));
+    await train(tiny(dir, { stopAfter: 1 }), silent);
+    const latest = join(dir, 'checkpoints', 'latest.json');
+    for (const [text, err] of [['', /latest\.json: cannot read the checkpoint pointer/], ['{}', /latest\.json: expected \{"epoch": N, "dir": "epoch-N"\}, got \{\}/]] as const) {
+      writeFileSync(latest, text);
+      await assert.rejects(train(tiny(dir, { resume: true }), silent), err);
+    }
+    writeFileSync(latest, JSON.stringify({ epoch: 1, dir: 'epoch-1' }));
+    const { writeSafetensorsFile } = await import('@ggem/vit/node');
+    await writeSafetensorsFile(join(dir, 'checkpoints', 'epoch-1', 'optimizer.safetensors'), {});
+    await assert.rejects(train(tiny(dir, { resume: true }), silent), /optimizer\.safetensors holds no optimizer state after 3 steps/);
+    const state = JSON.parse(readFileSync(join(dir, 'checkpoints', 'epoch-1', 'state.json'), 'utf8'));
+    delete state.rng;
+    writeFileSync(join(dir, 'checkpoints', 'epoch-1', 'state.json'), JSON.stringify(state));
+    await assert.rejects(train(tiny(dir, { resume: true }), silent), /state\.json: the checkpoint state has no 'rng'/);
   });
   it('fine-tunes from a checkpoint with another pooling, and freezes blocks', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ggem-ft-'));

@@ -1,11 +1,11 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crossEntropy, Generator, optim } from '@ggem/tensor';
+import { crossEntropy, Generator, optim, type Tensor } from '@ggem/tensor';
 import { checkGroups } from '@ggem/pooling';
 import { createVit, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
 import { loadWeightsFile } from '@ggem/vit/node';
 import { SingleBar } from 'cli-progress';
-import { loadLatestCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { loadLatestCheckpoint, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { makeBatch, shuffled } from './data/batches.js';
 import { filterClasses, limitSplit, loadData, type Data } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
@@ -61,6 +61,46 @@ function freeze(model: VisionTransformer, k: number): void {
   }
 }
 
+/** What a run leaves in its folder. */
+const RUN_FILES = ['checkpoints', 'metrics.jsonl', 'result.json'];
+
+/** A new run's folder must hold no other run, unless it is to be replaced. */
+function clearRun(out: string, overwrite: boolean, log: (s: string) => void): void {
+  const found = RUN_FILES.filter((f) => existsSync(join(out, f)));
+  if (found.length === 0) return;
+  if (!overwrite) throw new Error(`train: ${out} holds another run (${found.join(', ')}); continue it with --resume, write to a new --out, or replace it with --overwrite`);
+  for (const f of found) rmSync(join(out, f), { recursive: true, force: true });
+  log(`replaced the run in ${out}`);
+}
+
+/** The first non-finite parameter, as `name holds NaN/Infinity at index i`, or null. */
+export function nonFinite(params: [string, Tensor][]): string | null {
+  for (const [name, p] of params) {
+    const d = p.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return `${name} holds ${d[i]} at index ${i}`;
+  }
+  return null;
+}
+
+/**
+ * After a kill the metrics can hold steps past the checkpoint the run resumes from: keep
+ * the lines up to it (steps <= step, epochs <= epoch) so each step is logged once.
+ */
+function trimMetrics(file: string, epoch: number, step: number): void {
+  if (!existsSync(file)) return;
+  const keep = readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    try {
+      const m = JSON.parse(line) as { type?: string; step?: number; epoch?: number };
+      return m.type === 'epoch' ? (m.epoch ?? Infinity) <= epoch : (m.step ?? Infinity) <= step;
+    } catch {
+      return false; // a line cut off by the kill
+    }
+  });
+  writeFileSync(`${file}.tmp`, keep.map((l) => l + '\n').join(''));
+  renameSync(`${file}.tmp`, file);
+}
+
 /**
  * Trains a ViT on Fashion-MNIST: AdamW (no decay on biases, norms, embeddings and p),
  * linear warmup + cosine, gradient clipping; metrics per step and per epoch as JSON lines in
@@ -86,6 +126,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   const opt = new optim.AdamW(optim.splitWeightDecay(model.namedParameters(), o.weightDecay), { lr: o.lr, weightDecay: o.weightDecay });
   const schedule = new optim.WarmupCosineSchedule(opt, { warmupSteps: Math.min(totalSteps, Math.round(o.warmupEpochs * stepsPerEpoch)), totalSteps });
   const dataRng = new Generator(o.seed + 1);
+  if (!o.resume) clearRun(o.out, Boolean(o.overwrite), log);
   mkdirSync(o.out, { recursive: true });
   const ckptDir = join(o.out, 'checkpoints');
   const metricsFile = join(o.out, 'metrics.jsonl');
@@ -93,29 +134,35 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   let step = 0;
   let history: EpochMetrics[] = [];
   let checkpoint = '';
-  const options = { ...o, resume: undefined, quiet: undefined, out: undefined, stopAfter: undefined };
+  // what the run is: every option but those of one invocation (where it goes, how it shows, when it stops)
+  const options: Record<string, unknown> = { ...o, resume: undefined, quiet: undefined, out: undefined, stopAfter: undefined, overwrite: undefined };
+  /** Identifies this run in its checkpoints and result (a folder can later hold another run's). */
+  let runId: string = globalThis.crypto.randomUUID();
   if (o.resume) {
     const ck = await loadLatestCheckpoint(ckptDir);
     if (ck === null) throw new Error(`train: --resume found no checkpoint in ${ckptDir}`);
-    for (const key of ['task', 'preset', 'patch', 'dim', 'depth', 'heads', 'pooling', 'groups', 'epochs', 'batchSize', 'data', 'limit', 'seed'] as const) {
-      if (ck.state.options[key] !== options[key]) throw new Error(`train: cannot resume ${ck.path}: it was trained with ${key} = ${JSON.stringify(ck.state.options[key])}, now ${JSON.stringify(options[key])}`);
-    }
+    const changed = [...new Set([...Object.keys(options), ...Object.keys(ck.state.options)])]
+      .filter((k) => JSON.stringify(ck.state.options[k]) !== JSON.stringify(options[k]))
+      .map((k) => `${k}: ${JSON.stringify(ck.state.options[k]) ?? 'unset'} then, ${JSON.stringify(options[k]) ?? 'unset'} now`);
+    if (changed.length) throw new Error(`train: cannot resume ${ck.path} with other options (${changed.join('; ')}); resume with the run's options, or start a new run in another --out`);
     model.loadStateDict(ck.weights);
-    opt.loadStateDict(ck.optimizer);
+    opt.loadStateDict(optimizerState(ck.optimizer, opt, model, ck.path));
     schedule.loadStateDict(ck.state.schedule);
     dataRng.setState(ck.state.rng.data);
     model._rng.setState(ck.state.rng.model);
     ({ epoch, step } = ck.state);
     history = ck.state.history as unknown as EpochMetrics[];
     checkpoint = ck.path;
+    runId = ck.state.runId ?? runId;
+    trimMetrics(metricsFile, epoch, step);
     log(`resumed from ${ck.path} (epoch ${epoch}, step ${step})`);
-    // a finished run whose evaluation was written: nothing left to do
+    // a finished run whose evaluation was written from this very checkpoint: nothing left to do
     const done = join(o.out, 'result.json');
     if (epoch >= o.epochs && existsSync(done)) {
-      const r = JSON.parse(readFileSync(done, 'utf8')) as { final: TrainResult['final']; checkpoint: string };
-      if (r.checkpoint === ck.path) return { model, history, final: r.final, checkpoint, out: o.out };
+      const r = JSON.parse(readFileSync(done, 'utf8')) as { final: TrainResult['final']; runId?: string; epoch?: number };
+      if (r.runId === ck.state.runId && r.epoch === epoch) return { model, history, final: r.final, checkpoint, out: o.out };
     }
-  } else if (existsSync(metricsFile)) writeFileSync(metricsFile, '');
+  }
   const bar = o.quiet ? null : new SingleBar({
     format: 'epoch {epoch}/{epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {ips} img/s | ETA {eta_formatted}',
     noTTYOutput: true,
@@ -159,12 +206,15 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
       await new Promise((r) => setImmediate(r)); // let the progress bar's timer redraw (logs, CI)
     }
     bar?.stop();
+    // the last steps of an epoch can poison the weights while every loss was finite
+    const bad = nonFinite(model.namedParameters());
+    if (bad !== null) throw new Error(`train: after step ${step} (the end of epoch ${epoch + 1}) ${bad}; stopped before evaluating or saving it, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
     const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
     const m: EpochMetrics = { epoch: epoch + 1, trainLoss: lossSum / seen, trainAcc: correct / seen, testAcc, p: model.currentP(), seconds: (performance.now() - t0) / 1000 };
     history.push(m);
     appendFileSync(metricsFile, JSON.stringify({ type: 'epoch', ...m }) + '\n');
     const state: Omit<CheckpointState, 'optimizer'> = {
-      epoch: epoch + 1, step, rng: { data: dataRng.getState(), model: model._rng.getState() }, schedule: schedule.stateDict(),
+      epoch: epoch + 1, step, runId, rng: { data: dataRng.getState(), model: model._rng.getState() }, schedule: schedule.stateDict(),
       options, history: history as unknown as Record<string, unknown>[],
     };
     checkpoint = await saveCheckpoint(ckptDir, model, opt, state);
@@ -188,6 +238,6 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
       k: o.knnK,
     };
   }
-  writeFileSync(join(o.out, 'result.json'), JSON.stringify({ options, history, final, checkpoint }, null, 2));
+  writeFileSync(join(o.out, 'result.json'), JSON.stringify({ options, history, final, checkpoint, runId, epoch }, null, 2));
   return { model, history, final, checkpoint, out: o.out };
 }

@@ -3,9 +3,9 @@
  * Blobs, Responses and URLs, is in `@ggem/vit`.
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import type { LoadOptions, LoadReport, Module } from '@ggem/tensor';
+import type { LoadOptions, Module } from '@ggem/tensor';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
-import { loadInto } from './weights.js';
+import { loadInto, modelMetadata, type WeightsReport } from './weights.js';
 
 /** Reads a safetensors file. */
 export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
@@ -31,12 +31,12 @@ export async function writeSafetensorsFile(path: string, tensors: Parameters<typ
   await rename(tmp, path);
 }
 
-/** Saves a model's state dict (timm names) as a safetensors file, atomically. */
+/** Saves a model's state dict (timm names) and architecture as a safetensors file, atomically. */
 export function saveWeightsFile(model: Module<any, any>, path: string, metadata: Record<string, string> = {}): Promise<void> {
-  return writeSafetensorsFile(path, model.stateDict(), metadata);
+  return writeSafetensorsFile(path, model.stateDict(), { ...modelMetadata(model), ...metadata });
 }
 
 /** Loads a safetensors file into a model, all or nothing, as `loadWeights` does from bytes. */
-export async function loadWeightsFile(model: Module<any, any>, path: string, options: LoadOptions = {}): Promise<LoadReport> {
+export async function loadWeightsFile(model: Module<any, any>, path: string, options: LoadOptions = {}): Promise<WeightsReport> {
   return loadInto(model, await readSafetensorsFile(path), path, options);
 }

@@ -43,6 +43,24 @@ describe('safetensors', () => {
     assert.deepEqual(Array.from(t.c!.data), [1, -3]);
     assert.equal(halfToFloat(0x3555), 0.333251953125);
   });
+  it('keys named __proto__ are keys like any other; __metadata__ must be an object of strings', () => {
+    const w = { dtype: 'F32', shape: [1], data_offsets: [0, 4] };
+    const bytes = file(JSON.parse('{"__proto__": ' + JSON.stringify(w) + ', "__metadata__": {"__proto__": "x", "format": "pt"}}'), new Uint8Array(4));
+    const { tensors, metadata } = readSafetensors(bytes, 'evil.safetensors');
+    assert.deepEqual(Object.keys(tensors), ['__proto__']);
+    assert.deepEqual(Object.keys(metadata), ['__proto__', 'format']);
+    assert.equal(Object.getPrototypeOf(tensors), Object.prototype, 'the prototype is untouched');
+    assert.throws(() => createVit('vit_mnist_tiny', 'ggem').loadStateDict(tensors), /unexpected keys: __proto__/);
+    assert.throws(() => readSafetensors(file({ __metadata__: ['a'] }), 'm.safetensors'), /m\.safetensors: __metadata__ is an array, not an object of strings/);
+  });
+  it('pads the header to 8 bytes counting UTF-8 bytes, not characters', () => {
+    for (const name of ['w', 'poids-é', '重み', 'ω'.repeat(5)]) {
+      const bytes = writeSafetensors({ [name]: tensor([1, 2]) }, { note: 'ünïcode' });
+      const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      assert.equal((8 + n) % 8, 0, `${name}: the data starts 8-byte aligned`);
+      assert.deepEqual([...readSafetensors(bytes).tensors[name]!.data], [1, 2], name);
+    }
+  });
   it('rejects every malformed file with an error naming the file and the problem', () => {
     const ok = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
     const cases: [string, Uint8Array, RegExp][] = [
@@ -75,9 +93,15 @@ describe('safetensors', () => {
     await loadWeightsFile(again, path);
     for (const [k, p] of gem.namedParameters()) assert.deepEqual(again.namedParameters().find(([n]) => n === k)![1].data, p.data, k);
     const token = createVit('vit_mnist_tiny', 'token');
-    await assert.rejects(loadWeightsFile(token, path), /model\.safetensors: loadStateDict \(VisionTransformer\): missing keys: norm\.weight, norm\.bias\. unexpected keys: pool\.p, fc_norm\.weight, fc_norm\.bias/);
+    await assert.rejects(loadWeightsFile(token, path), /model\.safetensors: saved from another model \(pooling: the file's "gem", the model's "token"\)/);
     const report = await loadWeightsFile(token, path, { strict: false });
-    assert.deepEqual(report, { missing: ['norm.weight', 'norm.bias'], unexpected: ['pool.p', 'fc_norm.weight', 'fc_norm.bias'], mismatched: [] });
+    assert.deepEqual(report, { missing: ['norm.weight', 'norm.bias'], unexpected: ['pool.p', 'fc_norm.weight', 'fc_norm.bias'], mismatched: [], config: ['pooling: the file\'s "gem", the model\'s "token"'] });
+    // same-shaped tensors of another pooling (max and avg have none of their own) load, and would mean something else
+    const max = createVit('vit_mnist_tiny', 'max', { seed: 4 });
+    await saveWeightsFile(max, path);
+    await assert.rejects(loadWeightsFile(createVit('vit_mnist_tiny', 'avg'), path), /saved from another model \(pooling: the file's "max", the model's "avg"\)/);
+    await saveWeightsFile(createVit('vit_mnist_tiny', 'ggem', { poolGroups: 2 }), path);
+    await assert.rejects(loadWeightsFile(createVit('vit_mnist_tiny', 'ggem'), path), /poolGroups: the file's 2, the model's 4/);
     assert.deepEqual(token.blocks[0]!.attn.qkv.weight.data, gem.blocks[0]!.attn.qkv.weight.data, 'the blocks loaded');
   });
 });

@@ -49,10 +49,10 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null) fail('__metadata__ is not an object');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`__metadata__ is ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}, not an object of strings`);
       for (const [k, v] of Object.entries(raw as object)) {
         if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
-        metadata[k] = v as string;
+        put(metadata, k, v as string);
       }
       continue;
     }
@@ -79,8 +79,13 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
   }
   if (covered !== dataLength) fail(`bytes [${covered}, ${dataLength}) of the data buffer belong to no tensor`);
   const tensors: Record<string, Tensor> = {};
-  for (const e of entries) tensors[e.name] = decode(bytes.subarray(headerEnd + e.begin, headerEnd + e.end), e);
+  for (const e of entries) put(tensors, e.name, decode(bytes.subarray(headerEnd + e.begin, headerEnd + e.end), e));
   return { tensors, metadata };
+}
+
+/** An own property, also for the key `__proto__` (which plain assignment would take as the prototype). */
+function put<T>(o: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function decode(raw: Uint8Array, e: Entry): Tensor {

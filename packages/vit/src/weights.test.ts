@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createVit, loadWeights, readWeights, weightsToBlob, weightsToBytes } from './index.js';
+import { createVit, loadWeights, readWeights, weightsToBlob, weightsToBytes, writeSafetensors } from './index.js';
 
 const params = (m: ReturnType<typeof createVit>) => m.namedParameters().map(([k, p]) => [k, [...p.data]] as const);
 
@@ -39,7 +39,7 @@ describe('weights from bytes, Blobs, Responses and URLs', () => {
     ];
     for (const [what, source] of sources) {
       const m = createVit('vit_mnist_tiny', 'ggem', { seed: 2 });
-      assert.deepEqual(await loadWeights(m, source), { missing: [], unexpected: [], mismatched: [] }, what);
+      assert.deepEqual(await loadWeights(m, source), { missing: [], unexpected: [], mismatched: [], config: [] }, what);
       assert.deepEqual(params(m), params(saved), what);
     }
     assert.equal((await readWeights(`${origin}/ok`)).metadata.format, 'pt');
@@ -54,7 +54,8 @@ describe('weights from bytes, Blobs, Responses and URLs', () => {
       ['http://127.0.0.1:1/none', /127\.0\.0\.1:1\/none: could not fetch the weights/],
       ['model.safetensors', /model\.safetensors: not a URL, .* loadWeightsFile from @ggem\/vit\/node/],
       [new File([bytes.subarray(0, 100) as Uint8Array<ArrayBuffer>], 'cut.safetensors'), /cut\.safetensors: .*truncated\?/],
-      [weightsToBytes(other), /safetensors bytes: loadStateDict \(VisionTransformer\): missing keys: pool\.p/],
+      [weightsToBytes(other), /safetensors bytes: saved from another model \(pooling: the file's "max", the model's "ggem"; poolGroups: the file's none, the model's 4\)/],
+      [new Uint8Array(writeSafetensors(other.stateDict())), /safetensors bytes: loadStateDict \(VisionTransformer\): missing keys: pool\.p/],
       [42 as unknown as Uint8Array, /readWeights: expected bytes .* got \[object Number\]/],
     ];
     for (const [source, err] of cases) {

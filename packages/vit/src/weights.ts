@@ -1,5 +1,43 @@
 import type { LoadOptions, LoadReport, Module } from '@ggem/tensor';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { VisionTransformer, type VitConfig } from './vit.js';
+
+/** The `__metadata__` key under which a ViT's architecture is saved with its weights. */
+export const CONFIG_KEY = 'ggem.vit';
+/** What the weights' meaning depends on (trainP, dropout and the seed do not change it). */
+const ARCHITECTURE = ['imgSize', 'patchSize', 'inChans', 'numClasses', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'qkvBias', 'pooling', 'poolGroups'] as const;
+
+function architecture(c: VisionTransformer['config']): Partial<VitConfig> {
+  const a: Record<string, unknown> = Object.fromEntries(ARCHITECTURE.map((k) => [k, c[k]]));
+  if (c.pooling !== 'ggem') delete a.poolGroups; // only GGeM's p depends on G
+  return a;
+}
+
+/** The metadata that goes with a model's weights: a ViT's architecture (pooling, G, shape) as JSON. */
+export function modelMetadata(model: Module<any, any>): Record<string, string> {
+  return model instanceof VisionTransformer ? { [CONFIG_KEY]: JSON.stringify(architecture(model.config)) } : {};
+}
+
+/** `key: file's value ≠ model's value` for each architecture field a file's metadata gives differently. */
+function configDifferences(model: Module<any, any>, metadata: Record<string, string>): string[] {
+  const saved = metadata[CONFIG_KEY];
+  if (!(model instanceof VisionTransformer) || saved === undefined) return [];
+  let theirs: Record<string, unknown>;
+  try {
+    theirs = JSON.parse(saved);
+  } catch {
+    return [`${CONFIG_KEY} is not JSON: ${saved.slice(0, 80)}`];
+  }
+  const ours = architecture(model.config) as Record<string, unknown>;
+  return [...new Set([...Object.keys(ours), ...Object.keys(theirs)])]
+    .filter((k) => theirs[k] !== ours[k])
+    .map((k) => `${k}: the file's ${JSON.stringify(theirs[k]) ?? 'none'}, the model's ${JSON.stringify(ours[k]) ?? 'none'}`);
+}
+
+/** A load's report: the tensors skipped (LoadReport) and, for a ViT, the architecture fields in which the file differs. */
+export interface WeightsReport extends LoadReport {
+  config: string[];
+}
 
 /**
  * Where safetensors bytes come from, in any runtime: the bytes themselves, a `Response`
@@ -65,23 +103,32 @@ export async function readWeights(source: WeightsSource): Promise<SafetensorsFil
  * what fits, e.g. a checkpoint trained with another pooling, and returns what it skipped.
  * Errors name the source (the URL, the file's name).
  */
-export async function loadWeights(model: Module<any, any>, source: WeightsSource, options: LoadOptions = {}): Promise<LoadReport> {
+export async function loadWeights(model: Module<any, any>, source: WeightsSource, options: LoadOptions = {}): Promise<WeightsReport> {
   const { bytes, name } = await bytesOf(source);
   return loadInto(model, readSafetensors(bytes, name), name, options);
 }
 
-/** Loads a parsed file into a model; errors are prefixed with `name`. */
-export function loadInto(model: Module<any, any>, file: SafetensorsFile, name: string, options: LoadOptions = {}): LoadReport {
+/**
+ * Loads a parsed file into a model; errors are prefixed with `name`. A ViT's weights carry
+ * its architecture (`modelMetadata`): a strict load refuses a file saved from another pooling,
+ * G or shape, naming each difference, since same-shaped tensors of another pooling would load
+ * and silently mean something else; a non-strict load reports them.
+ */
+export function loadInto(model: Module<any, any>, file: SafetensorsFile, name: string, options: LoadOptions = {}): WeightsReport {
+  const config = configDifferences(model, file.metadata);
+  if ((options.strict ?? true) && config.length > 0) {
+    throw new Error(`${name}: saved from another model (${config.join('; ')}); build the model the file describes, or load what fits with { strict: false }`);
+  }
   try {
-    return model.loadStateDict(file.tensors, options);
+    return { ...model.loadStateDict(file.tensors, options), config };
   } catch (e) {
     throw new Error(`${name}: ${(e as Error).message}`);
   }
 }
 
-/** A model's state dict (timm names) as safetensors bytes. */
+/** A model's state dict (timm names) as safetensors bytes, with its architecture in the metadata. */
 export function weightsToBytes(model: Module<any, any>, metadata: Record<string, string> = {}): Uint8Array {
-  return writeSafetensors(model.stateDict(), metadata);
+  return writeSafetensors(model.stateDict(), { ...modelMetadata(model), ...metadata });
 }
 
 /** A model's weights as a Blob, for a page to offer as a download (`URL.createObjectURL`). */
