@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { tensor, type GeneratorState, type Module, type optim, type Tensor, type TypedArray } from '@ggem/tensor';
 import { modelMetadata, type VisionTransformer } from '@ggem/vit';
 import { readSafetensorsFile, writeSafetensorsFile } from '@ggem/vit/node';
@@ -21,6 +21,26 @@ export interface CheckpointState {
 }
 
 const LATEST = 'latest.json';
+
+const HINTS: Record<string, string> = { EROFS: 'a read-only file system', EACCES: 'permission denied', EPERM: 'not permitted', ENOSPC: 'no space left on the device', ENOTDIR: 'a file stands where a folder should', ENOENT: 'the file system does not allow it there' };
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir loops for ever under /proc and
+ * reports ENOENT on a read-only file system; this names the folder it could not make and why.
+ */
+export function makeDirs(path: string, what: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(path); !existsSync(p); p = dirname(p)) missing.unshift(p);
+  for (const p of missing) {
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST') continue;
+      throw new Error(`${what}: cannot create ${p} (${HINTS[code] ?? (e as Error).message}${code ? `, ${code}` : ''})`);
+    }
+  }
+}
 
 /** Flushes a folder's entries (a rename is durable once its folder is). */
 function syncDir(path: string): void {
@@ -83,7 +103,7 @@ function writeDurably(path: string, data: string | Uint8Array): void {
  * whole and `latest.json` pointing at it. Keeps the two newest checkpoints.
  */
 export async function saveCheckpoint(dir: string, model: VisionTransformer, opt: optim.Optimizer, state: Omit<CheckpointState, 'optimizer'>): Promise<string> {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, 'saveCheckpoint');
   // temporary folders of killed runs (this process's own is replaced below)
   for (const f of readdirSync(dir)) if (/^epoch-\d+\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
   const name = `epoch-${state.epoch}`;
@@ -98,10 +118,16 @@ export async function saveCheckpoint(dir: string, model: VisionTransformer, opt:
       if (i >= 0) throw new Error(`saveCheckpoint: ${what} ${k} holds ${t.data[i]} at index ${i}; epoch ${state.epoch} is not saved (the last good checkpoint stays)`);
     }
   }
-  await writeSafetensorsFile(join(tmp, 'model.safetensors'), model.stateDict(), { ...modelMetadata(model), format: 'pt', epoch: String(state.epoch) });
-  await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)])), { keys: 'parameter-name:buffer' });
-  writeDurably(join(tmp, 'state.json'), JSON.stringify({ ...state, optimizer }, null, 1));
-  syncDir(tmp);
+  try {
+    await writeSafetensorsFile(join(tmp, 'model.safetensors'), model.stateDict(), { ...modelMetadata(model), format: 'pt', epoch: String(state.epoch) });
+    await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)])), { keys: 'parameter-name:buffer' });
+    writeDurably(join(tmp, 'state.json'), JSON.stringify({ ...state, optimizer }, null, 1));
+    syncDir(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    throw new Error(`saveCheckpoint: epoch ${state.epoch} could not be written to ${dir} (${HINTS[code] ?? (e as Error).message}${code ? `, ${code}` : ''}); the last good checkpoint stays`);
+  }
   rmSync(join(dir, name), { recursive: true, force: true }); // an epoch-N a killed run renamed into place but never pointed to
   renameSync(tmp, join(dir, name));
   writeDurably(join(dir, `${LATEST}.tmp`), JSON.stringify({ epoch: state.epoch, dir: name }));

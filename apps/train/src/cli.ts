@@ -17,9 +17,9 @@ import { train } from './train.js';
 
 enableRelaxedSimd(); // Node 20: the kernels' FMA, as on Node 22 and in browsers
 
-const int = (name: string, min: number) => (v: string): number => {
+const int = (name: string, min: number, max = 2 ** 31 - 1) => (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
   return n;
 };
 const num = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
@@ -34,23 +34,23 @@ function withTrainOptions(cmd: Command): Command {
   .addOption(new Option('--task <task>', 'classify (10 classes) or retrieval (Norm-softmax on classes 0-4, retrieve among 5-9)').choices(['classify', 'retrieval']).default(defaults.task))
   .option('--temperature <x>', 'Norm-softmax temperature (retrieval)', num('--temperature', (n) => n > 0, '> 0'), defaults.temperature)
   .addOption(new Option('--preset <name>', 'model preset').choices(Object.keys(presets)).default(defaults.preset))
-  .option('--patch <n>', 'patch size (overrides the preset)', int('--patch', 1))
-  .option('--dim <n>', 'embedding width D', int('--dim', 1))
-  .option('--depth <n>', 'number of blocks', int('--depth', 1))
-  .option('--heads <n>', 'attention heads', int('--heads', 1))
+  .option('--patch <n>', 'patch size (overrides the preset)', int('--patch', 1, 28))
+  .option('--dim <n>', 'embedding width D', int('--dim', 1, 4096))
+  .option('--depth <n>', 'number of blocks', int('--depth', 1, 64))
+  .option('--heads <n>', 'attention heads (must divide D)', int('--heads', 1, 4096))
   .option('--mlp-ratio <x>', 'MLP hidden width / D', num('--mlp-ratio', (n) => n > 0, '> 0'))
   .addOption(new Option('--pooling <name>', 'pooling').choices([...poolingNames]).default(defaults.pooling))
   .option('--groups <n>', 'GGeM groups (default: the number of heads; must leave no group empty)', int('--groups', 1))
   .option('--p <x>', 'initial p of gem / ggem', num('--p', (n) => n > 0, '> 0'), defaults.p)
   .option('--fixed-p', 'keep p fixed (default: trainable)')
   .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
-  .option('--batch-size <n>', 'batch size', int('--batch-size', 1), defaults.batchSize)
+  .option('--batch-size <n>', 'batch size', int('--batch-size', 1, 65536), defaults.batchSize)
   .option('--lr <x>', 'peak learning rate (AdamW)', num('--lr', (n) => n > 0, '> 0'), defaults.lr)
   .option('--weight-decay <x>', 'decoupled weight decay (not on biases, norms, embeddings, p)', num('--weight-decay', (n) => n >= 0, '>= 0'), defaults.weightDecay)
   .option('--warmup-epochs <x>', 'linear warmup length in epochs, then cosine', num('--warmup-epochs', (n) => n >= 0, '>= 0'), defaults.warmupEpochs)
   .option('--label-smoothing <x>', 'label smoothing', num('--label-smoothing', (n) => n >= 0 && n < 1, 'in [0, 1)'), defaults.labelSmoothing)
   .option('--clip <x>', 'gradient-norm clipping (0: off)', num('--clip', (n) => n >= 0, '>= 0'), defaults.clip)
-  .option('--seed <n>', 'seed of the initialisation, data order and augmentation', int('--seed', 0), defaults.seed)
+  .option('--seed <n>', 'seed of the initialisation, data order and augmentation', int('--seed', 0, Number.MAX_SAFE_INTEGER), defaults.seed)
   .option('--data <which>', "'embedded', 'full' or a folder with the IDX files", defaults.data)
   .option('--limit <n>', 'use only the first n training images (0: all)', int('--limit', 0), defaults.limit)
   .option('--test-limit <n>', 'use only the first n test images (0: all)', int('--test-limit', 0), defaults.testLimit)

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '@ggem/tensor';
 import type { PoolingName } from '@ggem/pooling';
 import { headMeanDistance, headSimilarity } from '@ggem/vit';
+import { makeDirs } from './checkpoint.js';
 import { makeBatch } from './data/batches.js';
 import { loadData, limitSplit } from './data/dataset.js';
 import type { TrainOptions } from './options.js';
@@ -43,7 +44,7 @@ const fmt = (xs: number[], scale = 100) => {
  */
 export async function compare(o: CompareOptions, log: (s: string) => void = console.log): Promise<string> {
   const out = o.base.out;
-  mkdirSync(out, { recursive: true });
+  makeDirs(out, 'compare: --out');
   const runs: Run[] = [];
   const data = loadData(o.base.data);
   const analysisSplit = limitSplit(data.test, o.analysisImages);

@@ -95,6 +95,12 @@ export function validate(o: TrainOptions): void {
   if (!(o.p > 0)) fail(`--p must be > 0, got ${o.p}`);
   if (o.task !== 'classify' && o.task !== 'retrieval') fail(`unknown task '${o.task}'; expected classify or retrieval`);
   if (!(o.temperature > 0)) fail(`--temperature must be > 0, got ${o.temperature}`);
+  const shape = { ...presets[o.preset], ...(o.patch && { patchSize: o.patch }), ...(o.dim && { embedDim: o.dim }), ...(o.heads && { numHeads: o.heads }) };
+  if (shape.imgSize !== 28 || shape.inChans !== 1) fail(`--preset ${o.preset} takes ${shape.imgSize}×${shape.imgSize}×${shape.inChans} images; Fashion-MNIST's are 28×28×1 (use vit_mnist_small or vit_mnist_tiny)`);
+  if (shape.imgSize % shape.patchSize !== 0) fail(`--patch ${shape.patchSize} does not divide the ${shape.imgSize}-pixel image`);
+  if (shape.embedDim % shape.numHeads !== 0) fail(`--heads ${shape.numHeads} does not divide --dim ${shape.embedDim}`);
+  if (o.groups !== undefined && o.pooling !== 'ggem') fail(`--groups applies to --pooling ggem only (got --pooling ${o.pooling})`);
+  if (o.cropPad > shape.imgSize / 2) fail(`--crop-pad ${o.cropPad} is more than half the ${shape.imgSize}-pixel image (crops would be mostly padding); use 0 to ${shape.imgSize / 2}`);
 }
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

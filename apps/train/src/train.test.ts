@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { defaults, validate, type TrainOptions } from './options.js';
 import { train } from './train.js';
@@ -119,6 +120,9 @@ describe('training', () => {
     const frozen = ft.model.namedParameters().filter(([n]) => n.startsWith('blocks.0.') || n === 'pos_embed');
     const src = Object.fromEntries(base.model.namedParameters());
     for (const [n, p] of frozen) assert.deepEqual(p.data, src[n]!.data, `${n} stayed frozen`);
+    assert.match(logs.join('\n'), /loaded \d+ of \d+ tensors; .*config pooling: the file's "gem", the model's "avg"/);
+    // weights of another width: nothing of a block fits, so the run refuses instead of training from random weights
+    await assert.rejects(train(tiny(join(dir, 'wide'), { dim: 48, heads: 2, epochs: 1, initFrom: join(base.checkpoint, 'model.safetensors') }), silent), /--init-from .*model\.safetensors: nothing of blocks\.0 fits this model \(.*expected \[48\], got \[32\].*\): not weights of this architecture/);
   });
   it('retrieval: Norm-softmax on classes 0-4, metrics on the unseen classes 5-9', async () => {
     const r = await train(tiny(mkdtempSync(join(tmpdir(), 'ggem-ret-')), { task: 'retrieval', limit: 200, testLimit: 200, epochs: 1 }), silent);
@@ -133,5 +137,26 @@ describe('training', () => {
     assert.throws(() => validate({ ...defaults, batchSize: 0 }), /--batch-size must be a positive integer/);
     await assert.rejects(train(tiny(mkdtempSync(join(tmpdir(), 'ggem-g-')), { groups: 60, dim: 64 }), silent), /ggem: 60 groups do not fit 64 channels .* allowed:/);
     await assert.rejects(train(tiny(mkdtempSync(join(tmpdir(), 'ggem-r-')), { resume: true }), silent), /--resume found no checkpoint/);
+    const bad: [Partial<TrainOptions>, RegExp][] = [
+      [{ heads: 128, dim: 64 }, /--heads 128 does not divide --dim 64/],
+      [{ pooling: 'gem', groups: 4 }, /--groups applies to --pooling ggem only \(got --pooling gem\)/],
+      [{ cropPad: 15 }, /--crop-pad 15 is more than half the 28-pixel image/],
+      [{ preset: 'vit_small_patch16_224' }, /--preset vit_small_patch16_224 takes 224×224×3 images; Fashion-MNIST's are 28×28×1/],
+      [{ patch: 5 }, /--patch 5 does not divide the 28-pixel image/],
+    ];
+    for (const [o, err] of bad) {
+      const dir = mkdtempSync(join(tmpdir(), 'ggem-bad-'));
+      await assert.rejects(train(tiny(dir, o), silent), err);
+      assert.deepEqual(readdirSync(dir), [], 'nothing written before the check');
+    }
+    await assert.rejects(train(tiny(mkdtempSync(join(tmpdir(), 'ggem-k-')), { knnK: 97 }), silent), /--knn-k 97 is more than the 96 training images/);
+  });
+  it('the CLI refuses values its parser would bend', () => {
+    const cli = new URL('./cli.ts', import.meta.url).pathname;
+    for (const [args, err] of [[['--seed', ''], /--seed must be an integer from 0 to 9007199254740991, got ''/], [['--seed', '1.5'], /--seed must be an integer .* got '1\.5'/], [['--dim', '1e15'], /--dim must be an integer from 1 to 4096, got '1e15'/]] as const) {
+      const r = spawnSync(process.execPath, ['--conditions=@ggem/source', '--import', 'tsx', cli, ...args, '--out', mkdtempSync(join(tmpdir(), 'ggem-cli-'))], { encoding: 'utf8' });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, err);
+    }
   });
 });

@@ -1,11 +1,11 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crossEntropy, Generator, optim, type Tensor } from '@ggem/tensor';
 import { checkGroups } from '@ggem/pooling';
 import { createVit, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
 import { loadWeightsFile } from '@ggem/vit/node';
 import { SingleBar } from 'cli-progress';
-import { loadLatestCheckpoint, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { loadLatestCheckpoint, makeDirs, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { makeBatch, shuffled } from './data/batches.js';
 import { filterClasses, limitSplit, loadData, type Data } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
@@ -114,12 +114,22 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   const limitedTest = o.testLimit > 0 ? limitSplit(data.test, o.testLimit) : data.test;
   const trainSplit = retrieval ? filterClasses(limitedTrain, SEEN) : limitedTrain;
   const testSplit = retrieval ? filterClasses(limitedTest, SEEN) : limitedTest;
+  if (trainSplit.count === 0 || testSplit.count === 0) throw new Error(`train: no ${trainSplit.count === 0 ? 'training' : 'test'} images in --data ${o.data}${retrieval ? ' (classes 0-4)' : ''}`);
+  if (!retrieval && o.knnK > trainSplit.count) throw new Error(`train: --knn-k ${o.knnK} is more than the ${trainSplit.count} training images`);
   const model = buildModel(o);
   freeze(model, o.freezeBlocks);
   if (o.initFrom) {
+    const names = model.namedParameters().map(([k]) => k);
     const r = await loadWeightsFile(model, o.initFrom, { strict: false });
-    const skipped = [...r.missing.map((k) => `${k} (not in the file)`), ...r.unexpected.map((k) => `${k} (not in this model)`), ...r.mismatched];
-    log(`init from ${o.initFrom}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`);
+    const mismatched = new Set(r.mismatched.map((m) => m.slice(0, m.indexOf(':'))));
+    const loaded = names.filter((k) => !r.missing.includes(k) && !mismatched.has(k));
+    const empty = model.blocks.map((_, i) => `blocks.${i}.`).filter((b) => !loaded.some((k) => k.startsWith(b)));
+    if (empty.length > 0) {
+      const why = r.mismatched.filter((m) => empty.some((b) => m.startsWith(b)));
+      throw new Error(`train: --init-from ${o.initFrom}: nothing of ${empty.join(', ').replace(/\.(,|$)/g, '$1')} fits this model (${why.slice(0, 3).join('; ') || 'no such keys in the file'}${why.length > 3 ? '; ...' : ''}): not weights of this architecture`);
+    }
+    const skipped = [...r.missing.map((k) => `${k} (not in the file)`), ...r.unexpected.map((k) => `${k} (not in this model)`), ...r.mismatched, ...r.config.map((c) => `config ${c}`)];
+    log(`init from ${o.initFrom}: loaded ${loaded.length} of ${names.length} tensors${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`);
   }
   const stepsPerEpoch = Math.ceil(trainSplit.count / o.batchSize);
   const totalSteps = stepsPerEpoch * o.epochs;
@@ -127,7 +137,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   const schedule = new optim.WarmupCosineSchedule(opt, { warmupSteps: Math.min(totalSteps, Math.round(o.warmupEpochs * stepsPerEpoch)), totalSteps });
   const dataRng = new Generator(o.seed + 1);
   if (!o.resume) clearRun(o.out, Boolean(o.overwrite), log);
-  mkdirSync(o.out, { recursive: true });
+  makeDirs(o.out, 'train: --out');
   const ckptDir = join(o.out, 'checkpoints');
   const metricsFile = join(o.out, 'metrics.jsonl');
   let epoch = 0;

@@ -24,6 +24,35 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what = 
 };
 
 describe('ggem: identities', () => {
+  it('large x at large p neither overflows nor loses its gradient, on the reference kernel too (max-scaled)', () => {
+    // x^p overflows float32 at 100^40 and float64 at 3e4^100; y = M·(mean (x/M)^p)^(1/p) does not
+    const cases: [string, 'float32' | 'float64', number, number][] = [['float32', 'float32', 100, 40], ['float64', 'float64', 3e4, 100]];
+    for (const simd of [true, false]) {
+      setGemSimd(simd);
+      try {
+        for (const [what, dtype, scale, p] of cases) {
+          for (const c of [3, 8]) { // 3 channels never take the SIMD kernel
+            const g = new Generator(c);
+            const x = randn([2, 5, c], { dtype, generator: g }).abs().add(0.5).mul(scale).setRequiresGrad(true);
+            const y = gem(x, full([1], p, { dtype }), { pMax: 1000 });
+            const xs = x.data;
+            for (let bi = 0; bi < 2; bi++) {
+              for (let j = 0; j < c; j++) {
+                const col = Array.from({ length: 5 }, (_, t) => xs[bi * 5 * c + t * c + j]!);
+                const m = Math.max(...col);
+                const want = m * (col.reduce((acc, v) => acc + (v / m) ** p, 0) / 5) ** (1 / p);
+                assert.ok(Math.abs(y.data[bi * c + j]! - want) <= 1e-4 * want, `${what}, C ${c}, SIMD ${simd}: y ${y.data[bi * c + j]} vs ${want}`);
+              }
+            }
+            y.sum().backward();
+            assert.ok(x.grad!.data.every(Number.isFinite), `${what}, C ${c}, SIMD ${simd}: finite gradient`);
+          }
+        }
+      } finally {
+        setGemSimd(true);
+      }
+    }
+  });
   it('G = 1 equals gem, and equal p in every group equals gem', () => {
     fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), fc.constant(g), fc.double({ min: 0.5, max: 8, noNaN: true }))), ([x, g, p]) => {
       const one = gem(x, tensor([p], { dtype: 'float64' })).data;
@@ -127,8 +156,11 @@ describe('ggem: forwards that overlap', () => {
     const yb = ggem(b, pb); // overwrites a's state in the kernel's memory
     yb.sum().backward();
     setGemSimd(false); // a's backward on the reference kernel, with r^p computed again
-    ya.sum().backward();
-    setGemSimd(true);
+    try {
+      ya.sum().backward();
+    } finally {
+      setGemSimd(true);
+    }
     assert.deepEqual([...a.grad!.data, ...pa.grad!.data], ra);
     assert.deepEqual([...b.grad!.data, ...pb.grad!.data], rb);
   });
@@ -173,21 +205,24 @@ describe('ggem: numerics at the edges', () => {
     close(gem(flat, tensor([200])).data, flat.max(1).data, 1e-3, 'near-max');
   });
   it('a channel clamped everywhere gives y = eps and finite, zero p-gradients at p = 7.5 in float32', () => {
-    for (const simd of [true, false]) {
-      setGemSimd(simd);
-      const x = tensor([[[-1, 2], [-3, 0.5], [0, 1]]], { requiresGrad: true }); // channel 0 is <= eps everywhere
-      const p = tensor([7.5], { requiresGrad: true });
-      const y = gem(x, p, { eps: 1e-6 });
-      assert.ok(Math.abs(y.data[0]! - 1e-6) <= 1e-6 * 1e-6, `y = ${y.data[0]}`);
-      y.sum().backward();
-      assert.ok([...x.grad!.data, ...p.grad!.data].every(Number.isFinite));
-      const yOnly0 = gem(x.detach(), p.detach().setRequiresGrad(true));
-      const p0 = p.detach().setRequiresGrad(true);
-      gem(x.detach(), p0).narrow(1, 0, 1).sum().backward();
-      assert.equal(p0.grad!.item(), 0);
-      assert.ok(Number.isFinite(yOnly0.data[1]!));
+    try {
+      for (const simd of [true, false]) {
+        setGemSimd(simd);
+        const x = tensor([[[-1, 2], [-3, 0.5], [0, 1]]], { requiresGrad: true }); // channel 0 is <= eps everywhere
+        const p = tensor([7.5], { requiresGrad: true });
+        const y = gem(x, p, { eps: 1e-6 });
+        assert.ok(Math.abs(y.data[0]! - 1e-6) <= 1e-6 * 1e-6, `y = ${y.data[0]}`);
+        y.sum().backward();
+        assert.ok([...x.grad!.data, ...p.grad!.data].every(Number.isFinite));
+        const yOnly0 = gem(x.detach(), p.detach().setRequiresGrad(true));
+        const p0 = p.detach().setRequiresGrad(true);
+        gem(x.detach(), p0).narrow(1, 0, 1).sum().backward();
+        assert.equal(p0.grad!.item(), 0);
+        assert.ok(Number.isFinite(yOnly0.data[1]!));
+      }
+    } finally {
+      setGemSimd(true);
     }
-    setGemSimd(true);
   });
   it('a p outside its bounds is clipped, never NaN', () => {
     const x = randn([2, 5, 4], { generator: new Generator(8) });

@@ -25,14 +25,17 @@ describe('GeM / GGeM golden values from PyTorch', () => {
     for (const c of golden.cases) {
       it(`${c.name} (${simd ? 'SIMD' : 'TypeScript'} kernel)`, () => {
         setGemSimd(simd);
-        const x = tensor(Float32Array.from(c.x.data), { shape: c.x.shape, requiresGrad: true });
-        const p = tensor(Float32Array.from(c.p), { requiresGrad: true });
-        const y = ggem(x, p, { eps: golden.eps });
-        close(y.data, c.y, 1e-5, 'y');
-        y.mul(tensor(Float32Array.from(c.w), { shape: y.shape })).sum().backward();
-        close(x.grad!.data, c.dx, 1e-4, 'dx');
-        close(p.grad!.data, c.dp, 1e-4, 'dp');
-        setGemSimd(true);
+        try {
+          const x = tensor(Float32Array.from(c.x.data), { shape: c.x.shape, requiresGrad: true });
+          const p = tensor(Float32Array.from(c.p), { requiresGrad: true });
+          const y = ggem(x, p, { eps: golden.eps });
+          close(y.data, c.y, 1e-5, 'y');
+          y.mul(tensor(Float32Array.from(c.w), { shape: y.shape })).sum().backward();
+          close(x.grad!.data, c.dx, 1e-4, 'dx');
+          close(p.grad!.data, c.dp, 1e-4, 'dp');
+        } finally {
+          setGemSimd(true);
+        }
       });
     }
   }

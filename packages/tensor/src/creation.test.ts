@@ -23,6 +23,13 @@ describe('creation', () => {
     assert.throws(() => zeros([2, -1]), /invalid shape \[2, -1\]/);
     assert.throws(() => tensor([1, 2]).item(), /item: expected a tensor with one element, got shape \[2\]/);
   });
+  it('every safe integer seeds its own stream; a fraction is an error', () => {
+    const first = (seed: number) => Array.from({ length: 4 }, ((g) => () => g.nextUint32())(new Generator(seed)));
+    const streams = [0, 1, 2 ** 32, 2 ** 32 + 1, -1, 2 ** 32 - 1, -(2 ** 32), Number.MAX_SAFE_INTEGER].map(first);
+    assert.equal(new Set(streams.map((s) => s.join())).size, streams.length, 'no two seeds share a stream');
+    assert.deepEqual(first(7), first(7));
+    for (const bad of [1.5, NaN, Infinity, 2 ** 53]) assert.throws(() => new Generator(bad), /Generator: a seed must be a safe integer/);
+  });
   it('random tensors are reproducible from a seed, and the generator state restores', () => {
     assert.deepEqual(randn([5], { generator: new Generator(3) }).data, randn([5], { generator: new Generator(3) }).data);
     manualSeed(11);

@@ -1,3 +1,11 @@
+/** splitmix32's output function. */
+function splitmix32(x: number): number {
+  let z = x;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
 /**
  * Seeded random numbers: xoshiro128** seeded through splitmix32. The state is four uint32
  * words that can be saved and restored, so a resumed training run draws the same numbers.
@@ -10,16 +18,25 @@ export class Generator {
     this.seed(seed);
   }
 
+  /**
+   * Any safe integer seeds its own stream: the low 32 bits through splitmix32, and the high
+   * bits (negative seeds, 2³² and above) mixed in, so 2³² is not 0 again. A fraction or NaN
+   * is an error (it would truncate silently).
+   */
   seed(seed: number): this {
+    if (!Number.isSafeInteger(seed)) throw new Error(`Generator: a seed must be a safe integer, got ${seed}`);
+    const hi = Math.floor(seed / 2 ** 32) >>> 0; // 0 for seeds in [0, 2³²): their streams are unchanged
     let x = seed >>> 0;
+    let y = hi;
     for (let i = 0; i < 4; i++) {
-      // splitmix32
       x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+      this.s[i] = splitmix32(x);
+      if (hi !== 0) {
+        y = (y + 0x7f4a7c15) >>> 0;
+        this.s[i] = (this.s[i]! ^ splitmix32(y ^ 0x5bd1e995)) >>> 0;
+      }
     }
+    if (this.s.every((w) => w === 0)) this.s[0] = 1; // xoshiro's one forbidden state
     this.spare = null;
     return this;
   }

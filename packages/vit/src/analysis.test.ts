@@ -33,6 +33,16 @@ describe('linear CKA', () => {
       assert.ok(base >= -1e-12 && base <= 1 + 1e-12);
     }), { numRuns: 30 });
   });
+  it('is invariant to a shift of either representation (it centres the features first)', () => {
+    fc.assert(fc.property(fc.integer({ min: 5, max: 20 }), fc.integer({ min: 1, max: 5 }), fc.nat(), fc.double({ min: -50, max: 50, noNaN: true }), (n, d, seed, shift) => {
+      const g = new Generator(seed);
+      const x = randn([n, d], { dtype: 'float64', generator: g });
+      const y = randn([n, d + 1], { dtype: 'float64', generator: g });
+      const offset = randn([1, d], { dtype: 'float64', generator: g }).mul(shift);
+      assert.ok(Math.abs(linearCka(x.add(offset), y) - linearCka(x, y)) < 1e-9);
+      assert.ok(Math.abs(linearCka(x, y.add(shift)) - linearCka(x, y)) < 1e-9);
+    }), { numRuns: 30 });
+  });
   it('independent representations score low', () => {
     const g = new Generator(3);
     assert.ok(linearCka(randn([2000, 3], { generator: g }), randn([2000, 3], { generator: g })) < 0.02);

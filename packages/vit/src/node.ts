@@ -9,7 +9,14 @@ import { loadInto, modelMetadata, type WeightsReport } from './weights.js';
 
 /** Reads a safetensors file. */
 export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
-  return readSafetensors(new Uint8Array(await readFile(path)), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: ${code === 'EISDIR' ? 'a folder, not a safetensors file' : code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return readSafetensors(bytes, path);
 }
 
 /**

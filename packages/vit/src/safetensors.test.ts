@@ -89,6 +89,8 @@ describe('safetensors', () => {
     const gem = createVit('vit_mnist_tiny', 'gem', { seed: 2 });
     await saveWeightsFile(gem, path);
     assert.deepEqual(readdirSync(dir), ['model.safetensors'], 'no temporary file left');
+    await assert.rejects(loadWeightsFile(createVit('vit_mnist_tiny', 'gem'), dir), new RegExp(`${dir}: a folder, not a safetensors file`));
+    await assert.rejects(loadWeightsFile(createVit('vit_mnist_tiny', 'gem'), join(dir, 'none.safetensors')), /none\.safetensors: no such file/);
     const again = createVit('vit_mnist_tiny', 'gem', { seed: 3 });
     await loadWeightsFile(again, path);
     for (const [k, p] of gem.namedParameters()) assert.deepEqual(again.namedParameters().find(([n]) => n === k)![1].data, p.data, k);

@@ -70,6 +70,21 @@ describe('VisionTransformer', () => {
     assert.equal(m.blocks[1]!.attn._capture, null);
     assert.throws(() => m.capture(5, () => 0), /capture: block 5 does not exist \(depth 2\)/);
   });
+  it('the composed attention (taken when attention dropout is on) equals the fused one, values and gradients', () => {
+    const fused = createVit('vit_mnist_tiny', 'ggem', { seed: 3 }).eval();
+    const composed = createVit('vit_mnist_tiny', 'ggem', { seed: 5, attnDropRate: 0.1 }).eval(); // eval: dropout is the identity
+    composed.loadStateDict(fused.stateDict());
+    const x = randn([2, 1, 28, 28], { generator: new Generator(1) });
+    const [a, b] = [fused, composed].map((m) => {
+      const y = m.forward(x);
+      y.mul(y).sum().backward();
+      return [y.data, m.blocks[0]!.attn.qkv.weight.grad!.data] as const;
+    });
+    for (const [i, what] of ['logits', 'd qkv.weight'].entries()) {
+      const [u, v] = [a![i]!, b![i]!];
+      for (let j = 0; j < u.length; j++) assert.ok(Math.abs(u[j]! - v[j]!) <= 1e-4 * (1 + Math.abs(u[j]!)), `${what}[${j}]: ${u[j]} vs ${v[j]}`);
+    }
+  });
   it('rejects shapes that do not fit', () => {
     assert.throws(() => createVit('vit_mnist_tiny', 'avg', { embedDim: 30 }), /embedDim 30 is not divisible by numHeads 4/);
     assert.throws(() => createVit('vit_mnist_tiny', 'avg', { imgSize: 30 }), /imgSize 30 is not a multiple of patchSize 4/);

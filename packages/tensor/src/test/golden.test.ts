@@ -75,3 +75,25 @@ describe('optimizers against PyTorch', () => {
     });
   }
 });
+
+describe('float64 golden values (golden/generate_float64.py: CPython erfc, cross-checked with PyTorch)', () => {
+  type Values = { x: number[]; y: number[]; dydx: number[] };
+  const g64 = JSON.parse(readFileSync(new URL('../../golden/float64-golden.json', import.meta.url), 'utf8')) as { gelu: Values; torch_gelu: Values };
+  /**
+   * The largest error in units of the tolerance: 1e-13 relative (the tail, down to 1e-300, too;
+   * 1e-12 below x = -10, where e^(−x²/2) turns the rounding of x/√2 into x²·1e-16), plus 1e-15
+   * absolute above x = -3, where gelu' crosses zero (near -0.75) by cancellation.
+   */
+  const tolerance = (x: number, w: number) => (x < -10 ? 1e-12 : 1e-13) * Math.max(Math.abs(w), 1e-300) + (x > -3 ? 1e-15 : 0);
+  const worst = (xs: number[], got: ArrayLike<number>, want: number[]) => want.reduce((m, w, i) => Math.max(m, Math.abs(got[i]! - w) / tolerance(xs[i]!, w)), 0);
+  for (const [name, values] of [['the reference', g64.gelu], ['PyTorch, x >= -2', g64.torch_gelu]] as const) {
+    it(`the exact GELU and its derivative are float64-accurate in float64 (${name})`, () => {
+      const x = tensor(Float64Array.from(values.x), { requiresGrad: true });
+      const y = gelu(x);
+      y.sum().backward();
+      // float32's erfc fit is off by up to ~1e-7 relative here: a million tolerances
+      assert.ok(worst(values.x, y.data, values.y) <= 1, `gelu: ${worst(values.x, y.data, values.y)} tolerances off`);
+      assert.ok(worst(values.x, x.grad!.data, values.dydx) <= 1, `gelu': ${worst(values.x, x.grad!.data, values.dydx)} tolerances off`);
+    });
+  }
+});

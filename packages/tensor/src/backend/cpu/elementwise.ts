@@ -2,7 +2,7 @@ import type { DType, TypedArray } from '../../dtype.js';
 import { allocate } from './pool.js';
 import { broadcastStrides, sameShape, sizeOf, type Shape } from '../../shape.js';
 import type { BinaryOp, UnaryGradOp, UnaryOp } from '../backend.js';
-import { gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './math.js';
+import { gelu, gelu64, geluGrad, geluGrad64, geluTanh, geluTanhGrad, sigmoid } from './math.js';
 import { simdArena } from './wasm/arena.js';
 
 type Fn1 = (x: number) => number;
@@ -53,7 +53,7 @@ export function unary(op: UnaryOp, x: TypedArray, size: number, dtype: DType): T
       for (let i = 0; i < size; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
       break;
     default: {
-      const f = unaryFns[op];
+      const f = op === 'gelu' && dtype === 'float64' ? gelu64 : unaryFns[op];
       for (let i = 0; i < size; i++) out[i] = f(x[i]!);
     }
   }
@@ -67,7 +67,7 @@ export function unaryGrad(op: UnaryGradOp, x: TypedArray, g: TypedArray, size: n
   const arena = op === 'gelu' && dtype === 'float32' ? simdArena() : null;
   if (arena !== null) return arena.elementwise('geluBackward', [x, g], size);
   const out = allocate(dtype, size);
-  const f = gradFns[op];
+  const f = op === 'gelu' && dtype === 'float64' ? geluGrad64 : gradFns[op];
   for (let i = 0; i < size; i++) out[i] = g[i]! * f(x[i]!);
   return out;
 }

@@ -85,11 +85,15 @@ describe('WebAssembly SIMD gemm', () => {
     const a = randn([3, 1, 20, 30], { generator: new Generator(1) });
     const b = randn([4, 30, 17], { generator: new Generator(2) });
     const before = getCpuMatmul();
-    const results = availableKernels().map((k) => {
-      setCpuMatmul(k);
-      return matmulOp(a, b).data;
-    });
-    setCpuMatmul(before);
+    let results: Float32Array[];
+    try {
+      results = availableKernels().map((k) => {
+        setCpuMatmul(k);
+        return matmulOp(a, b).data as Float32Array;
+      });
+    } finally {
+      setCpuMatmul(before);
+    }
     for (const r of results.slice(1)) r.forEach((v, i) => assert.ok(Math.abs(v - results[0]![i]!) < 1e-4, `entry ${i}`));
   });
   it('a NaN in an input reaches only its own rows and columns', () => {
