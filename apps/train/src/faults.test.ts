@@ -105,6 +105,17 @@ describe('faults: the training CLI', () => {
     assert.equal(await assertIntact(out, 'after the refusals'), 1);
   });
 
+  it('a read-only file system is named as such', async (t) => {
+    const ro = fresh('ro');
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]).status !== 0) return t.skip('mounting a tmpfs needs root');
+    try {
+      const r = cli(['--out', join(ro, 'run')]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /--out: cannot create .*\/run \(a read-only file system, EROFS\)/);
+    } finally {
+      spawnSync('umount', [ro]);
+    }
+  });
   it('a disk that fills up mid-run: a clear error, and the last good checkpoint stays whole', async (t) => {
     const sizing = fresh('size');
     assert.equal(cli(['--out', sizing, '--stop-after', '1']).status, 0);

@@ -150,6 +150,16 @@ describe('training', () => {
       assert.deepEqual(readdirSync(dir), [], 'nothing written before the check');
     }
     await assert.rejects(train(tiny(mkdtempSync(join(tmpdir(), 'ggem-k-')), { knnK: 97 }), silent), /--knn-k 97 is more than the 96 training images/);
+    // a data folder whose test split is empty: an error, not NaN metrics
+    const data = mkdtempSync(join(tmpdir(), 'ggem-empty-data-'));
+    const { encodeIdx } = await import('./data/idx.js');
+    writeFileSync(join(data, 'train-images-idx3-ubyte'), encodeIdx([4, 28, 28], new Uint8Array(4 * 784)));
+    writeFileSync(join(data, 'train-labels-idx1-ubyte'), encodeIdx([4], Uint8Array.from([0, 1, 2, 3])));
+    writeFileSync(join(data, 't10k-images-idx3-ubyte'), encodeIdx([0, 28, 28], new Uint8Array(0)));
+    writeFileSync(join(data, 't10k-labels-idx1-ubyte'), encodeIdx([0], new Uint8Array(0)));
+    await assert.rejects(train(tiny(mkdtempSync(join(tmpdir(), 'ggem-e-')), { data, limit: 0, knnK: 1 }), silent), /train: no test images in --data/);
+    // Node's recursive mkdir loops for ever under /proc
+    await assert.rejects(train(tiny('/proc/ggem/out'), silent), /train: --out: cannot create \/proc\/ggem \(the file system does not allow it there, ENOENT\)/);
   });
   it('the CLI refuses values its parser would bend', () => {
     const cli = new URL('./cli.ts', import.meta.url).pathname;
