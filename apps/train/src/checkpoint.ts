@@ -42,6 +42,14 @@ export function makeDirs(path: string, what: string): void {
   }
 }
 
+/** The first non-finite value, as `name holds NaN at index i`, or null. */
+export function nonFinite(arrays: readonly (readonly [string, ArrayLike<number>])[]): string | null {
+  for (const [name, d] of arrays) {
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return `${name} holds ${d[i]} at index ${i}`;
+  }
+  return null;
+}
+
 /** Flushes a folder's entries (a rename is durable once its folder is). */
 function syncDir(path: string): void {
   const fd = openSync(path, 'r');
@@ -53,8 +61,10 @@ function syncDir(path: string): void {
 }
 
 /** The optimizer's buffers (keyed by position, `group.index.buffer`) keyed by parameter name, `name:buffer`. */
+const namesOf = (model: Module<any, any>) => new Map<Tensor, string>(model.namedParameters().map(([n, p]) => [p, n]));
+
 function byName(buffers: Record<string, TypedArray>, opt: optim.Optimizer, model: Module<any, any>): Record<string, TypedArray> {
-  const names = new Map<Tensor, string>(model.namedParameters().map(([n, p]) => [p, n]));
+  const names = namesOf(model);
   return Object.fromEntries(Object.entries(buffers).map(([k, v]) => {
     const [gi, pi, ...rest] = k.split('.');
     const name = names.get(opt.groups[Number(gi)]?.params[Number(pi)]!);
@@ -71,9 +81,9 @@ function byName(buffers: Record<string, TypedArray>, opt: optim.Optimizer, model
  */
 export function optimizerState(saved: optim.OptimizerState, opt: optim.Optimizer, model: Module<any, any>, path: string): optim.OptimizerState {
   const where = new Map<string, [string, Tensor]>();
-  const params = new Map(model.namedParameters());
+  const names = namesOf(model);
   opt.groups.forEach((g, gi) => g.params.forEach((p, pi) => {
-    const name = [...params].find(([, q]) => q === p)?.[0];
+    const name = names.get(p);
     if (name !== undefined) where.set(name, [`${gi}.${pi}`, p]);
   }));
   const buffers: Record<string, TypedArray> = {};
@@ -106,19 +116,14 @@ export async function saveCheckpoint(dir: string, model: VisionTransformer, opt:
   makeDirs(dir, 'saveCheckpoint');
   // temporary folders of killed runs (this process's own is replaced below)
   for (const f of readdirSync(dir)) if (/^epoch-\d+\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
-  const name = `epoch-${state.epoch}`;
-  const tmp = join(dir, `${name}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
   const { buffers, ...optimizer } = opt.stateDict();
   const named = byName(buffers, opt, model);
-  for (const [what, tensors] of [['parameter', Object.fromEntries(model.namedParameters())], ['optimizer buffer', Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)]))]] as const) {
-    for (const [k, t] of Object.entries(tensors)) {
-      const i = t.data.findIndex((v) => !Number.isFinite(v));
-      if (i >= 0) throw new Error(`saveCheckpoint: ${what} ${k} holds ${t.data[i]} at index ${i}; epoch ${state.epoch} is not saved (the last good checkpoint stays)`);
-    }
-  }
+  const bad = nonFinite([...model.namedParameters().map(([k, p]) => [`parameter ${k}`, p.data] as const), ...Object.entries(named).map(([k, v]) => [`optimizer buffer ${k}`, v] as const)]);
+  if (bad !== null) throw new Error(`saveCheckpoint: ${bad}; epoch ${state.epoch} is not saved (the last good checkpoint stays)`);
+  const name = `epoch-${state.epoch}`;
+  const tmp = join(dir, `${name}.tmp-${process.pid}`);
   try {
+    mkdirSync(tmp);
     await writeSafetensorsFile(join(tmp, 'model.safetensors'), model.stateDict(), { ...modelMetadata(model), format: 'pt', epoch: String(state.epoch) });
     await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)])), { keys: 'parameter-name:buffer' });
     writeDurably(join(tmp, 'state.json'), JSON.stringify({ ...state, optimizer }, null, 1));

@@ -50,6 +50,19 @@ describe('training', () => {
       assert.deepEqual(lines.map((l) => l.type), ['step'], 'no epoch metrics of non-finite weights');
     }
   });
+  it('saveCheckpoint itself refuses non-finite parameters and optimizer buffers, writing nothing', async () => {
+    const { saveCheckpoint } = await import('./checkpoint.js');
+    const { buildModel } = await import('./train.js');
+    const { optim } = await import('@ggem/tensor');
+    const dir = mkdtempSync(join(tmpdir(), 'ggem-save-'));
+    const model = buildModel(tiny(dir));
+    const opt = new optim.AdamW(model.parameters(), { lr: 1e-3 });
+    const state = { epoch: 1, step: 1, rng: { data: [0, 0, 0, 1], model: [0, 0, 0, 1] }, schedule: { t: 1, base: [1e-3] }, options: {}, history: [] } as unknown as Parameters<typeof saveCheckpoint>[3];
+    const w = model.namedParameters().find(([k]) => k === 'head.weight')![1];
+    w.storage = w.backend.fromArray(Float32Array.from(w.data, (v, i) => (i === 3 ? NaN : v)));
+    await assert.rejects(saveCheckpoint(join(dir, 'ck'), model, opt, state), /saveCheckpoint: parameter head\.weight holds NaN at index 3; epoch 1 is not saved/);
+    assert.deepEqual(readdirSync(join(dir, 'ck')), []);
+  });
   it('a new run refuses a folder that holds a run; --overwrite replaces it whole', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ggem-rerun-'));
     await train(tiny(dir, { epochs: 1 }), silent);

@@ -1,11 +1,11 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crossEntropy, Generator, optim, type Tensor } from '@ggem/tensor';
+import { crossEntropy, Generator, optim } from '@ggem/tensor';
 import { checkGroups } from '@ggem/pooling';
 import { createVit, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
 import { loadWeightsFile } from '@ggem/vit/node';
 import { SingleBar } from 'cli-progress';
-import { loadLatestCheckpoint, makeDirs, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { loadLatestCheckpoint, makeDirs, nonFinite, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { makeBatch, shuffled } from './data/batches.js';
 import { filterClasses, limitSplit, loadData, type Data } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
@@ -71,15 +71,6 @@ function clearRun(out: string, overwrite: boolean, log: (s: string) => void): vo
   if (!overwrite) throw new Error(`train: ${out} holds another run (${found.join(', ')}); continue it with --resume, write to a new --out, or replace it with --overwrite`);
   for (const f of found) rmSync(join(out, f), { recursive: true, force: true });
   log(`replaced the run in ${out}`);
-}
-
-/** The first non-finite parameter, as `name holds NaN/Infinity at index i`, or null. */
-export function nonFinite(params: [string, Tensor][]): string | null {
-  for (const [name, p] of params) {
-    const d = p.data;
-    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return `${name} holds ${d[i]} at index ${i}`;
-  }
-  return null;
 }
 
 /**
@@ -217,7 +208,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     }
     bar?.stop();
     // the last steps of an epoch can poison the weights while every loss was finite
-    const bad = nonFinite(model.namedParameters());
+    const bad = nonFinite(model.namedParameters().map(([k, p]) => [k, p.data] as const));
     if (bad !== null) throw new Error(`train: after step ${step} (the end of epoch ${epoch + 1}) ${bad}; stopped before evaluating or saving it, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
     const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
     const m: EpochMetrics = { epoch: epoch + 1, trainLoss: lossSum / seen, trainAcc: correct / seen, testAcc, p: model.currentP(), seconds: (performance.now() - t0) / 1000 };
