@@ -105,6 +105,15 @@ describe('faults: the training CLI', () => {
     assert.equal(await assertIntact(out, 'after the refusals'), 1);
   });
 
+  it('weights poisoned on an epoch\'s last step: the CLI fails, and nothing of them is saved or reported', async () => {
+    const out = fresh('nan');
+    // one batch an epoch: the poisoning update is the epoch's last step, and its loss was finite
+    const r = cli(['--out', out, '--lr', '1e39', '--clip', '0', '--warmup-epochs', '0', '--epochs', '2', '--limit', '32']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /after step 1 \(the end of epoch 1\) .* holds (NaN|-?Infinity) .* stopped before evaluating or saving it/);
+    assert.equal(await assertIntact(out, 'after the NaN'), 0);
+    assert.ok(!existsSync(join(out, 'result.json')));
+  });
   it('a read-only file system is named as such', async (t) => {
     const ro = fresh('ro');
     if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]).status !== 0) return t.skip('mounting a tmpfs needs root');

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { defaults, validate, type TrainOptions } from './options.js';
 import { train } from './train.js';
+import { tensor } from '@ggem/tensor';
 import { readSafetensorsFile } from '@ggem/vit/node';
 
 /** A run small enough for CI: a 1-block, 32-wide ViT on 96 images. */
@@ -119,6 +120,10 @@ describe('training', () => {
     const { writeSafetensorsFile } = await import('@ggem/vit/node');
     await writeSafetensorsFile(join(dir, 'checkpoints', 'epoch-1', 'optimizer.safetensors'), {});
     await assert.rejects(train(tiny(dir, { resume: true }), silent), /optimizer\.safetensors holds no optimizer state after 3 steps/);
+    await writeSafetensorsFile(join(dir, 'checkpoints', 'epoch-1', 'optimizer.safetensors'), { 'blocks.9.mlp.fc1.weight:expAvg': tensor([1]) });
+    await assert.rejects(train(tiny(dir, { resume: true }), silent), /optimizer buffer 'blocks\.9\.mlp\.fc1\.weight:expAvg' names no parameter this run trains/);
+    await writeSafetensorsFile(join(dir, 'checkpoints', 'epoch-1', 'optimizer.safetensors'), { 'head.weight:expAvg': tensor([1, 2]) });
+    await assert.rejects(train(tiny(dir, { resume: true }), silent), /optimizer buffer 'head\.weight:expAvg' has 2 values, the parameter 320/);
     const state = JSON.parse(readFileSync(join(dir, 'checkpoints', 'epoch-1', 'state.json'), 'utf8'));
     delete state.rng;
     writeFileSync(join(dir, 'checkpoints', 'epoch-1', 'state.json'), JSON.stringify(state));
