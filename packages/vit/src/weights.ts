@@ -28,6 +28,7 @@ function configDifferences(model: Module<any, any>, metadata: Record<string, str
   } catch {
     return [`${CONFIG_KEY} is not JSON: ${saved.slice(0, 80)}`];
   }
+  if (typeof theirs !== 'object' || theirs === null || Array.isArray(theirs)) return [`${CONFIG_KEY} is not an object: ${saved.slice(0, 80)}`];
   const ours = architecture(model.config) as Record<string, unknown>;
   return [...new Set([...Object.keys(ours), ...Object.keys(theirs)])]
     .filter((k) => theirs[k] !== ours[k])
