@@ -96,7 +96,9 @@ const list = <T>(name: string, allowed?: readonly T[]) => (v: string): T[] => {
 
 const program = new Command().name('ggem-train').description('Train and evaluate ViTs with token, avg, max, GeM or GGeM pooling on Fashion-MNIST');
 
-withTrainOptions(program.command('train', { isDefault: true }).description('train one model (the default command)')).action(async (o: Record<string, unknown>, cmd: Command) => {
+withTrainOptions(program.command('train', { isDefault: true }).description('train one model (the default command)'))
+  .addHelpText('after', '\nOther commands: compare (every pooling over several seeds, one report): npm run train -- compare --help')
+  .action(async (o: Record<string, unknown>, cmd: Command) => {
   const t0 = performance.now();
   const r = await train({ ...toTrainOptions(o), overwrite: Boolean(o.overwrite) || cmd.getOptionValueSource('out') === 'default' });
   const last = r.history[r.history.length - 1];
@@ -125,7 +127,11 @@ withTrainOptions(program.command('compare').description('train every pooling wit
     console.log(`\nreport: ${report}`);
   });
 
-program.parseAsync().catch((e: Error) => {
+// no command named (`npm run train -- --help`, `npm run train -- --epochs 3`): the train command,
+// so that its help lists the training options
+const args = process.argv.slice(2);
+const named = args[0] === 'help' || program.commands.some((c) => c.name() === args[0]);
+program.parseAsync(named ? process.argv : [...process.argv.slice(0, 2), 'train', ...args]).catch((e: Error) => {
   console.error(`error: ${e.message}`);
   process.exit(1);
 });

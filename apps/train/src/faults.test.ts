@@ -114,6 +114,24 @@ describe('faults: the training CLI', () => {
     assert.equal(await assertIntact(out, 'after the NaN'), 0);
     assert.ok(!existsSync(join(out, 'result.json')));
   });
+  it('Ctrl-C in a terminal gives the cursor and line wrap back, names the checkpoint and exits 130', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) return t.skip('no script(1) for a pseudo-terminal');
+    const out = fresh('ctrlc');
+    const typescript = join(out, 'terminal.log');
+    const command = [process.execPath, ...NODE, ...RUN, '--epochs', '40', '--limit', '3000', '--out', join(out, 'run')].join(' ');
+    const term = spawn('script', ['-qfec', command, typescript], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => term.on('exit', (code) => r(code)));
+    for (let i = 0; i < 600 && !(existsSync(typescript) && readFileSync(typescript, 'latin1').includes('epoch 2/40')); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(spawnSync('pgrep', ['-f', '--', `^${process.execPath} .*--out ${join(out, 'run')}$`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+    assert.ok(pid, 'the CLI is running in the terminal');
+    process.kill(pid!, 'SIGINT');
+    assert.equal(await exited, 130);
+    const screen = readFileSync(typescript, 'latin1');
+    const tail = screen.slice(screen.lastIndexOf('epoch 2/40'));
+    assert.ok(tail.includes('\x1b[?25h'), 'the cursor is shown again');
+    assert.ok(tail.includes('\x1b[?7h'), 'line wrap is on again');
+    assert.match(tail, /interrupted; the last checkpoint is .*epoch-1; continue with --resume --out/);
+  });
   it('a read-only file system is named as such', async (t) => {
     const ro = fresh('ro');
     if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]).status !== 0) return t.skip('mounting a tmpfs needs root');

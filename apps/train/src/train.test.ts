@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { defaults, validate, type TrainOptions } from './options.js';
-import { train } from './train.js';
+import { formatDuration, Smoothed, train } from './train.js';
 import { tensor } from '@ggem/tensor';
 import { readSafetensorsFile } from '@ggem/vit/node';
 
@@ -178,6 +178,18 @@ describe('training', () => {
     await assert.rejects(train(tiny(mkdtempSync(join(tmpdir(), 'ggem-e-')), { data, limit: 0, knnK: 1 }), silent), /train: no test images in --data/);
     // Node's recursive mkdir loops for ever under /proc
     await assert.rejects(train(tiny('/proc/ggem/out'), silent), /train: --out: cannot create \/proc\/ggem \(the file system does not allow it there, ENOENT\)/);
+  });
+  it('the progress bar\'s ETA never reads 4m60s, and its rate is smoothed', () => {
+    assert.deepEqual([299.6, 59.4, 59.6, 0.2, 3725, NaN, -1].map(formatDuration), ['5m00s', '59s', '1m00s', '0s', '1h02m', '-', '-']);
+    const r = new Smoothed();
+    assert.equal(r.add(200), 200, 'the first step is its own average');
+    const seen = [28, 319, 250, 30, 300, 260].map((x) => r.add(x));
+    assert.ok(Math.max(...seen) - Math.min(...seen) < 120, `a 28-319 img/s swing shows as ${seen.map(Math.round).join(', ')}`);
+  });
+  it('npm run train -- --help lists the training options', () => {
+    const r = spawnSync(process.execPath, ['--conditions=@ggem/source', '--import', 'tsx', new URL('./cli.ts', import.meta.url).pathname, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    for (const flag of ['--pooling', '--epochs', '--lr', '--resume', '--overwrite', 'compare --help']) assert.ok(r.stdout.includes(flag), flag);
   });
   it('the CLI refuses values its parser would bend', () => {
     const cli = new URL('./cli.ts', import.meta.url).pathname;

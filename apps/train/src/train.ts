@@ -61,6 +61,30 @@ function freeze(model: VisionTransformer, k: number): void {
   }
 }
 
+/**
+ * An exponential moving average of a rate (images per second): single steps swing several
+ * fold with the machine's load, so the bar shows the average of the last ~20 steps.
+ */
+export class Smoothed {
+  private value = 0;
+  private weight = 0;
+  constructor(private readonly keep = 0.9) {}
+  add(x: number): number {
+    this.value = this.keep * this.value + (1 - this.keep) * x;
+    this.weight = this.keep * this.weight + (1 - this.keep);
+    return this.value / this.weight; // bias-corrected, so the first steps are not pulled toward 0
+  }
+}
+
+/** `4m05s`, `59s`, `1h02m`: whole seconds, rounded once (never `4m60s`). */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '-';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
 /** What a run leaves in its folder. */
 const RUN_FILES = ['checkpoints', 'metrics.jsonl', 'result.json'];
 
@@ -165,61 +189,74 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     }
   }
   const bar = o.quiet ? null : new SingleBar({
-    format: 'epoch {epoch}/{epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {ips} img/s | ETA {eta_formatted}',
+    format: 'epoch {epoch}/{epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {ips} img/s | ETA {eta}',
     noTTYOutput: true,
     notTTYSchedule: 5000,
     hideCursor: true,
   });
+  // Ctrl-C: stop the bar first, which gives the terminal back its cursor and line wrap
+  const interrupted = () => {
+    bar?.stop();
+    process.stderr.write(`\ninterrupted; the last checkpoint is ${checkpoint || 'none'}${checkpoint ? `; continue with --resume --out ${o.out}` : ''}\n`);
+    process.exit(130);
+  };
+  if (bar !== null) process.once('SIGINT', interrupted);
+  const rate = new Smoothed();
   model.train();
   const last = o.stopAfter > 0 ? Math.min(o.epochs, epoch + o.stopAfter) : o.epochs;
-  for (; epoch < last; epoch++) {
-    const t0 = performance.now();
-    const order = shuffled(trainSplit.count, dataRng);
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, epochs: o.epochs, loss: '-', acc: '-', ips: '-' });
-    for (let b = 0; b < stepsPerEpoch; b++) {
-      const idx = order.subarray(b * o.batchSize, Math.min(trainSplit.count, (b + 1) * o.batchSize));
-      const { x, y } = makeBatch(trainSplit, idx, { cropPad: o.cropPad, flip: o.flip }, dataRng);
-      const ts = performance.now();
-      opt.zeroGrad();
-      const logits = model.forward(x);
-      const loss = crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
-      const lv = loss.item();
-      if (!Number.isFinite(lv)) {
-        bar?.stop();
-        throw new Error(`train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
+  try {
+    for (; epoch < last; epoch++) {
+      const t0 = performance.now();
+      const order = shuffled(trainSplit.count, dataRng);
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, epochs: o.epochs, loss: '-', acc: '-', ips: '-', eta: '-' });
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const idx = order.subarray(b * o.batchSize, Math.min(trainSplit.count, (b + 1) * o.batchSize));
+        const { x, y } = makeBatch(trainSplit, idx, { cropPad: o.cropPad, flip: o.flip }, dataRng);
+        const ts = performance.now();
+        opt.zeroGrad();
+        const logits = model.forward(x);
+        const loss = crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
+        const lv = loss.item();
+        if (!Number.isFinite(lv)) {
+          bar?.stop();
+          throw new Error(`train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
+        }
+        loss.backward();
+        if (o.clip > 0) optim.clipGradNorm(model.parameters().filter((p) => p.requiresGrad), o.clip);
+        const lr = opt.groups[0]!.lr;
+        opt.step();
+        schedule.step();
+        step++;
+        const ok = accuracy(logits.argmax(1).data, y.data) * idx.length;
+        lossSum += lv * idx.length;
+        correct += ok;
+        seen += idx.length;
+        const ips = idx.length / ((performance.now() - ts) / 1000);
+        appendFileSync(metricsFile, JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok / idx.length, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) }) + '\n');
+        const smooth = rate.add(ips);
+        bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(3), ips: Math.round(smooth), eta: formatDuration((trainSplit.count - Math.min(trainSplit.count, (b + 1) * o.batchSize)) / smooth) });
+        await new Promise((r) => setImmediate(r)); // let the progress bar's timer redraw (logs, CI)
       }
-      loss.backward();
-      if (o.clip > 0) optim.clipGradNorm(model.parameters().filter((p) => p.requiresGrad), o.clip);
-      const lr = opt.groups[0]!.lr;
-      opt.step();
-      schedule.step();
-      step++;
-      const ok = accuracy(logits.argmax(1).data, y.data) * idx.length;
-      lossSum += lv * idx.length;
-      correct += ok;
-      seen += idx.length;
-      const ips = idx.length / ((performance.now() - ts) / 1000);
-      appendFileSync(metricsFile, JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok / idx.length, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) }) + '\n');
-      bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(3), ips: Math.round(ips) });
-      await new Promise((r) => setImmediate(r)); // let the progress bar's timer redraw (logs, CI)
+      bar?.stop();
+      // the last steps of an epoch can poison the weights while every loss was finite
+      const bad = nonFinite(model.namedParameters().map(([k, p]) => [k, p.data] as const));
+      if (bad !== null) throw new Error(`train: after step ${step} (the end of epoch ${epoch + 1}) ${bad}; stopped before evaluating or saving it, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
+      const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
+      const m: EpochMetrics = { epoch: epoch + 1, trainLoss: lossSum / seen, trainAcc: correct / seen, testAcc, p: model.currentP(), seconds: (performance.now() - t0) / 1000 };
+      history.push(m);
+      appendFileSync(metricsFile, JSON.stringify({ type: 'epoch', ...m }) + '\n');
+      const state: Omit<CheckpointState, 'optimizer'> = {
+        epoch: epoch + 1, step, runId, rng: { data: dataRng.getState(), model: model._rng.getState() }, schedule: schedule.stateDict(),
+        options, history: history as unknown as Record<string, unknown>[],
+      };
+      checkpoint = await saveCheckpoint(ckptDir, model, opt, state);
+      log(`epoch ${epoch + 1}/${o.epochs}: train loss ${m.trainLoss.toFixed(4)}, train acc ${(100 * m.trainAcc).toFixed(2)}%, test acc ${(100 * testAcc).toFixed(2)}%${m.p.length ? `, p ${m.p.map((v) => v.toFixed(3)).join(' ')}` : ''} (${m.seconds.toFixed(0)} s)`);
     }
-    bar?.stop();
-    // the last steps of an epoch can poison the weights while every loss was finite
-    const bad = nonFinite(model.namedParameters().map(([k, p]) => [k, p.data] as const));
-    if (bad !== null) throw new Error(`train: after step ${step} (the end of epoch ${epoch + 1}) ${bad}; stopped before evaluating or saving it, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
-    const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
-    const m: EpochMetrics = { epoch: epoch + 1, trainLoss: lossSum / seen, trainAcc: correct / seen, testAcc, p: model.currentP(), seconds: (performance.now() - t0) / 1000 };
-    history.push(m);
-    appendFileSync(metricsFile, JSON.stringify({ type: 'epoch', ...m }) + '\n');
-    const state: Omit<CheckpointState, 'optimizer'> = {
-      epoch: epoch + 1, step, runId, rng: { data: dataRng.getState(), model: model._rng.getState() }, schedule: schedule.stateDict(),
-      options, history: history as unknown as Record<string, unknown>[],
-    };
-    checkpoint = await saveCheckpoint(ckptDir, model, opt, state);
-    log(`epoch ${epoch + 1}/${o.epochs}: train loss ${m.trainLoss.toFixed(4)}, train acc ${(100 * m.trainAcc).toFixed(2)}%, test acc ${(100 * testAcc).toFixed(2)}%${m.p.length ? `, p ${m.p.map((v) => v.toFixed(3)).join(' ')}` : ''} (${m.seconds.toFixed(0)} s)`);
+  } finally {
+    process.off('SIGINT', interrupted);
   }
   if (epoch < o.epochs) {
     log(`stopped after epoch ${epoch} of ${o.epochs}; continue with --resume --out ${o.out}`);
