@@ -186,6 +186,17 @@ describe('training', () => {
     const seen = [28, 319, 250, 30, 300, 260].map((x) => r.add(x));
     assert.ok(Math.max(...seen) - Math.min(...seen) < 120, `a 28-319 img/s swing shows as ${seen.map(Math.round).join(', ')}`);
   });
+  it('the CLI puts its figure beside a baseline it measures, and writes a report with plots', () => {
+    const out = mkdtempSync(join(tmpdir(), 'ggem-report-'));
+    const r = spawnSync(process.execPath, ['--conditions=@ggem/source', '--import', 'tsx', new URL('./cli.ts', import.meta.url).pathname, '--preset', 'vit_mnist_tiny', '--dim', '32', '--depth', '1', '--heads', '2', '--limit', '600', '--test-limit', '200', '--knn-k', '3', '--epochs', '1', '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const m = /softmax regression on the raw pixels of the same images reaches (\d+\.\d+)% in 2 epochs/.exec(r.stdout);
+    assert.ok(m && Number(m[1]) > 50, `a linear model on 600 images beats chance by far: ${m?.[1]}`);
+    assert.match(r.stdout, new RegExp(`written: .*epoch-1, ${out}/metrics.jsonl, ${out}/result.json, ${out}/report.md, ${out}/learning-curve.svg, ${out}/p-trajectories.svg`));
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    assert.match(report, /\| softmax regression on the raw pixels, same images, 2 epochs \(measured in this run\) \| \d+\.\d+ % \|/);
+    assert.match(readFileSync(join(out, 'p-trajectories.svg'), 'utf8'), /^<svg/);
+  });
   it('npm run train -- --help lists the training options', () => {
     const r = spawnSync(process.execPath, ['--conditions=@ggem/source', '--import', 'tsx', new URL('./cli.ts', import.meta.url).pathname, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);

@@ -7,7 +7,7 @@ import { loadWeightsFile } from '@ggem/vit/node';
 import { SingleBar } from 'cli-progress';
 import { loadLatestCheckpoint, makeDirs, nonFinite, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { makeBatch, shuffled } from './data/batches.js';
-import { filterClasses, limitSplit, loadData, type Data } from './data/dataset.js';
+import { filterClasses, limitSplit, loadData, type Data, type Split } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
 import { validate, type TrainOptions } from './options.js';
 import { NormSoftmax, retrievalMetrics, type RetrievalMetrics } from './retrieval.js';
@@ -28,6 +28,8 @@ export interface TrainResult {
   final: { testAcc: number; knnAcc: number; k: number; retrieval?: RetrievalMetrics };
   checkpoint: string;
   out: string;
+  /** The images the run trained and was tested on (after --limit, --test-limit and the task's classes). */
+  splits: { train: Split; test: Split };
 }
 
 export function buildModel(o: TrainOptions): VisionTransformer {
@@ -130,6 +132,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   const trainSplit = retrieval ? filterClasses(limitedTrain, SEEN) : limitedTrain;
   const testSplit = retrieval ? filterClasses(limitedTest, SEEN) : limitedTest;
   if (trainSplit.count === 0 || testSplit.count === 0) throw new Error(`train: no ${trainSplit.count === 0 ? 'training' : 'test'} images in --data ${o.data}${retrieval ? ' (classes 0-4)' : ''}`);
+  const splits = { train: trainSplit, test: testSplit };
   if (!retrieval && o.knnK > trainSplit.count) throw new Error(`train: --knn-k ${o.knnK} is more than the ${trainSplit.count} training images`);
   const model = buildModel(o);
   freeze(model, o.freezeBlocks);
@@ -185,7 +188,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     const done = join(o.out, 'result.json');
     if (epoch >= o.epochs && existsSync(done)) {
       const r = JSON.parse(readFileSync(done, 'utf8')) as { final: TrainResult['final']; runId?: string; epoch?: number };
-      if (r.runId === ck.state.runId && r.epoch === epoch) return { model, history, final: r.final, checkpoint, out: o.out };
+      if (r.runId === ck.state.runId && r.epoch === epoch) return { model, history, final: r.final, checkpoint, out: o.out, splits };
     }
   }
   const bar = o.quiet ? null : new SingleBar({
@@ -260,7 +263,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   }
   if (epoch < o.epochs) {
     log(`stopped after epoch ${epoch} of ${o.epochs}; continue with --resume --out ${o.out}`);
-    return { model, history, final: { testAcc: history[history.length - 1]?.testAcc ?? 0, knnAcc: NaN, k: o.knnK }, checkpoint, out: o.out };
+    return { model, history, final: { testAcc: history[history.length - 1]?.testAcc ?? 0, knnAcc: NaN, k: o.knnK }, checkpoint, out: o.out, splits };
   }
   const testPred = predict(model, testSplit);
   let final: TrainResult['final'];
@@ -277,5 +280,5 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     };
   }
   writeFileSync(join(o.out, 'result.json'), JSON.stringify({ options, history, final, checkpoint, runId, epoch }, null, 2));
-  return { model, history, final, checkpoint, out: o.out };
+  return { model, history, final, checkpoint, out: o.out, splits };
 }
