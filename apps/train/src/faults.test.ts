@@ -101,7 +101,7 @@ describe('faults: the training CLI', () => {
     assert.match(rerun.stderr, /holds another run .* --resume, write to a new --out, or replace it with --overwrite/);
     const changed = cli(['--out', out, '--resume', '--lr', '0.01', '--clip', '0']);
     assert.equal(changed.status, 1);
-    assert.match(changed.stderr, /cannot resume .* with other options \(lr: 0\.001 then, 0\.01 now; clip: 1 then, 0 now\)/);
+    assert.match(changed.stderr, /cannot resume .* with other options \(lr: 0\.002 then, 0\.01 now; clip: 1 then, 0 now\)/);
     assert.equal(await assertIntact(out, 'after the refusals'), 1);
   });
 

@@ -52,25 +52,31 @@ export interface TrainOptions {
   quiet: boolean;
 }
 
+/**
+ * The default recipe: vit_mnist_small with patch 7 (16 tokens) and GGeM, 8 epochs at lr 2e-3
+ * without crop augmentation, 85.30 % test accuracy on the embedded subset in 87-94 s on one core
+ * (patch 4, 2 epochs, crop-pad 2, lr 1e-3 reached 62.80 % in 77 s; see the README).
+ */
 export const defaults: TrainOptions = {
   task: 'classify',
   temperature: 0.05,
   preset: 'vit_mnist_small',
+  patch: 7,
   pooling: 'ggem',
   p: 3,
   trainP: true,
-  epochs: 2,
+  epochs: 8,
   batchSize: 64,
-  lr: 1e-3,
+  lr: 2e-3,
   weightDecay: 0.05,
-  warmupEpochs: 0.2,
+  warmupEpochs: 0.3,
   labelSmoothing: 0,
   clip: 1,
   seed: 0,
   data: 'embedded',
   limit: 0,
   testLimit: 0,
-  cropPad: 2,
+  cropPad: 0,
   flip: false,
   freezeBlocks: 0,
   resume: false,

@@ -78,7 +78,7 @@ describe('training', () => {
   it('resume refuses changed options, naming each, and never reports another run\'s result', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ggem-resume-'));
     await train(tiny(join(dir, 'a'), { stopAfter: 1 }), silent);
-    await assert.rejects(train(tiny(join(dir, 'a'), { resume: true, lr: 5e-3, cropPad: 0, trainP: false }), silent), /cannot resume .*epoch-1 with other options \(trainP: true then, false now; lr: 0\.001 then, 0\.005 now; cropPad: 2 then, 0 now\)/);
+    await assert.rejects(train(tiny(join(dir, 'a'), { resume: true, lr: 5e-3, cropPad: 2, trainP: false }), silent), /cannot resume .*epoch-1 with other options \(trainP: true then, false now; lr: 0\.002 then, 0\.005 now; cropPad: 0 then, 2 now\)/);
     // a finished run, then its checkpoints replaced by another run's: the old result must not come back
     const b = join(dir, 'b');
     await train(tiny(b), silent);
