@@ -2,7 +2,7 @@
 /**
  * ggem-train: train and evaluate ViTs with any pooling on Fashion-MNIST.
  *
- *   npm run train                                   # the embedded subset, GGeM, 8 epochs (85.30 %)
+ *   npm run train                                   # the embedded subset, GGeM, 8 epochs (86.25 %)
  *   npm run train -- --data full --pooling gem      # the full data (apt-get install dataset-fashion-mnist)
  *   npm run train -- --help
  *   npm run train -- compare --seeds 0,1,2 --retrieval --out docs/compare   # the five poolings side by side
@@ -12,7 +12,7 @@ import { poolingNames, type PoolingName } from '@ggem/pooling';
 import { enableRelaxedSimd } from '@ggem/tensor/node';
 import { presets, type PresetName } from '@ggem/vit';
 import { compare } from './compare.js';
-import { defaults, type TrainOptions } from './options.js';
+import { defaults, P_LR_SCALE, type TrainOptions } from './options.js';
 import { FULL_DATA_REFERENCE, linearBaseline, writeRunReport } from './run-report.js';
 import { train } from './train.js';
 
@@ -44,6 +44,7 @@ function withTrainOptions(cmd: Command): Command {
   .option('--groups <n>', 'GGeM groups (default: the number of heads; must leave no group empty)', int('--groups', 1))
   .option('--p <x>', 'initial p of gem / ggem', num('--p', (n) => n > 0, '> 0'), defaults.p)
   .option('--fixed-p', 'keep p fixed (default: trainable)')
+  .option('--p-lr-scale <x>', `learning rate of a trainable p as a multiple of --lr (default ${P_LR_SCALE}; at the weights' rate p barely moves in short runs)`, num('--p-lr-scale', (n) => n > 0, '> 0'))
   .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
   .option('--batch-size <n>', 'batch size', int('--batch-size', 1, 65536), defaults.batchSize)
   .option('--lr <x>', 'peak learning rate (AdamW)', num('--lr', (n) => n > 0, '> 0'), defaults.lr)

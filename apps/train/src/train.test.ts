@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { defaults, validate, type TrainOptions } from './options.js';
-import { formatDuration, Smoothed, train } from './train.js';
+import { buildModel, formatDuration, parameterGroups, Smoothed, train } from './train.js';
 import { tensor } from '@ggem/tensor';
 import { readSafetensorsFile } from '@ggem/vit/node';
 
@@ -178,6 +178,24 @@ describe('training', () => {
     await assert.rejects(train(tiny(mkdtempSync(join(tmpdir(), 'ggem-e-')), { data, limit: 0, knnK: 1 }), silent), /train: no test images in --data/);
     // Node's recursive mkdir loops for ever under /proc
     await assert.rejects(train(tiny('/proc/ggem/out'), silent), /train: --out: cannot create \/proc\/ggem \(the file system does not allow it there, ENOENT\)/);
+  });
+  it('--p-lr-scale gives p a group of its own at that multiple of --lr, without decay', async () => {
+    const o = tiny('unused', { pLrScale: 20, lr: 1e-3 });
+    const model = buildModel(o);
+    const groups = parameterGroups(model, o);
+    const p = model.namedParameters().find(([n]) => n === 'pool.p')![1];
+    assert.equal(groups.length, 3);
+    assert.deepEqual([groups[2]!.params, groups[2]!.lr, groups[2]!.weightDecay], [[p], 0.02, 0]);
+    assert.ok(!groups.slice(0, 2).some((g) => g.params.includes(p)), 'p in no other group');
+    assert.equal(parameterGroups(model, { ...o, pLrScale: 1 }).length, 2);
+    assert.equal(parameterGroups(model, { ...o, pLrScale: undefined }).at(-1)!.lr, 0.03, 'the default: 30×');
+    assert.equal(parameterGroups(buildModel(tiny('unused', { pooling: 'avg' })), tiny('unused', { pooling: 'avg' })).length, 2, 'no p, no group');
+    // the run: p moves further with a larger rate
+    const dir = mkdtempSync(join(tmpdir(), 'ggem-plr-'));
+    const moved = async (pLrScale: number, out: string) => Math.max(...(await train(tiny(join(dir, out), { pLrScale, epochs: 1 }), silent)).model.currentP().map((v) => Math.abs(v - 3)));
+    assert.ok((await moved(30, 'fast')) > 3 * (await moved(1, 'slow')));
+    assert.throws(() => validate({ ...defaults, pooling: 'avg', pLrScale: 10 }), /--p-lr-scale applies to a trainable p/);
+    assert.throws(() => validate({ ...defaults, pLrScale: 0 }), /--p-lr-scale must be > 0/);
   });
   it('the progress bar\'s ETA never reads 4m60s, and its rate is smoothed', () => {
     assert.deepEqual([299.6, 59.4, 59.6, 0.2, 3725, NaN, -1].map(formatDuration), ['5m00s', '59s', '1m00s', '0s', '1h02m', '-', '-']);

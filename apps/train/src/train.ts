@@ -9,7 +9,7 @@ import { loadLatestCheckpoint, makeDirs, nonFinite, optimizerState, saveCheckpoi
 import { makeBatch, shuffled } from './data/batches.js';
 import { filterClasses, limitSplit, loadData, type Data, type Split } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
-import { validate, type TrainOptions } from './options.js';
+import { P_LR_SCALE, trainsP, validate, type TrainOptions } from './options.js';
 import { NormSoftmax, retrievalMetrics, type RetrievalMetrics } from './retrieval.js';
 
 export interface EpochMetrics {
@@ -87,6 +87,18 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/**
+ * AdamW's groups: decayed weights, the rest without decay (timm's split), and with
+ * --p-lr-scale the pooling p in a group of its own at that multiple of --lr.
+ */
+export function parameterGroups(model: VisionTransformer, o: TrainOptions): optim.ParamGroup[] {
+  const named = model.namedParameters();
+  const scale = o.pLrScale ?? (trainsP(o) ? P_LR_SCALE : 1);
+  if (scale === 1) return optim.splitWeightDecay(named, o.weightDecay);
+  const p = named.filter(([n, t]) => n === 'pool.p' && t.requiresGrad).map(([, t]) => t);
+  return [...optim.splitWeightDecay(named.filter(([n]) => n !== 'pool.p'), o.weightDecay), { params: p, weightDecay: 0, lr: o.lr * scale }];
+}
+
 /** What a run leaves in its folder. */
 const RUN_FILES = ['checkpoints', 'metrics.jsonl', 'result.json'];
 
@@ -151,7 +163,7 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   }
   const stepsPerEpoch = Math.ceil(trainSplit.count / o.batchSize);
   const totalSteps = stepsPerEpoch * o.epochs;
-  const opt = new optim.AdamW(optim.splitWeightDecay(model.namedParameters(), o.weightDecay), { lr: o.lr, weightDecay: o.weightDecay });
+  const opt = new optim.AdamW(parameterGroups(model, o), { lr: o.lr, weightDecay: o.weightDecay });
   const schedule = new optim.WarmupCosineSchedule(opt, { warmupSteps: Math.min(totalSteps, Math.round(o.warmupEpochs * stepsPerEpoch)), totalSteps });
   const dataRng = new Generator(o.seed + 1);
   if (!o.resume) clearRun(o.out, Boolean(o.overwrite), log);
