@@ -6,7 +6,7 @@ import { headMeanDistance, headSimilarity } from '@ggem/vit';
 import { makeDirs } from './checkpoint.js';
 import { makeBatch } from './data/batches.js';
 import { loadData, limitSplit } from './data/dataset.js';
-import type { TrainOptions } from './options.js';
+import { trainsP, type TrainOptions } from './options.js';
 import { lineChart, renderSvg, smooth, type CurvePoint } from './plots.js';
 import { train, type TrainResult } from './train.js';
 
@@ -55,7 +55,8 @@ export async function compare(o: CompareOptions, log: (s: string) => void = cons
       // with --resume, a run that has a checkpoint continues from it (a finished one is only evaluated)
       const resumable = (dir: string) => o.base.resume && existsSync(join(dir, 'checkpoints', 'latest.json'));
       // a run without a checkpoint (killed in its first epoch) starts again under --resume
-      const where = (dir: string) => ({ out: dir, resume: resumable(dir), overwrite: o.base.overwrite || o.base.resume });
+      // --p-lr-scale is for the poolings that have a p (the others train without one)
+      const where = (dir: string) => ({ out: dir, resume: resumable(dir), overwrite: o.base.overwrite || o.base.resume, pLrScale: trainsP({ ...o.base, pooling }) ? o.base.pLrScale : undefined });
       const classify = await train({ ...o.base, pooling, seed, task: 'classify', ...where(runOut) }, log);
       const run: Run = { pooling, seed, classify };
       const images = makeBatch(analysisSplit, Int32Array.from({ length: analysisSplit.count }, (_, i) => i), null, null).x;

@@ -112,7 +112,7 @@ export function validate(o: TrainOptions): void {
   if (shape.imgSize % shape.patchSize !== 0) fail(`--patch ${shape.patchSize} does not divide the ${shape.imgSize}-pixel image`);
   if (shape.embedDim % shape.numHeads !== 0) fail(`--heads ${shape.numHeads} does not divide --dim ${shape.embedDim}`);
   if (o.pLrScale !== undefined && !(o.pLrScale > 0)) fail(`--p-lr-scale must be > 0, got ${o.pLrScale}`);
-  if (o.pLrScale !== undefined && !trainsP(o)) fail(`--p-lr-scale applies to a trainable p (--pooling gem or ggem without --fixed-p)`);
+  if (o.pLrScale !== undefined && o.pLrScale !== 1 && !trainsP(o)) fail(`--p-lr-scale applies to a trainable p (--pooling gem or ggem without --fixed-p)`);
   if (o.groups !== undefined && o.pooling !== 'ggem') fail(`--groups applies to --pooling ggem only (got --pooling ${o.pooling})`);
   if (o.cropPad > shape.imgSize / 2) fail(`--crop-pad ${o.cropPad} is more than half the ${shape.imgSize}-pixel image (crops would be mostly padding); use 0 to ${shape.imgSize / 2}`);
 }
