@@ -22,10 +22,13 @@ function cli(args: string[]): { status: number | null; stderr: string } {
   return { status: r.status, stderr: r.stderr };
 }
 
-/** Steps logged so far (0 before the file exists). */
+/** Steps logged so far (0 while the file does not exist: before the first step, or as a new run replaces it). */
 function stepsLogged(out: string): number {
-  const f = join(out, 'metrics.jsonl');
-  return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{"type":"step"')).length : 0;
+  try {
+    return readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"type":"step"')).length;
+  } catch {
+    return 0;
+  }
 }
 
 /**
