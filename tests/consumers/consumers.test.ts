@@ -64,7 +64,7 @@ before(async () => {
   for (const t of list) {
     const dest = join(root, 'node_modules', t.name);
     mkdirSync(dest, { recursive: true });
-    await exec('tar', ['-xzf', join(packed, t.filename.replace(/^@ggem\//, 'ggem-').replace('/', '-')), '-C', dest, '--strip-components=1']);
+    await exec('tar', ['-xzf', join(packed, t.filename), '-C', dest, '--strip-components=1']);
   }
   mkdirSync(join(root, 'node_modules/@types'));
   symlinkSync(join(repo, 'node_modules/@types/node'), join(root, 'node_modules/@types/node'));

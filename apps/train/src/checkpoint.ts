@@ -24,6 +24,12 @@ const LATEST = 'latest.json';
 
 const HINTS: Record<string, string> = { EROFS: 'a read-only file system', EACCES: 'permission denied', EPERM: 'not permitted', ENOSPC: 'no space left on the device', ENOTDIR: 'a file stands where a folder should', ENOENT: 'the file system does not allow it there' };
 
+/** A file-system error in words, with its code: `no space left on the device, ENOSPC`. */
+function why(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  return `${HINTS[code] ?? (e as Error).message}${code ? `, ${code}` : ''}`;
+}
+
 /**
  * `mkdir -p`, one level at a time: Node's recursive mkdir loops for ever under /proc and
  * reports ENOENT on a read-only file system; this names the folder it could not make and why.
@@ -35,9 +41,8 @@ export function makeDirs(path: string, what: string): void {
     try {
       mkdirSync(p);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? '';
-      if (code === 'EEXIST') continue;
-      throw new Error(`${what}: cannot create ${p} (${HINTS[code] ?? (e as Error).message}${code ? `, ${code}` : ''})`);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw new Error(`${what}: cannot create ${p} (${why(e)})`);
     }
   }
 }
@@ -130,8 +135,7 @@ export async function saveCheckpoint(dir: string, model: VisionTransformer, opt:
     syncDir(tmp);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    throw new Error(`saveCheckpoint: epoch ${state.epoch} could not be written to ${dir} (${HINTS[code] ?? (e as Error).message}${code ? `, ${code}` : ''}); the last good checkpoint stays`);
+    throw new Error(`saveCheckpoint: epoch ${state.epoch} could not be written to ${dir} (${why(e)}); the last good checkpoint stays`);
   }
   rmSync(join(dir, name), { recursive: true, force: true }); // an epoch-N a killed run renamed into place but never pointed to
   renameSync(tmp, join(dir, name));

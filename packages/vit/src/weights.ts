@@ -57,7 +57,10 @@ async function bytesOf(source: WeightsSource): Promise<{ bytes: Uint8Array; name
     const name = typeof File !== 'undefined' && source instanceof File ? source.name : 'safetensors blob';
     return { bytes: new Uint8Array(await source.arrayBuffer()), name };
   }
-  if (typeof Response !== 'undefined' && source instanceof Response) return { bytes: await body(source, source.url || 'safetensors response'), name: source.url || 'safetensors response' };
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    const name = source.url || 'safetensors response';
+    return { bytes: await body(source, name), name };
+  }
   if (typeof source === 'string' || source instanceof URL) {
     const url = String(source);
     if (typeof location === 'undefined' && !URL.canParse(url)) {
