@@ -12,12 +12,12 @@ export { broadcastShapes, fmt as formatShape } from './shape.js';
 export { tensor, zeros, ones, full, arange, rand, randn, truncNormal, randint, type CreateOptions, type RandomOptions } from './creation.js';
 export { Generator, defaultGenerator, manualSeed, type GeneratorState } from './random.js';
 export { noGrad, isGradEnabled, detectAnomaly, setDetectAnomaly, record, type BackwardOptions, type Node } from './autograd/engine.js';
-export { add, sub, mul, div, pow, maximum, minimum, eq, gt, ge, lt, le, neg, exp, log, sqrt, abs, sign, tanh, sigmoid, relu, gelu, clamp, where, cast } from './ops/elementwise.js';
+export * from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
 export { matmul, matmulT } from './ops/matmul.js';
 export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice, narrow, concat, stack, indexSelect } from './ops/movement.js';
 export { softmax, logSoftmax, layerNorm, attention, linear, crossEntropy, dropout, type CrossEntropyOptions } from './ops/nn.js';
-export { registerBackend, setBackend, getBackend, findBackend, type Backend, type GemResult, type AttentionResult, type View, type UnaryOp, type UnaryGradOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
+export { registerBackend, setBackend, getBackend, findBackend, type Backend, type GemResult, type AttentionResult, type View, type UnaryOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
 export { cpuBackend } from './backend/cpu/index.js';
 export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/matmul.js';
 export { setGemSimd } from './backend/cpu/gem.js';
@@ -26,4 +26,12 @@ export { availableKernels, features as wasmFeatures, type MatmulKernel } from '.
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { Module, Linear, LayerNorm, Dropout, Identity, Sequential, type StateDict, type LoadOptions, type LoadReport } from './nn/index.js';
+export { unaryOps, unaryTable, type PublicUnaryOp, type UnaryDef, type UnaryRule } from './ops/tables/unary.js';
+export { binaryOps, binaryTable, type BinaryDef, type BinaryRule } from './ops/tables/binary.js';
+export type { Domain } from './ops/tables/domain.js';
 export { fromNdarray, toNdarray, type NdarrayLike, type NdarrayFactory } from './ndarray.js';
+
+// Every public op of the tables is exported as a function: a missing one is a compile error naming it.
+type Missing = Exclude<import('./ops/tables/unary.js').PublicUnaryOp | import('./ops/tables/binary.js').BinaryOp, keyof typeof import('./index.js')>;
+const everyOpExported: [Missing] extends [never] ? true : Missing = true;
+void everyOpExported;

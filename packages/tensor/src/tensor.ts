@@ -2,12 +2,15 @@ import { backward as runBackward, RELEASED, type BackwardOptions, type NodeSlot 
 import { getBackend, type Backend } from './backend/backend.js';
 import type { DType, TypedArray } from './dtype.js';
 import * as ew from './ops/elementwise.js';
+import { binary, unary } from './ops/primitive.js';
 import * as mm from './ops/matmul.js';
 import * as mv from './ops/movement.js';
 import * as nnops from './ops/nn.js';
 import * as red from './ops/reduce.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import { formatTensor } from './format.js';
+import { binaryOps } from './ops/tables/binary.js';
+import { internalUnaryOps, unaryOps, type PublicUnaryOp } from './ops/tables/unary.js';
 
 export type Scalar = number;
 export type TensorLike = Tensor | Scalar;
@@ -102,28 +105,9 @@ export class Tensor {
     this.grad = null;
   }
 
-  // --- elementwise ---
-  add(b: TensorLike): Tensor { return ew.add(this, b); }
-  sub(b: TensorLike): Tensor { return ew.sub(this, b); }
-  mul(b: TensorLike): Tensor { return ew.mul(this, b); }
-  div(b: TensorLike): Tensor { return ew.div(this, b); }
-  pow(b: TensorLike): Tensor { return ew.pow(this, b); }
-  maximum(b: TensorLike): Tensor { return ew.maximum(this, b); }
-  minimum(b: TensorLike): Tensor { return ew.minimum(this, b); }
-  eq(b: TensorLike): Tensor { return ew.eq(this, b); }
-  gt(b: TensorLike): Tensor { return ew.gt(this, b); }
-  ge(b: TensorLike): Tensor { return ew.ge(this, b); }
-  lt(b: TensorLike): Tensor { return ew.lt(this, b); }
-  le(b: TensorLike): Tensor { return ew.le(this, b); }
-  neg(): Tensor { return ew.neg(this); }
-  exp(): Tensor { return ew.exp(this); }
-  log(): Tensor { return ew.log(this); }
-  sqrt(): Tensor { return ew.sqrt(this); }
-  abs(): Tensor { return ew.abs(this); }
-  sign(): Tensor { return ew.sign(this); }
-  tanh(): Tensor { return ew.tanh(this); }
-  sigmoid(): Tensor { return ew.sigmoid(this); }
-  relu(): Tensor { return ew.relu(this); }
+  // --- elementwise (the ops of the unary and binary tables are methods too: see the end of this file) ---
+  /** `cond ? this : other` elementwise, with broadcasting (PyTorch's `x.where(cond, y)`). */
+  where(cond: Tensor, other: TensorLike): Tensor { return ew.where(cond, this, other); }
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.gelu(this, approximate); }
   clamp(min: number | null, max: number | null = null): Tensor { return ew.clamp(this, min, max); }
   cast(dtype: DType): Tensor { return ew.cast(this, dtype); }
@@ -158,4 +142,19 @@ export class Tensor {
   // --- creation like this ---
   zerosLike(): Tensor { return new Tensor(this.backend.fill(this.size, 0, this.dtype), this.shape, this.dtype, this.backend); }
   onesLike(): Tensor { return new Tensor(this.backend.fill(this.size, 1, this.dtype), this.shape, this.dtype, this.backend); }
+}
+
+type UnaryMethods = { readonly [K in PublicUnaryOp]: () => Tensor };
+type BinaryMethods = { readonly [K in (typeof binaryOps)[number]]: (b: TensorLike) => Tensor };
+
+/** The ops of the unary and binary tables (ops/tables/) as methods: `x.sin()`, `a.atan2(b)`. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Tensor extends UnaryMethods, BinaryMethods {}
+
+for (const op of unaryOps) {
+  if ((internalUnaryOps as readonly string[]).includes(op)) continue;
+  Object.defineProperty(Tensor.prototype, op, { value: function (this: Tensor) { return unary(op, this); }, writable: true, configurable: true });
+}
+for (const op of binaryOps) {
+  Object.defineProperty(Tensor.prototype, op, { value: function (this: Tensor, b: TensorLike) { return binary(op, this, b); }, writable: true, configurable: true });
 }

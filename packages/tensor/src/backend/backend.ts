@@ -1,6 +1,8 @@
 import type { DType, TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import { cpuBackend } from './cpu/index.js';
+import type { UnaryOp } from '../ops/tables/unary.js';
+import type { BinaryOp } from '../ops/tables/binary.js';
 
 /**
  * The narrow interface under every op. A backend owns the storage of its tensors (`S`:
@@ -26,8 +28,8 @@ export interface Backend<S = any> {
   cast(x: S, size: number, from: DType, to: DType): S;
 
   unary(op: UnaryOp, x: S, size: number, dtype: DType): S;
-  /** The input gradient g·f′(x) of the unary ops whose derivative is a special function of x. */
-  unaryGrad(op: UnaryGradOp, x: S, g: S, size: number, dtype: DType): S;
+  /** The input gradient g·f′(x) of the unary ops whose table entry has a pointwise derivative `df`. */
+  unaryGrad(op: UnaryOp, x: S, g: S, size: number, dtype: DType): S;
   /** Inputs share `dtype`; comparison ops return 0/1 in `dtype`. */
   binary(op: BinaryOp, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
   where(cond: S, cShape: Shape, a: S, aShape: Shape, b: S, bShape: Shape, outShape: Shape, dtype: DType): S;
@@ -111,15 +113,8 @@ export interface LayerNormGrads<S> {
   gb: S;
 }
 
-export const unaryOps = [
-  'neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'tanh', 'sigmoid', 'relu', 'step',
-  'gelu', 'geluTanh',
-] as const;
-export type UnaryOp = (typeof unaryOps)[number];
-export type UnaryGradOp = 'gelu' | 'geluTanh';
-
-export const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'gt', 'ge', 'lt', 'le'] as const;
-export type BinaryOp = (typeof binaryOps)[number];
+export type { UnaryOp } from '../ops/tables/unary.js';
+export type { BinaryOp } from '../ops/tables/binary.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 

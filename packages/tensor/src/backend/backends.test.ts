@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { cpuBackend, Generator, randn, wasmFeatures, type Backend } from '../index.js';
 import { createGpujsBackend, type GpujsBackend, type GpuLike } from '../gpujs.js';
 import { recordingGpu, webgpuStandIn } from '../testing/index.js';
-import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
+import { adamwSteps, caseInputs, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
 
@@ -90,13 +90,12 @@ it('each case\'s cell limit is below its largest tensor (so the limited targets 
 
 for (const target of targets) {
   describe(`op suite on the ${target.name}`, () => {
-    for (const [name, f, shapes, cells] of opCases) {
+    for (const [name, f, shapes, cells, domains] of opCases) {
       const be = target.backend(cells);
       if (be === undefined) continue;
       it(`${name}: values and gradients equal float64's`, async () => {
         await fc.assert(fc.asyncProperty(fc.integer(), async (seed) => {
-          const g = new Generator(seed);
-          const inputs = shapes.map((s) => randn(s, { generator: g }));
+          const inputs = caseInputs(shapes, domains, new Generator(seed));
           const want = await valueAndGrads(cpuBackend, f, inputs.map((t) => t.cast('float64')));
           close(await valueAndGrads(be, f, inputs), want, 1e-5);
         }), { numRuns: 3 });

@@ -1,6 +1,6 @@
 /** fast-check arbitraries shared by this package's tests (not part of the build). */
 import fc from 'fast-check';
-import { tensor, type Tensor } from '../index.js';
+import { tensor, type Domain, type Tensor } from '../index.js';
 import { sizeOf } from '../shape.js';
 
 export const shape = (maxRank = 3, maxDim = 4, minRank = 0): fc.Arbitrary<number[]> =>
@@ -15,13 +15,8 @@ export const broadcastPair = (maxRank = 3, maxDim = 4): fc.Arbitrary<[number[], 
     return fc.tuple(derive, derive);
   });
 
-export interface ValueOptions {
-  min?: number;
-  max?: number;
-  /** Keep values at least this far from these points (kinks, ties, poles). */
-  awayFrom?: number[];
-  gap?: number;
-}
+/** An op's domain (ops/tables/domain.ts): where values are drawn from. */
+export type ValueOptions = Domain;
 
 export const values = (n: number, o: ValueOptions = {}): fc.Arbitrary<number[]> =>
   fc.array(

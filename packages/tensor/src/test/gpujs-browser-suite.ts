@@ -4,9 +4,9 @@
  * where the case gives a limit), values and gradients compared, and the kernel classes
  * that ran. Results go to `window.__results`.
  */
-import { cpuBackend, Generator, randn, Tensor, type Backend } from '../index.js';
+import { cpuBackend, Generator, randn, Tensor, type Backend, type Domain } from '../index.js';
 import { createGpujsBackend } from '../backend/gpujs/index.js';
-import { adamwSteps, gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
+import { adamwSteps, caseInputs, gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
 
 interface CaseResult {
   name: string;
@@ -19,15 +19,15 @@ declare const GPU: { GPU: new (settings: Record<string, unknown>) => Parameters<
 export async function run(mode: string): Promise<{ mode: string; kernelClasses: string[]; fallbacks: string[]; cases: CaseResult[] }> {
   const be = createGpujsBackend(new GPU.GPU({ mode }), () => {});
   const results: CaseResult[] = [];
-  for (const [name, f, shapes] of opCases) results.push(await runCase(be, name, f, shapes));
+  for (const [name, f, shapes, , domains] of opCases) results.push(await runCase(be, name, f, shapes, domains));
   results.push(await gemCase(be));
   results.push(await trainingCase(be));
   const classes = new Set(be.kernelClasses);
   // the cases again with kernels limited to a few cells: ops in chunks, tensors in pieces
-  for (const [name, f, shapes, cells] of opCases) {
+  for (const [name, f, shapes, cells, domains] of opCases) {
     if (cells === undefined) continue;
     const small = createGpujsBackend(new GPU.GPU({ mode }), () => {}, { maxCells: cells });
-    const r = await runCase(small, `${name} (kernels within ${cells} cells)`, f, shapes);
+    const r = await runCase(small, `${name} (kernels within ${cells} cells)`, f, shapes, domains);
     if (small.peakCells > cells) r.error = `a kernel saw ${small.peakCells} cells`;
     const added = [...small.fallbacks].filter((op) => op.includes('cell limit'));
     if (added.length > 0) r.error = `ran on the CPU: ${added.join(', ')}`;
@@ -37,10 +37,9 @@ export async function run(mode: string): Promise<{ mode: string; kernelClasses: 
   return { mode: be.mode, kernelClasses: [...classes], fallbacks: [...be.fallbacks], cases: results };
 }
 
-async function runCase(be: Backend, name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][]): Promise<CaseResult> {
+async function runCase(be: Backend, name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][], domains?: Domain[]): Promise<CaseResult> {
   try {
-    const g = new Generator(7);
-    const inputs = shapes.map((s) => randn(s, { generator: g }));
+    const inputs = caseInputs(shapes, domains, new Generator(7));
     const want = await valueAndGrads(cpuBackend, f, inputs);
     return { name, maxError: maxError(await valueAndGrads(be, f, inputs), want) };
   } catch (e) {

@@ -5,24 +5,39 @@
  * gradients are compared with a reference backend's; values are read with dataAsync, which
  * every backend answers (webgpu kernels return promises).
  */
-import { attention, concat, crossEntropy, gelu, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, where, type Backend } from '../index.js';
+import { attention, binaryOps, binaryTable, concat, crossEntropy, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, unaryOps, unaryTable, where, type Backend, type Domain } from '../index.js';
+import { binary, unary } from '../ops/primitive.js';
 
 /**
  * An op and its input shapes; `chunked`, where given, is a cell limit below the largest
- * tensor the case makes, under which the case still runs on kernels alone (in chunks).
+ * tensor the case makes, under which the case still runs on kernels alone (in chunks);
+ * `domains`, where given, what each input is drawn from (else a standard normal).
  */
-export type OpCase = [name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][], chunked?: number];
+export type OpCase = [name: string, f: (...xs: Tensor[]) => Tensor, shapes: number[][], chunked?: number, domains?: Domain[]];
+
+/**
+ * Every op of the unary and binary tables, on inputs from its domain (binary ones
+ * broadcast); a comparison's 0/1 output multiplies an input, so that the case has gradients.
+ * Chunking does not depend on the op: the first op of each table also runs in chunks.
+ */
+const tableCases: OpCase[] = [
+  ...unaryOps.map((op, i): OpCase => [`unary ${op}`, (a) => unary(op, a), [[5, 9]], i === 0 ? 16 : undefined, [unaryTable[op].domain]]),
+  ...binaryOps.map((op, i): OpCase => [
+    `binary ${op} (broadcast)`,
+    binaryTable[op].grad === null ? (a, b) => binary(op, a, b).mul(a).add(b) : (a, b) => binary(op, a, b),
+    [[3, 4, 5], [4, 1]],
+    i === 0 ? 24 : undefined,
+    binaryTable[op].domain,
+  ]),
+];
 
 export const opCases: OpCase[] = [
-  ['broadcast add', (a, b) => a.add(b), [[3, 4, 5], [4, 1]], 24],
-  ['mul, sub, div', (a, b) => a.mul(b).sub(b).div(b.abs().add(1)), [[6, 7], [6, 7]], 16],
+  ...tableCases,
   ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]], 20],
   ['linear (bias and residual in the product)', (x, w, b, r) => linear(x, w, b, r), [[7, 6], [5, 6], [5], [7, 5]], 30],
   ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]], 20],
   ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]], 20],
   ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]], 16],
-  ['exact GELU', (a) => a.gelu(), [[5, 9]], 16],
-  ['tanh GELU and sign', (a) => gelu(a, 'tanh').add(a.sign().mul(a)), [[5, 9]], 16],
   ['pow (positive bases, and a negative base to integer powers)', (a, b) => a.abs().add(0.5).pow(b).add(a.pow(3)).sub(a.pow(-2).mul(0.01)), [[4, 6], [6]], 12],
   ['comparisons and where (broadcast)', (a, b) => where(a.gt(b), a, b.mul(2)).add(a.le(b).mul(a)).add(a.eq(a).add(a.ge(b)).add(a.lt(b))), [[3, 4, 5], [4, 1]], 24],
   ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]], 24],
@@ -31,6 +46,26 @@ export const opCases: OpCase[] = [
   ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]], 32],
   ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],
 ];
+
+/**
+ * Inputs of a case: float32 values from each input's domain (uniform in [min, max], default
+ * [−3, 3], moved off the points it keeps away from), or standard normal without domains.
+ */
+export function caseInputs(shapes: number[][], domains: Domain[] | undefined, g: Generator): Tensor[] {
+  return shapes.map((s, k) => {
+    const d = domains?.[k];
+    if (d === undefined) return randn(s, { generator: g });
+    const lo = d.min ?? -3;
+    const hi = d.max ?? 3;
+    const gap = d.gap ?? 0.05;
+    const v = Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => {
+      let x = lo + (hi - lo) * g.uniform();
+      for (const p of d.awayFrom ?? []) if (Math.abs(x - p) <= gap) x = p + (x < p ? -2 : 2) * gap;
+      return x;
+    });
+    return new Tensor(v, s, 'float32');
+  });
+}
 
 /** The same values on another backend. */
 export const on = (t: Tensor, be: Backend): Tensor => new Tensor(be.fromArray(t.data.slice()), t.shape, t.dtype, be);

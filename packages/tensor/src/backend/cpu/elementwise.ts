@@ -1,47 +1,21 @@
 import type { DType, TypedArray } from '../../dtype.js';
 import { allocate } from './pool.js';
 import { broadcastStrides, sameShape, sizeOf, type Shape } from '../../shape.js';
-import type { BinaryOp, UnaryGradOp, UnaryOp } from '../backend.js';
-import { gelu, gelu64, geluGrad, geluGrad64, geluTanh, geluTanhGrad, sigmoid } from './math.js';
+import { binaryTable, type BinaryOp } from '../../ops/tables/binary.js';
+import { unaryTable, type UnaryOp } from '../../ops/tables/unary.js';
 import { simdArena } from './wasm/arena.js';
 
-type Fn1 = (x: number) => number;
-type Fn2 = (x: number, y: number) => number;
-
-const unaryFns: { [K in UnaryOp]: Fn1 } = {
-  neg: (x) => -x,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  abs: Math.abs,
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
-  tanh: Math.tanh,
-  sigmoid,
-  relu: (x) => (x > 0 ? x : 0),
-  step: (x) => (x > 0 ? 1 : 0),
-  gelu,
-  geluTanh,
-};
-
-const binaryFns: { [K in BinaryOp]: Fn2 } = {
-  add: (x, y) => x + y,
-  sub: (x, y) => x - y,
-  mul: (x, y) => x * y,
-  div: (x, y) => x / y,
-  pow: Math.pow,
-  maximum: (x, y) => (x >= y ? x : y),
-  minimum: (x, y) => (x <= y ? x : y),
-  eq: (x, y) => (x === y ? 1 : 0),
-  gt: (x, y) => (x > y ? 1 : 0),
-  ge: (x, y) => (x >= y ? 1 : 0),
-  lt: (x, y) => (x < y ? 1 : 0),
-  le: (x, y) => (x <= y ? 1 : 0),
-};
+/** The reference kernel of a unary op of the table (its float64-accurate variant for float64 storage). */
+export function unaryFn(op: UnaryOp, dtype: DType): (x: number) => number {
+  const def = unaryTable[op];
+  return dtype === 'float64' && def.f64 !== undefined ? def.f64 : def.f;
+}
 
 export function unary(op: UnaryOp, x: TypedArray, size: number, dtype: DType): TypedArray {
   const arena = op === 'gelu' && dtype === 'float32' ? simdArena() : null;
   if (arena !== null) return arena.elementwise('geluForward', [x], size);
   const out = allocate(dtype, size);
+  // the hottest ops get loops of their own, without a function call per element
   switch (op) {
     case 'neg':
       for (let i = 0; i < size; i++) out[i] = -x[i]!;
@@ -53,21 +27,21 @@ export function unary(op: UnaryOp, x: TypedArray, size: number, dtype: DType): T
       for (let i = 0; i < size; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
       break;
     default: {
-      const f = op === 'gelu' && dtype === 'float64' ? gelu64 : unaryFns[op];
+      const f = unaryFn(op, dtype);
       for (let i = 0; i < size; i++) out[i] = f(x[i]!);
     }
   }
   return out;
 }
 
-const gradFns: { [K in UnaryGradOp]: Fn1 } = { gelu: geluGrad, geluTanh: geluTanhGrad };
-
-/** g·f′(x); the exact GELU's runs as one WebAssembly SIMD pass for float32. */
-export function unaryGrad(op: UnaryGradOp, x: TypedArray, g: TypedArray, size: number, dtype: DType): TypedArray {
+/** g·f′(x) for the ops whose table entry has a pointwise derivative; the exact GELU's runs as one WebAssembly SIMD pass for float32. */
+export function unaryGrad(op: UnaryOp, x: TypedArray, g: TypedArray, size: number, dtype: DType): TypedArray {
   const arena = op === 'gelu' && dtype === 'float32' ? simdArena() : null;
   if (arena !== null) return arena.elementwise('geluBackward', [x, g], size);
+  const df = unaryTable[op].df;
+  if (df === undefined) throw new Error(`unaryGrad: ${op} has no pointwise derivative in the unary table`);
+  const f = dtype === 'float64' && df.f64 !== undefined ? df.f64 : df.f;
   const out = allocate(dtype, size);
-  const f = op === 'gelu' && dtype === 'float64' ? geluGrad64 : gradFns[op];
   for (let i = 0; i < size; i++) out[i] = g[i]! * f(x[i]!);
   return out;
 }
@@ -128,7 +102,7 @@ function flat(op: BinaryOp, a: TypedArray, ai: number, sa: number, b: TypedArray
       for (let o = oi; o < end; o++, ai += sa, bi += sb) out[o] = a[ai]! / b[bi]!;
       return;
     default: {
-      const f = binaryFns[op];
+      const f = binaryTable[op].f;
       for (let o = oi; o < end; o++, ai += sa, bi += sb) out[o] = f(a[ai]!, b[bi]!);
     }
   }

@@ -7,17 +7,38 @@
 export function erfc(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z - 1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-        t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
+  let p = 0;
+  for (const c of ERFC_P) p = p * t + c;
+  const r = t * Math.exp(p - z * z);
   return x >= 0 ? r : 2 - r;
 }
 
+/**
+ * The coefficients of Numerical Recipes' erfc fit, highest power first:
+ * erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2), z ≥ 0. The TypeScript, gpu.js and
+ * WebAssembly kernels all evaluate it from this one list.
+ */
+export const ERFC_P = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
+
+/** gpu.js statements that set `out` to erfc(z) for the variable z ≥ 0 (the fit above, in Horner form). */
+export function erfcGpu(z: string, out: string): string {
+  const t = `${out}T`;
+  const poly = ERFC_P.slice(1).reduce((acc, c) => `(${acc}) * ${t} + ${c}`, `${ERFC_P[0]}`);
+  return `const ${t} = 1 / (1 + 0.5 * ${z}); const ${out} = ${t} * Math.exp(${poly} - ${z} * ${z});`;
+}
+
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
+
+/** erf(z) for 0 <= z < 1 by the series of positive terms (float64 accuracy). */
+function erfSeries(z: number): number {
+  let term = z;
+  let sum = z;
+  for (let n = 1; term > 1e-17 * sum; n++) {
+    term *= (2 * z * z) / (2 * n + 1);
+    sum += term;
+  }
+  return TWO_OVER_SQRT_PI * Math.exp(-z * z) * sum;
+}
 
 /**
  * erfc to float64 accuracy (relative error below 4e-15 against CPython's math.erfc over
@@ -31,16 +52,7 @@ export function erfc64(x: number): number {
   if (Number.isNaN(x)) return NaN;
   const z = Math.abs(x);
   let r: number;
-  if (z < 1) {
-    let term = z;
-    let sum = z;
-    for (let n = 1; term > 1e-17 * sum; n++) {
-      term *= (2 * z * z) / (2 * n + 1);
-      sum += term;
-    }
-    const erf = TWO_OVER_SQRT_PI * Math.exp(-z * z) * sum;
-    return x >= 0 ? 1 - erf : 1 + erf;
-  }
+  if (z < 1) return x >= 0 ? 1 - erfSeries(z) : 1 + erfSeries(z);
   if (z > 27) r = 0; // below the smallest float64
   else {
     // f = z + a1/(z + a2/(z + ...)), a_k = k/2, evaluated by the modified Lentz method
@@ -106,4 +118,22 @@ export function sigmoid(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
   const e = Math.exp(x);
   return e / (1 + e);
+}
+
+/** erf to float64 accuracy: the series below 1 (no cancellation near 0), 1 − erfc above. */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  const r = z < 1 ? erfSeries(z) : 1 - erfc64(z);
+  return x >= 0 ? r : -r;
+}
+
+/** Rounds halves to even, as PyTorch and NumPy (Math.round takes them up). */
+export function round(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** ln(1 + eˣ) = max(x, 0) + ln(1 + e^(−|x|)), without overflow. */
+export function softplus(x: number): number {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 }

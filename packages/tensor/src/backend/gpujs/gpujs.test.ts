@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { cpuBackend, Generator, getBackend, randn, setBackend, Tensor } from '../../index.js';
 import { recordingGpu, webgpuStandIn } from '../../testing/index.js';
-import { maxError, on, opCases, valueAndGrads } from '../../test/op-cases.js';
+import { caseInputs, maxError, on, opCases, valueAndGrads } from '../../test/op-cases.js';
 import { createGpujsBackend, MAX_CELLS, type GpuLike } from './index.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
@@ -49,9 +49,8 @@ describe('gpu.js backend with promise-returning kernels (the webgpu contract)', 
   });
 
   it('frees the outputs backward no longer needs, after the kernels that read them (a kernel reading a freed one fails)', async () => {
-    for (const [, f, shapes] of opCases) {
-      const g = new Generator(5);
-      const inputs = shapes.map((s) => randn(s, { generator: g }));
+    for (const [, f, shapes, , domains] of opCases) {
+      const inputs = caseInputs(shapes, domains, new Generator(5));
       const want = await valueAndGrads(cpuBackend, f, inputs);
       (await valueAndGrads(be, f, inputs)).forEach((a, k) => close(a, want[k]!, k === 0 ? 'value' : `gradient ${k}`));
     }

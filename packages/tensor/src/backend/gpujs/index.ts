@@ -49,7 +49,7 @@ export type Kernel = ((...args: unknown[]) => unknown) & { kernel: { constructor
 /** What the backend needs of a gpu.js `GPU` (so that tests can wrap one). */
 export interface GpuLike {
   mode: string;
-  createKernel(fn: (...args: never[]) => number, settings: Record<string, unknown>): Kernel;
+  createKernel(fn: ((...args: never[]) => number) | string, settings: Record<string, unknown>): Kernel;
 }
 
 /** The most cells a kernel reads or writes by default: gpu.js computes indices in float32, exact below 2²⁴. */
@@ -152,7 +152,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
    * the size of each argument's texture at their first call, so kernels are kept per size
    * of argument as well (a strided view of one shape reads storages of several sizes).
    */
-  function kernelFor(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, vals: unknown[], sizes: number[]): Kernel {
+  function kernelFor(key: string, fn: ((...args: never[]) => number) | string, cells: number, constants: Record<string, number>, vals: unknown[], sizes: number[]): Kernel {
     const kinds = vals.map((v, i) => (ArrayBuffer.isView(v) ? 'a' : typeof v === 'object' ? 'd' : 'n') + sizes[i]).join(',');
     const id = `${key}|${cells}|${JSON.stringify(constants)}|${kinds}`;
     let kernel = kernels.get(id);
@@ -164,7 +164,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
   }
 
   /** Runs a kernel on `args` (storages or host arrays, each within the cell limit); webgpu: once the inputs are computed. */
-  function run(key: string, fn: (...args: never[]) => number, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
+  function run(key: string, fn: ((...args: never[]) => number) | string, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
     const sizes = args.map((a) => (isStorage(a) ? (a.parts ? Infinity : a.size) : ArrayBuffer.isView(a) ? (a as TypedArray).length : 0));
     const most = Math.max(cells, ...sizes);
     if (most > limit) throw new Error(`gpujs: ${key} was given ${most} cells, over the ${limit} a kernel can index (the op should have run in chunks)`);
@@ -328,22 +328,22 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     fill: (size, value, dtype) => hostStorage(cpuBackend.fill(size, value, dtype)),
     cast: cpu('cast'),
     unary(op, x, size, dtype) {
-      const body = k.unaryKernels[op];
-      if (!f32(dtype) || body === undefined || size === 0) return cpu('unary', `unary ${op}`)(op, x, size, dtype);
+      if (!f32(dtype) || size === 0) return cpu('unary', `unary ${op}`)(op, x, size, dtype);
+      const body = k.unaryKernel(op);
       return elementwise(size, [x], ([xc], n) => run(`unary ${op}`, body, n, { n }, xc));
     },
     unaryGrad(op, x, g, size, dtype) {
-      const body = k.unaryGradKernels[op];
+      const body = k.unaryGradKernel(op);
       if (!f32(dtype) || body === undefined || size === 0) return cpu('unaryGrad', `unaryGrad ${op}`)(op, x, g, size, dtype);
       return elementwise(size, [x, g], ([xc, gc], n) => run(`unaryGrad ${op}`, body, n, { n }, xc, gc));
     },
     binary(op, a, aShape, b, bShape, outShape, dtype) {
       const size = sizeOf(outShape);
-      const code = k.binaryCodes[op];
       if (!f32(dtype) || size === 0 || outShape.length > 4) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
-      if (sameShape(aShape, bShape)) return elementwise(size, [a, b], ([ac, bc], n) => run('binary', k.binaryKernel, n, { op: code, ...broadcastConstants([n], { a: [n], b: [n] }) }, ac, bc));
+      const body = k.binaryKernel(op);
+      if (sameShape(aShape, bShape)) return elementwise(size, [a, b], ([ac, bc], n) => run(`binary ${op}`, body, n, broadcastConstants([n], { a: [n], b: [n] }), ac, bc));
       if (size > limit) return broadcastChunks([[a, aShape], [b, bShape]], outShape, ([x, y], os) => be.binary(op, ...x!, ...y!, os, dtype));
-      return run('binary', k.binaryKernel, size, { op: code, ...broadcastConstants(outShape, { a: aShape, b: bShape }) }, a, b);
+      return run(`binary ${op}`, body, size, broadcastConstants(outShape, { a: aShape, b: bShape }), a, b);
     },
     where(cond, cShape, a, aShape, b, bShape, outShape, dtype) {
       const size = sizeOf(outShape);

@@ -3,95 +3,41 @@
  * each is a plain function of `this.thread.x` (the flat output cell) and `this.constants`
  * (shapes and loop bounds), with every value float32.
  */
-import type { BinaryOp, UnaryGradOp, UnaryOp } from '../backend.js';
+import { binaryTable, type BinaryOp } from '../../ops/tables/binary.js';
+import { unaryTable, type UnaryOp } from '../../ops/tables/unary.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type K = (this: any, ...args: any[]) => number;
 
-export const unaryKernels: Partial<Record<UnaryOp, K>> = {
-  neg: function (this: any, x: any) { return -x[this.thread.x]; },
-  exp: function (this: any, x: any) { return Math.exp(x[this.thread.x]); },
-  log: function (this: any, x: any) { return Math.log(x[this.thread.x]); },
-  sqrt: function (this: any, x: any) { return Math.sqrt(x[this.thread.x]); },
-  abs: function (this: any, x: any) { return Math.abs(x[this.thread.x]); },
-  tanh: function (this: any, x: any) { const v = x[this.thread.x]; const e = Math.exp(-2 * Math.abs(v)); const t = (1 - e) / (1 + e); return v < 0 ? -t : t; },
-  sigmoid: function (this: any, x: any) { return 1 / (1 + Math.exp(-x[this.thread.x])); },
-  relu: function (this: any, x: any) { return Math.max(x[this.thread.x], 0); },
-  step: function (this: any, x: any) { return x[this.thread.x] > 0 ? 1 : 0; },
-  sign: function (this: any, x: any) { const v = x[this.thread.x]; return v > 0 ? 1 : v < 0 ? -1 : 0; },
-  // 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
-  geluTanh: function (this: any, x: any) {
-    const v = x[this.thread.x];
-    const a = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-    const e = Math.exp(-2 * Math.abs(a));
-    const t = a < 0 ? -(1 - e) / (1 + e) : (1 - e) / (1 + e);
-    return 0.5 * v * (1 + t);
-  },
-  // exact GELU x·Φ(x), Φ(x) = erfc(−x/√2)/2 with Numerical Recipes' erfc (as ../cpu/math.ts)
-  gelu: function (this: any, x: any) {
-    const v = x[this.thread.x];
-    const u = -v * 0.7071067811865476;
-    const z = Math.abs(u);
-    const t = 1 / (1 + 0.5 * z);
-    const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-    return 0.5 * v * (u >= 0 ? r : 2 - r);
-  },
-};
+/** The kernel of a unary op of the table: its gpu.js body applied to the cell's value. */
+export function unaryKernel(op: UnaryOp): string {
+  return `function (x) { const v = x[this.thread.x]; ${unaryTable[op].gpu} }`;
+}
 
-/** The input gradients g·f′(x). */
-export const unaryGradKernels: Partial<Record<UnaryGradOp, K>> = {
-  gelu: function (this: any, x: any, g: any) {
-    const v = x[this.thread.x];
-    const u = -v * 0.7071067811865476;
-    const z = Math.abs(u);
-    const t = 1 / (1 + 0.5 * z);
-    const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-    const phi = 0.5 * (u >= 0 ? r : 2 - r);
-    return g[this.thread.x] * (phi + v * 0.3989422804014327 * Math.exp(-0.5 * v * v));
-  },
-  geluTanh: function (this: any, x: any, g: any) {
-    const v = x[this.thread.x];
-    const a = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-    const e = Math.exp(-2 * Math.abs(a));
-    const t = a < 0 ? -(1 - e) / (1 + e) : (1 - e) / (1 + e);
-    return g[this.thread.x] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * 0.7978845608028654 * (1 + 3 * 0.044715 * v * v));
-  },
-};
+/** The input gradient g·f′(x) of an op whose table entry has a pointwise derivative, if it has one. */
+export function unaryGradKernel(op: UnaryOp): string | undefined {
+  const df = unaryTable[op].df;
+  return df && `function (x, g) { const v = x[this.thread.x]; const gv = g[this.thread.x]; ${df.gpu} }`;
+}
 
-export const binaryCodes: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, pow: 6, eq: 7, gt: 8, ge: 9, lt: 10, le: 11 };
-
-/** out[i] = a[ia] op b[ib], indices through up to 4 broadcast dims (d0..d3, strides a0..a3, b0..b3). */
-export const binaryKernel: K = function (this: any, a: any, b: any) {
-  const i = this.thread.x;
-  const i3 = i % this.constants.d3;
-  const r3 = Math.floor(i / this.constants.d3);
-  const i2 = r3 % this.constants.d2;
-  const r2 = Math.floor(r3 / this.constants.d2);
-  const i1 = r2 % this.constants.d1;
-  const i0 = Math.floor(r2 / this.constants.d1);
-  const x = a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
-  const y = b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
-  if (this.constants.op === 0) return x + y;
-  if (this.constants.op === 1) return x - y;
-  if (this.constants.op === 2) return x * y;
-  if (this.constants.op === 3) return x / y;
-  if (this.constants.op === 4) return Math.max(x, y);
-  if (this.constants.op === 5) return Math.min(x, y);
-  if (this.constants.op === 6) {
-    // as JavaScript's: a negative base takes an integer exponent's sign (GLSL's pow is undefined there)
-    if (y === 0) return 1;
-    const p = Math.pow(Math.abs(x), y);
-    if (x >= 0) return p;
-    const yi = Math.floor(y);
-    if (yi !== y) return Math.sqrt(x); // NaN, as JavaScript's (WGSL calls it indeterminate)
-    return yi - 2 * Math.floor(yi / 2) === 0 ? p : -p;
-  }
-  if (this.constants.op === 7) return x === y ? 1 : 0;
-  if (this.constants.op === 8) return x > y ? 1 : 0;
-  if (this.constants.op === 9) return x >= y ? 1 : 0;
-  if (this.constants.op === 10) return x < y ? 1 : 0;
-  return x <= y ? 1 : 0;
-};
+/**
+ * The kernel of a binary op of the table: out[i] = x op y with x = a[ia], y = b[ib], the
+ * indices through up to 4 broadcast dims (d0..d3, strides a0..a3, b0..b3).
+ */
+export function binaryKernel(op: BinaryOp): string {
+  return `function (a, b) {
+    const i = this.thread.x;
+    const i3 = i % this.constants.d3;
+    const r3 = Math.floor(i / this.constants.d3);
+    const i2 = r3 % this.constants.d2;
+    const r2 = Math.floor(r3 / this.constants.d2);
+    const i1 = r2 % this.constants.d1;
+    const i0 = Math.floor(r2 / this.constants.d1);
+    const x = a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
+    const y = b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
+    ${binaryTable[op].gpu}
+  }`;
+}
 
 /** out[i] = cond[ic] ≠ 0 ? a[ia] : b[ib], broadcast as binaryKernel's (condition strides c0..c3). */
 export const whereKernel: K = function (this: any, cond: any, a: any, b: any) {

@@ -1,4 +1,5 @@
 import { Fn, I32, op, V128, type FuncDef } from './emit.js';
+import { ERFC_P } from '../math.js';
 import { exp, horner, v } from './vec.js';
 
 /**
@@ -25,8 +26,6 @@ function add(): FuncDef {
   f.loop(i, op.i32(0), [...op.get(N), ...op.i32(4), ...op.i32Mul], 16, () => f.emit(op.get(OUT), op.get(i), op.i32Add, v.add(ld(A), ld(B)), op.v128Store(0)));
   return f.def();
 }
-
-const ERFC_P = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
 
 function kernel(name: string, backward: boolean): FuncDef {
   const f = new Fn(name, backward ? [I32, I32, I32, I32] : [I32, I32, I32]);
