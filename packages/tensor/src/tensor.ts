@@ -88,6 +88,18 @@ export class Tensor {
     runBackward(this, seed, options);
   }
 
+  /**
+   * A new tensor on this one's backend around `storage` that the backend made (what every op
+   * returns; it takes ownership). Ops build their outputs with it, so that they need the
+   * Tensor class only as a type.
+   */
+  withStorage(storage: unknown, shape: Shape, dtype: DType = this.dtype): Tensor {
+    return new Tensor(storage, shape, dtype, this.backend);
+  }
+
+  /** The gradient of a broadcast, summed back to `shape` (PyTorch's `sum_to_size`): the engine unbroadcasts with it. */
+  sumToSize(shape: Shape): Tensor { return red.sumToSize(this, shape); }
+
   /** A tensor sharing this one's storage, cut from the graph. */
   detach(): Tensor {
     return new Tensor(this.storage, this.shape, this.dtype, this.backend);

@@ -1,6 +1,5 @@
 import type { Tensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
-import { reduceToShape } from '../ops/reduce.js';
 
 /**
  * Define-by-run reverse mode. Each op that sees an input requiring grad records a Node on
@@ -120,7 +119,7 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
         const gk = inGrads[k];
         if (!needs[k] || gk == null) return;
         if (anomaly) checkNaN(gk, `${node.op}: the backward pass (gradient of input ${k})`);
-        const reduced = sameShape(gk.shape, x.shape) ? gk : reduceToShape(gk, x.shape);
+        const reduced = sameShape(gk.shape, x.shape) ? gk : gk.sumToSize(x.shape);
         if (reduced !== gk) dead.push(gk);
         if (x.node === null) {
           accumulateLeaf(x, reduced);

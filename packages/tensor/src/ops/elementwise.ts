@@ -4,7 +4,7 @@ import type { BinaryOp } from './tables/binary.js';
 import { binary, lift, requireFloat, unary } from './primitive.js';
 import { isFloat, promote, type DType } from '../dtype.js';
 import { broadcastShapes } from '../shape.js';
-import { Tensor, type TensorLike } from '../tensor.js';
+import type { Tensor, TensorLike } from '../tensor.js';
 
 // ---- unary: everything about each op is in ./tables/unary.ts ----
 
@@ -37,7 +37,7 @@ export const eq = binaryFn('eq'), ne = binaryFn('ne'), gt = binaryFn('gt'), ge =
 
 /** `cond ? a : b` elementwise with broadcasting; cond is nonzero for true. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  const like = a instanceof Tensor ? a : b instanceof Tensor ? b : cond;
+  const like = typeof a !== 'number' ? a : typeof b !== 'number' ? b : cond;
   let ta = lift(a, like);
   let tb = lift(b, like);
   const dtype = promote(ta.dtype, tb.dtype);
@@ -45,7 +45,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   if (tb.dtype !== dtype) tb = tb.cast(dtype);
   const shape = broadcastShapes('where', cond.shape, ta.shape, tb.shape);
   const be = cond.backend;
-  const out = new Tensor(be.where(cond.storage, cond.shape, ta.storage, ta.shape, tb.storage, tb.shape, shape, dtype), shape, dtype, be);
+  const out = like.withStorage(be.where(cond.storage, cond.shape, ta.storage, ta.shape, tb.storage, tb.shape, shape, dtype), shape, dtype);
   // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
   return record(out, 'where', [ta, tb], (g, n) => [n[0] ? where(cond, g, 0) : null, n[1] ? where(cond, 0, g) : null]);
 }
@@ -59,14 +59,14 @@ export function clamp(x: Tensor, min: number | null, max: number | null = null):
   const lo = min ?? -Infinity;
   const hi = max ?? Infinity;
   if (lo > hi) throw new Error(`clamp: min ${lo} is greater than max ${hi}`);
-  const out = new Tensor(x.backend.clamp(x.storage, x.size, lo, hi, x.dtype), x.shape, x.dtype, x.backend);
+  const out = x.withStorage(x.backend.clamp(x.storage, x.size, lo, hi, x.dtype), x.shape, x.dtype);
   return record(out, 'clamp', [x], (g) => [g.mul(x.ge(lo).mul(x.le(hi)))]);
 }
 
 /** Converts to another dtype; the gradient is cast back. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
-  const out = new Tensor(x.backend.cast(x.storage, x.size, x.dtype, dtype), x.shape, dtype, x.backend);
+  const out = x.withStorage(x.backend.cast(x.storage, x.size, x.dtype, dtype), x.shape, dtype);
   if (!isFloat(dtype) || !isFloat(x.dtype)) return out;
   return record(out, 'cast', [x], (g) => [g.cast(x.dtype)]);
 }

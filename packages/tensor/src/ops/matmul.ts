@@ -1,7 +1,7 @@
 import { record } from '../autograd/engine.js';
 import { promote } from '../dtype.js';
 import { broadcastShapes, fmt } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 
 /**
  * `op(a) @ op(b)` for operands of rank >= 2 with broadcast batch dims, where `op`
@@ -25,7 +25,7 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   }
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const shape = [...batch, m, n];
-  const out = new Tensor(a.backend.matmul(a.storage, a.shape, b.storage, b.shape, transA, transB, shape, dtype), shape, dtype, a.backend);
+  const out = a.withStorage(a.backend.matmul(a.storage, a.shape, b.storage, b.shape, transA, transB, shape, dtype), shape, dtype);
   return record(out, 'matmul', [a, b], (g, need) => {
     if (!transA && !transB) return [need[0] ? matmulT(g, b, false, true) : null, need[1] ? matmulT(a, g, true, false) : null];
     if (transA && !transB) return [need[0] ? matmulT(b, g, false, true) : null, need[1] ? matmulT(a, g, false, false) : null];

@@ -1,13 +1,13 @@
 import { record } from '../autograd/engine.js';
 import type { View } from '../backend/backend.js';
 import { broadcastShapes, fmt, normAxis, sameShape, sizeOf, stridesOf } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 
 /** Same storage, new shape; one dim may be -1. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const resolved = resolveShape(x, shape);
   if (sameShape(resolved, x.shape)) return x;
-  const out = new Tensor(x.storage, resolved, x.dtype, x.backend);
+  const out = x.withStorage(x.storage, resolved, x.dtype);
   return record(out, 'reshape', [x], (g) => [g.reshape(x.shape)]);
 }
 
@@ -47,7 +47,7 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
 }
 
 function viewOf(x: Tensor, view: View, op: string, backward: (g: Tensor) => Tensor): Tensor {
-  const out = new Tensor(x.backend.strided(x.storage, view, x.dtype), view.shape, x.dtype, x.backend);
+  const out = x.withStorage(x.backend.strided(x.storage, view, x.dtype), view.shape, x.dtype);
   return record(out, op, [x], (g) => [backward(g)]);
 }
 
@@ -108,7 +108,7 @@ export function slice(x: Tensor, ranges: readonly (readonly [number, number] | n
 }
 
 function adjoint(g: Tensor, view: View, x: Tensor): Tensor {
-  return new Tensor(g.backend.stridedAdjoint(g.storage, view, x.shape, g.dtype), x.shape, g.dtype, g.backend);
+  return g.withStorage(g.backend.stridedAdjoint(g.storage, view, x.shape, g.dtype), x.shape, g.dtype);
 }
 
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
@@ -132,7 +132,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const inner = sizeOf(first.shape.slice(a + 1));
   const shape = [...first.shape];
   shape[a] = sizes.reduce((s, n) => s + n, 0);
-  const out = new Tensor(first.backend.concat(xs.map((t) => t.storage), outer, sizes, inner, first.dtype), shape, first.dtype, first.backend);
+  const out = first.withStorage(first.backend.concat(xs.map((t) => t.storage), outer, sizes, inner, first.dtype), shape, first.dtype);
   return record(out, 'concat', xs, (g) => {
     let off = 0;
     return sizes.map((n) => narrow(g, a, (off += n) - n, n));
@@ -155,17 +155,18 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor | readonly nu
   const check = (v: number, j: number) => {
     if (!Number.isInteger(v) || v < 0 || v >= n) throw new Error(`indexSelect: index ${v} at position ${j} is ${Number.isInteger(v) ? 'out of range' : 'not an integer'} for dim ${a} of size ${n} (shape ${fmt(x.shape)})`);
   };
-  if (!(index instanceof Tensor)) index.forEach(check); // before Int32Array truncates 1.7 or wraps 2³²
-  const idx = index instanceof Tensor ? index : new Tensor(x.backend.fromArray(Int32Array.from(index)), [index.length], 'int32', x.backend);
+  const list = Array.isArray(index) ? (index as readonly number[]) : null;
+  list?.forEach(check); // before Int32Array truncates 1.7 or wraps 2³²
+  const idx = list === null ? (index as Tensor) : x.withStorage(x.backend.fromArray(Int32Array.from(list)), [list.length], 'int32');
   if (idx.dtype !== 'int32' || idx.rank !== 1) throw new Error(`indexSelect: the index must be a 1-d int32 tensor, got ${idx.dtype} of shape ${fmt(idx.shape)}`);
   idx.data.forEach(check);
   const outer = sizeOf(x.shape.slice(0, a));
   const inner = sizeOf(x.shape.slice(a + 1));
   const shape = [...x.shape];
   shape[a] = idx.size;
-  const out = new Tensor(x.backend.gather(x.storage, outer, n, inner, idx.storage, idx.size, x.dtype), shape, x.dtype, x.backend);
+  const out = x.withStorage(x.backend.gather(x.storage, outer, n, inner, idx.storage, idx.size, x.dtype), shape, x.dtype);
   // adjoint of a gather: scatter-add the gradient back to the picked positions
   return record(out, 'indexSelect', [x], (g) => [
-    new Tensor(g.backend.scatterAdd(g.storage, outer, n, inner, idx.storage, idx.size, g.dtype), x.shape, g.dtype, g.backend),
+    g.withStorage(g.backend.scatterAdd(g.storage, outer, n, inner, idx.storage, idx.size, g.dtype), x.shape, g.dtype),
   ]);
 }

@@ -2,7 +2,7 @@ import { record } from '../autograd/engine.js';
 import { defaultGenerator, type Generator } from '../random.js';
 import { promote, type DType } from '../dtype.js';
 import { fmt, normAxis, sameShape, sizeOf } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { matmulT } from './matmul.js';
 
 function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
@@ -12,8 +12,8 @@ function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
   const n = x.shape[a] ?? 1; // a 0-d tensor is one row of one: softmax 1, logSoftmax 0 (PyTorch)
   const inner = sizeOf(x.shape.slice(a + 1));
   const be = x.backend;
-  const y = new Tensor(be.softmax(x.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype, be);
-  return record(y, op, [x], (g) => [new Tensor(be.softmaxBackward(y.storage, g.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype, be)]);
+  const y = x.withStorage(be.softmax(x.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype);
+  return record(y, op, [x], (g) => [x.withStorage(be.softmaxBackward(y.storage, g.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype)]);
 }
 
 /** exp(x − max) / Σ exp(x − max) along `axis`: rows sum to 1, stable for inputs of 1e4. */
@@ -40,11 +40,11 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const rows = x.size / d;
   const be = x.backend;
   const r = be.layerNorm(x.storage, weight?.storage ?? null, bias?.storage ?? null, rows, d, eps, x.dtype);
-  const y = new Tensor(r.y, x.shape, x.dtype, be);
+  const y = x.withStorage(r.y, x.shape, x.dtype);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record(y, 'layerNorm', inputs, (g) => {
     const gr = be.layerNormBackward(g.storage, x.storage, weight?.storage ?? null, r.mean, r.rstd, rows, d, x.dtype);
-    const wrap = (s: unknown, shape: readonly number[]) => new Tensor(s, shape, x.dtype, be);
+    const wrap = (s: unknown, shape: readonly number[]) => x.withStorage(s, shape, x.dtype);
     return [wrap(gr.gx, x.shape), wrap(gr.gw, [d]), wrap(gr.gb, [d])];
   });
 }
@@ -71,13 +71,13 @@ export function attention(qkv: Tensor, numHeads: number, scale?: number, { probs
   const be = qkv.backend;
   const r = be.attention(qkv.storage, b, n, numHeads, hd, s, qkv.dtype);
   const y = record(
-    new Tensor(r.y, [b, n, dm], qkv.dtype, be),
+    qkv.withStorage(r.y, [b, n, dm], qkv.dtype),
     'attention',
     [qkv],
-    (g) => [new Tensor(be.attentionBackward(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype, be)],
+    (g) => [qkv.withStorage(be.attentionBackward(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype)],
     probs ? undefined : () => [r.probs],
   );
-  return { y, probs: probs ? new Tensor(r.probs, [b, numHeads, n, n], qkv.dtype, be) : null };
+  return { y, probs: probs ? qkv.withStorage(r.probs, [b, numHeads, n, n], qkv.dtype) : null };
 }
 
 /**
@@ -101,7 +101,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, re
   const flat = xc.rank === 2 ? xc : xc.reshape([-1, din!]);
   const be = flat.backend;
   const shape = [flat.shape[0]!, dout];
-  const y = new Tensor(be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null), shape, dtype, be);
+  const y = flat.withStorage(be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null), shape, dtype);
   const inputs = [flat, wc, ...(bc ? [bc] : []), ...(rc ? [rc.reshape(shape)] : [])];
   const out = record(y, 'linear', inputs, (g, need) => [
     need[0] ? matmulT(g, wc, false, false) : null, //   dx = G W
@@ -127,7 +127,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor | readonly number[],
   if (logits.rank !== 2) throw new Error(`crossEntropy: expected logits of shape [B, C], got ${fmt(logits.shape)}`);
   if (!(s >= 0 && s <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${s}`);
   const [b, c] = logits.shape as [number, number];
-  const lab = labels instanceof Tensor ? labels.data : labels;
+  const lab: ArrayLike<number> = Array.isArray(labels) ? labels : (labels as Tensor).data;
   if (lab.length !== b) throw new Error(`crossEntropy: ${lab.length} labels for a batch of ${b} (logits ${fmt(logits.shape)})`);
   const q = logits.dtype === 'float64' ? new Float64Array(b * c) : new Float32Array(b * c);
   q.fill(s / c);
@@ -136,7 +136,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor | readonly number[],
     if (!Number.isInteger(l) || l < 0 || l >= c) throw new Error(`crossEntropy: label ${l} at position ${i} is not an integer in [0, ${c})`);
     q[i * c + l]! += 1 - s;
   }
-  const target = new Tensor(logits.backend.fromArray(q), [b, c], logits.dtype, logits.backend);
+  const target = logits.withStorage(logits.backend.fromArray(q), [b, c], logits.dtype);
   const perRow = logSoftmax(logits, -1).mul(target).sum(1).neg();
   const reduction = options.reduction ?? 'mean';
   return reduction === 'none' ? perRow : reduction === 'sum' ? perRow.sum() : perRow.mean();
@@ -149,5 +149,5 @@ export function dropout(x: Tensor, p: number, training = true, generator: Genera
   const mask = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
   const scale = 1 / (1 - p);
   for (let i = 0; i < mask.length; i++) mask[i] = generator.uniform() < p ? 0 : scale;
-  return x.mul(new Tensor(x.backend.fromArray(mask), x.shape, x.dtype, x.backend));
+  return x.mul(x.withStorage(x.backend.fromArray(mask), x.shape, x.dtype));
 }

@@ -8,16 +8,16 @@ import { binaryTable, type BinaryOp } from './tables/binary.js';
 import { unaryTable, type UnaryOp } from './tables/unary.js';
 import { isFloat, promote, type DType } from '../dtype.js';
 import { broadcastShapes, fmt } from '../shape.js';
-import { Tensor, type TensorLike } from '../tensor.js';
+import type { Tensor, TensorLike } from '../tensor.js';
 
 /** A number becomes a 0-d tensor of `like`'s dtype on `like`'s backend. */
 export function lift(x: TensorLike, like: Tensor): Tensor {
-  if (x instanceof Tensor) {
+  if (typeof x !== 'number') {
     if (x.backend !== like.backend) throw new Error(`tensors on different backends (${x.backend.name} and ${like.backend.name}); move one first`);
     return x;
   }
   const dtype = like.dtype === 'int32' && !Number.isInteger(x) ? 'float32' : like.dtype;
-  return new Tensor(like.backend.fill(1, x, dtype), [], dtype, like.backend);
+  return like.withStorage(like.backend.fill(1, x, dtype), [], dtype);
 }
 
 export function requireFloat(op: string, t: Tensor): void {
@@ -25,7 +25,7 @@ export function requireFloat(op: string, t: Tensor): void {
 }
 
 function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
-  return new Tensor(x.backend.unary(op, x.storage, x.size, x.dtype), x.shape, x.dtype, x.backend);
+  return x.withStorage(x.backend.unary(op, x.storage, x.size, x.dtype), x.shape, x.dtype);
 }
 
 /** Applies a unary primitive of the table and records its gradient rule. */
@@ -35,20 +35,20 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   const rule = unaryTable[op].grad;
   if (rule === 'zero') return record(y, op, [x], () => [x.zerosLike()]); // piecewise constant
   // g·f′(x) in one kernel (backward passes are not recorded: no gradients of gradients)
-  if (rule === 'pointwise') return record(y, op, [x], (g) => [new Tensor(x.backend.unaryGrad(op, x.storage, g.storage, x.size, x.dtype), x.shape, x.dtype, x.backend)]);
+  if (rule === 'pointwise') return record(y, op, [x], (g) => [x.withStorage(x.backend.unaryGrad(op, x.storage, g.storage, x.size, x.dtype), x.shape, x.dtype)]);
   return record(y, op, [x], (g) => [rule(x, y, g)]);
 }
 
 /** Applies a binary primitive of the table with broadcasting and type promotion, and records its gradient rule. */
 export function binary(op: BinaryOp, x: TensorLike, y: TensorLike): Tensor {
-  const like = x instanceof Tensor ? x : (y as Tensor);
+  const like = typeof x !== 'number' ? x : (y as Tensor);
   let a = lift(x, like);
   let b = lift(y, like);
   const dtype: DType = promote(a.dtype, b.dtype);
   if (a.dtype !== dtype) a = a.cast(dtype);
   if (b.dtype !== dtype) b = b.cast(dtype);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = new Tensor(a.backend.binary(op, a.storage, a.shape, b.storage, b.shape, shape, dtype), shape, dtype, a.backend);
+  const out = a.withStorage(a.backend.binary(op, a.storage, a.shape, b.storage, b.shape, shape, dtype), shape, dtype);
   const rule = binaryTable[op].grad;
   if (rule === null) return out;
   if (!isFloat(dtype)) throw new Error(`${op}: expected float tensors, got ${dtype}`);

@@ -1,7 +1,7 @@
 import { record } from '../autograd/engine.js';
 import type { ReduceOp } from '../backend/backend.js';
-import { fmt, normAxes, normAxis, sizeOf, type Shape } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { broadcastShapes, fmt, normAxes, normAxis, sameShape, sizeOf, type Shape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
 
 /**
  * Reduces `axes` keeping them as size-1 dims. Runs of adjacent axes are merged into one
@@ -23,7 +23,7 @@ function reduceKeep(op: ReduceOp, x: Tensor, axes: readonly number[]): Tensor {
     for (let k = first; k <= last; k++) shape[k] = 1;
     i = j + 1;
   }
-  return new Tensor(storage, shape, x.dtype, x.backend);
+  return x.withStorage(storage, shape, x.dtype);
 }
 
 function keptShape(shape: Shape, axes: readonly number[]): number[] {
@@ -87,12 +87,13 @@ function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined,
   const outer = sizeOf(x.shape.slice(0, a));
   const n = x.shape[a]!;
   const inner = sizeOf(x.shape.slice(a + 1));
-  const out = new Tensor(x.backend.argReduce(op, x.storage, outer, n, inner, x.dtype), keptShape(x.shape, [a]), 'int32', x.backend);
+  const out = x.withStorage(x.backend.argReduce(op, x.storage, outer, n, inner, x.dtype), keptShape(x.shape, [a]), 'int32');
   return finish(out, x, [a], keepdim);
 }
 
-/** Sums a broadcast gradient back to `shape` (the engine's one place for this). */
-export function reduceToShape(g: Tensor, shape: Shape): Tensor {
+/** Sums a broadcast gradient back to `shape`, a shape that broadcasts to g's (the engine unbroadcasts with it, in one place). */
+export function sumToSize(g: Tensor, shape: Shape): Tensor {
+  if (!sameShape(broadcastShapes('sumToSize', shape, g.shape), g.shape)) throw new Error(`sumToSize: ${fmt(shape)} does not broadcast to ${fmt(g.shape)}`);
   const lead = g.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) {
