@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
+import { PendingGradients } from './gradients.js';
 
 /**
  * Define-by-run reverse mode. Each op that sees an input requiring grad records a Node on
@@ -99,96 +100,37 @@ export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions =
     throw new Error(`backward: the seed gradient has shape ${fmt(seed.shape)} but the output has shape ${fmt(root.shape)}`);
   }
   const order = topoOrder(root);
-  const grads = new Map<Tensor, Tensor>();
-  const pool = new GradientPool(root, order, seed);
+  const pending = new PendingGradients(root, order, seed);
   withModes(false, true, () => {
-    const start = seed ?? root.onesLike();
-    grads.set(root, start);
-    pool.hold(start);
+    pending.add(root, seed ?? root.onesLike());
+    // 1. order: each node runs after every node that uses its output, so its gradient is complete
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
       const node = t.node as Node;
-      const g = grads.get(t);
-      grads.delete(t);
+      const g = pending.take(t);
       if (g === undefined) continue;
-      pool.drop(g);
+      // 2. the rule: the op's gradients of its inputs, in the broadcast output shape
       const needs = node.inputs.map((x) => x.requiresGrad);
       const inGrads = node.backward(g, needs);
-      const dead: Tensor[] = [g];
       node.inputs.forEach((x, k) => {
         const gk = inGrads[k];
         if (!needs[k] || gk == null) return;
         if (anomaly) checkNaN(gk, `${node.op}: the backward pass (gradient of input ${k})`);
-        const reduced = sameShape(gk.shape, x.shape) ? gk : gk.sumToSize(x.shape);
-        if (reduced !== gk) dead.push(gk);
-        if (x.node === null) {
-          accumulateLeaf(x, reduced);
-          pool.keep(x.grad!); // a rule may have passed its own gradient through to the leaf
-          if (x.grad !== reduced) dead.push(reduced);
-        } else if (x.node === RELEASED) throw new Error(`backward: ${node.op} reaches a tensor whose graph was already released`);
-        else {
-          const prev = grads.get(x);
-          const sum = prev === undefined ? reduced : prev.add(reduced);
-          if (prev !== undefined) {
-            pool.drop(prev);
-            dead.push(prev, reduced);
-          }
-          grads.set(x, sum);
-          pool.hold(sum);
-        }
+        // 3. unbroadcast: sum over the dims the forward pass broadcast x along
+        const dx = sameShape(gk.shape, x.shape) ? gk : gk.sumToSize(x.shape);
+        if (dx !== gk) pending.discard(gk);
+        // 4. accumulate: into a leaf's .grad, or into the pending gradient of an intermediate
+        if (x.node === null) pending.addToLeaf(x, dx);
+        else if (x.node === RELEASED) throw new Error(`backward: ${node.op} reaches a tensor whose graph was already released`);
+        else pending.add(x, dx);
       });
-      for (const d of dead) pool.release(d);
+      pending.flush();
       if (!options.retainGraph) {
         t.node = RELEASED;
         for (const x of node.scratch?.() ?? []) t.backend.release?.(x);
       }
     }
   });
-}
-
-/**
- * Hands the storage of consumed gradients back to the backend (`Backend.release`), so the
- * next backward reuses it instead of allocating. A storage is released only when no
- * pending gradient holds it (rules may pass a gradient through, or reshape it, which shares
- * storage) and it is none of: a tensor of the forward graph, the seed, a leaf's gradient.
- */
-class GradientPool {
-  private readonly held = new Map<unknown, number>();
-  private readonly kept = new Set<unknown>();
-
-  constructor(root: Tensor, order: readonly Tensor[], seed: Tensor | undefined) {
-    this.kept.add(root.storage);
-    if (seed !== undefined) this.kept.add(seed.storage);
-    for (const t of order) {
-      this.kept.add(t.storage);
-      const node = t.node;
-      if (node !== null && node !== RELEASED) for (const x of node.inputs) this.kept.add(x.storage);
-    }
-  }
-
-  hold(t: Tensor): void {
-    this.held.set(t.storage, (this.held.get(t.storage) ?? 0) + 1);
-  }
-
-  drop(t: Tensor): void {
-    const n = (this.held.get(t.storage) ?? 0) - 1;
-    if (n > 0) this.held.set(t.storage, n);
-    else this.held.delete(t.storage);
-  }
-
-  keep(t: Tensor): void {
-    this.kept.add(t.storage);
-  }
-
-  release(t: Tensor): void {
-    if (this.held.has(t.storage) || this.kept.has(t.storage)) return;
-    this.kept.add(t.storage); // released once
-    t.backend.release?.(t.storage);
-  }
-}
-
-function accumulateLeaf(x: Tensor, g: Tensor): void {
-  x.grad = x.grad === null ? (g.dtype === x.dtype ? g : g.cast(x.dtype)) : x.grad.add(g);
 }
 
 /** Nodes reachable from root, inputs before outputs (iterative DFS: deep graphs do not overflow the stack). */
