@@ -25,8 +25,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 const PACKAGES = ['tensor', 'pooling', 'vit'] as const;
 const TSC = join(repo, 'node_modules/typescript/bin/tsc');
-/** The bundle of a program that imports only @ggem/tensor, minified, may not grow past this. */
-const TENSOR_BUNDLE_LIMIT = 70 * 1024;
+/**
+ * The bundle of a program that imports only @ggem/tensor, minified, may not grow past this:
+ * 71 KB with the op tables' 43 elementwise ops (their gpu.js bodies are strings in the table),
+ * 61 KB with 24 before them.
+ */
+const TENSOR_BUNDLE_LIMIT = 80 * 1024;
 
 interface Result {
   grad: number[];

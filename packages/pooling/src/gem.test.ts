@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { full, Generator, randn, setGemSimd, tensor, type Tensor } from '@ggem/tensor';
+import { cpuBackend, full, Generator, randn, referenceBackend, tensor, withBackend, type Backend, type Tensor } from '@ggem/tensor';
 import { assertGradcheck } from '@ggem/tensor/testing';
 import { allowedGroups, gem, ggem, ggemComposed } from './index.js';
 
@@ -27,9 +27,8 @@ describe('ggem: identities', () => {
   it('large x at large p neither overflows nor loses its gradient, on the reference kernel too (max-scaled)', () => {
     // x^p overflows float32 at 100^40 and float64 at 3e4^100; y = M·(mean (x/M)^p)^(1/p) does not
     const cases: [string, 'float32' | 'float64', number, number][] = [['float32', 'float32', 100, 40], ['float64', 'float64', 3e4, 100]];
-    for (const simd of [true, false]) {
-      setGemSimd(simd);
-      try {
+    for (const backend of ['cpu', 'reference']) {
+      withBackend(backend, () => {
         for (const [what, dtype, scale, p] of cases) {
           for (const c of [3, 8]) { // 3 channels never take the SIMD kernel
             const g = new Generator(c);
@@ -41,16 +40,14 @@ describe('ggem: identities', () => {
                 const col = Array.from({ length: 5 }, (_, t) => xs[bi * 5 * c + t * c + j]!);
                 const m = Math.max(...col);
                 const want = m * (col.reduce((acc, v) => acc + (v / m) ** p, 0) / 5) ** (1 / p);
-                assert.ok(Math.abs(y.data[bi * c + j]! - want) <= 1e-4 * want, `${what}, C ${c}, SIMD ${simd}: y ${y.data[bi * c + j]} vs ${want}`);
+                assert.ok(Math.abs(y.data[bi * c + j]! - want) <= 1e-4 * want, `${what}, C ${c}, ${backend}: y ${y.data[bi * c + j]} vs ${want}`);
               }
             }
             y.sum().backward();
-            assert.ok(x.grad!.data.every(Number.isFinite), `${what}, C ${c}, SIMD ${simd}: finite gradient`);
+            assert.ok(x.grad!.data.every(Number.isFinite), `${what}, C ${c}, ${backend}: finite gradient`);
           }
         }
-      } finally {
-        setGemSimd(true);
-      }
+      });
     }
   });
   it('G = 1 equals gem, and equal p in every group equals gem', () => {
@@ -119,17 +116,15 @@ describe('ggem: the fused kernel equals the composition from primitives', () => 
       const rng = new Generator(seed);
       const x = randn(shape, { generator: rng, std: 2 });
       const p = tensor(Float32Array.from({ length: g }, () => 0.5 + 10 * rng.uniform()));
-      const run = (simd: boolean) => {
-        setGemSimd(simd);
-        const xr = x.detach().setRequiresGrad(true);
-        const pr = p.detach().setRequiresGrad(true);
+      const run = (backend: Backend) => {
+        const xr = x.to(backend).setRequiresGrad(true);
+        const pr = p.to(backend).setRequiresGrad(true);
         const y = ggem(xr, pr, { start });
-        y.mul(randn(y.shape, { generator: new Generator(2) })).sum().backward();
+        y.mul(randn(y.shape, { generator: new Generator(2) }).to(backend)).sum().backward();
         return [y.data, xr.grad!.data, pr.grad!.data];
       };
-      const ref = run(false);
-      const fast = run(true);
-      setGemSimd(true);
+      const ref = run(referenceBackend);
+      const fast = run(cpuBackend);
       close(fast[0]!, ref[0]!, 2e-6, 'y');
       fast[1]!.forEach((v, i) => assert.ok(Math.abs(v - ref[1]![i]!) <= 1e-5 * (1e-3 + Math.abs(ref[1]![i]!)), `dx[${i}] ${v} vs ${ref[1]![i]}`));
       fast[2]!.forEach((v, i) => assert.ok(Math.abs(v - ref[2]![i]!) <= 1e-4 * (1e-3 + Math.abs(ref[2]![i]!)), `dp[${i}] ${v} vs ${ref[2]![i]}`));
@@ -138,29 +133,22 @@ describe('ggem: the fused kernel equals the composition from primitives', () => 
 });
 
 describe('ggem: forwards that overlap', () => {
-  it('gives each backward its own forward state when forwards interleave (and across kernels)', () => {
+  it('gives each backward its own forward state when forwards interleave', () => {
     const make = (seed: number) => randn([2, 6, 8], { generator: new Generator(seed) });
-    const alone = (x: Tensor, backwardSimd: boolean) => {
+    const alone = (x: Tensor) => {
       const [xr, p] = [x.detach().setRequiresGrad(true), full([2], 3, { requiresGrad: true })];
-      const y = ggem(xr, p);
-      setGemSimd(backwardSimd);
-      y.sum().backward();
-      setGemSimd(true);
+      ggem(xr, p).sum().backward();
       return [...xr.grad!.data, ...p.grad!.data];
     };
     const [xa, xb] = [make(1), make(2)];
-    const [ra, rb] = [alone(xa, false), alone(xb, true)];
+    const [ra, rb] = [alone(xa), alone(xb)];
     const [a, b] = [xa.detach().setRequiresGrad(true), xb.detach().setRequiresGrad(true)];
     const [pa, pb] = [full([2], 3, { requiresGrad: true }), full([2], 3, { requiresGrad: true })];
     const ya = ggem(a, pa);
     const yb = ggem(b, pb); // overwrites a's state in the kernel's memory
     yb.sum().backward();
-    setGemSimd(false); // a's backward on the reference kernel, with r^p computed again
-    try {
-      ya.sum().backward();
-    } finally {
-      setGemSimd(true);
-    }
+    ya.sum().backward(); // with r^p computed again in the kernel's memory
+
     assert.deepEqual([...a.grad!.data, ...pa.grad!.data], ra);
     assert.deepEqual([...b.grad!.data, ...pb.grad!.data], rb);
   });
@@ -205,9 +193,8 @@ describe('ggem: numerics at the edges', () => {
     close(gem(flat, tensor([200])).data, flat.max(1).data, 1e-3, 'near-max');
   });
   it('a channel clamped everywhere gives y = eps and finite, zero p-gradients at p = 7.5 in float32', () => {
-    try {
-      for (const simd of [true, false]) {
-        setGemSimd(simd);
+    for (const backend of ['cpu', 'reference']) {
+      withBackend(backend, () => {
         const x = tensor([[[-1, 2], [-3, 0.5], [0, 1]]], { requiresGrad: true }); // channel 0 is <= eps everywhere
         const p = tensor([7.5], { requiresGrad: true });
         const y = gem(x, p, { eps: 1e-6 });
@@ -219,9 +206,7 @@ describe('ggem: numerics at the edges', () => {
         gem(x.detach(), p0).narrow(1, 0, 1).sum().backward();
         assert.equal(p0.grad!.item(), 0);
         assert.ok(Number.isFinite(yOnly0.data[1]!));
-      }
-    } finally {
-      setGemSimd(true);
+      });
     }
   });
   it('a p outside its bounds is clipped, never NaN', () => {

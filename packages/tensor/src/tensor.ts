@@ -1,5 +1,5 @@
-import { backward as runBackward, RELEASED, type BackwardOptions, type NodeSlot } from './autograd/engine.js';
-import { getBackend, type Backend } from './backend/backend.js';
+import { backward as runBackward, record, RELEASED, type BackwardOptions, type NodeSlot } from './autograd/engine.js';
+import { findBackend, getBackend, type Backend } from './backend/backend.js';
 import type { DType, TypedArray } from './dtype.js';
 import * as ew from './ops/elementwise.js';
 import { binary, unary } from './ops/primitive.js';
@@ -99,6 +99,18 @@ export class Tensor {
 
   /** The gradient of a broadcast, summed back to `shape` (PyTorch's `sum_to_size`): the engine unbroadcasts with it. */
   sumToSize(shape: Shape): Tensor { return red.sumToSize(this, shape); }
+
+  /**
+   * This tensor's values on another backend (a copy; the gradient flows back to this one),
+   * or this tensor when it is there already: `x.to('reference')`, `x.to(gpujsBackend)`.
+   */
+  to(backend: Backend | string): Tensor {
+    const be = typeof backend === 'string' ? findBackend(backend) : backend;
+    if (be === undefined) throw new Error(`to: unknown backend "${backend as string}"`);
+    if (be === this.backend) return this;
+    const out = new Tensor(be.fromArray(this.data.slice()), this.shape, this.dtype, be);
+    return record(out, 'to', [this], (g) => [g.to(this.backend)]);
+  }
 
   /** A tensor sharing this one's storage, cut from the graph. */
   detach(): Tensor {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { detectAnomaly, Generator, isGradEnabled, noGrad, randn, tensor, ones } from '../index.js';
-import { pooledBytes } from '../backend/cpu/pool.js';
+import { pooledBytes } from '../backend/reference/pool.js';
 
 describe('autograd engine', () => {
   it('accumulates gradients across backward calls and through shared inputs', () => {

@@ -1,6 +1,7 @@
 import type { DType, TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import { cpuBackend } from './cpu/index.js';
+import { referenceBackend } from './reference/index.js';
 import type { UnaryOp } from '../ops/tables/unary.js';
 import type { BinaryOp } from '../ops/tables/binary.js';
 
@@ -119,11 +120,12 @@ export type { BinaryOp } from '../ops/tables/binary.js';
 export type ReduceOp = 'sum' | 'max' | 'min';
 
 /**
- * The CPU backend is registered and active from the start, with no import-time call for a
- * bundler to drop (the packages declare `"sideEffects": false`).
+ * The CPU backend is registered and active from the start, and the reference backend
+ * registered (`setBackend('reference')`), with no import-time call for a bundler to drop
+ * (the packages declare `"sideEffects": false`).
  */
 let active: Backend = cpuBackend;
-const registry = new Map<string, Backend>([[cpuBackend.name, cpuBackend]]);
+const registry = new Map<string, Backend>([cpuBackend, referenceBackend].map((b) => [b.name, b]));
 
 export function registerBackend(backend: Backend): void {
   registry.set(backend.name, backend);
@@ -138,6 +140,17 @@ export function setBackend(name: string): void {
   const b = registry.get(name);
   if (b === undefined) throw new Error(`setBackend: unknown backend "${name}"; registered: ${[...registry.keys()].join(', ')}`);
   active = b;
+}
+
+/** Runs `fn` with `name` the backend new tensors are created on, and restores the one before, whatever `fn` does. */
+export function withBackend<T>(name: string, fn: () => T): T {
+  const prev = active;
+  setBackend(name);
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
 }
 
 export function findBackend(name: string): Backend | undefined {

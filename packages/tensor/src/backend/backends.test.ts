@@ -1,16 +1,16 @@
 /**
  * The op suite (test/op-cases.ts) on every backend that runs in Node, one suite
- * parametrised over them: the CPU backend; gpu.js in its cpu and webasm modes; gpu.js under
+ * parametrised over them: the reference backend (plain TypeScript) in float32; the CPU backend (WebAssembly SIMD); gpu.js in its cpu and webasm modes; gpu.js under
  * WebGPU's promise contract (a stand-in over its cpu mode); and gpu.js with each case's
  * kernels limited to a few cells (ops in chunks, tensors in pieces), in cpu mode and under
- * the stand-in. Values and gradients are compared with the CPU backend in float64, and after
+ * the stand-in. Values and gradients are compared with the reference backend in float64, and after
  * every case the target checks what ran (gpu.js switches backends silently). Chromium's
  * WebGL2 and WebGPU run the same cases (gpujs/browser.test.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { cpuBackend, Generator, randn, wasmFeatures, type Backend } from '../index.js';
+import { cpuBackend, Generator, randn, referenceBackend, wasmFeatures, type Backend } from '../index.js';
 import { createGpujsBackend, type GpujsBackend, type GpuLike } from '../gpujs.js';
 import { recordingGpu, webgpuStandIn } from '../testing/index.js';
 import { adamwSteps, caseInputs, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
@@ -60,6 +60,7 @@ function chunked(name: string, wrap: (g: GpuLike) => GpuLike): Target {
 }
 
 const targets: Target[] = [
+  { name: 'reference backend', backend: () => referenceBackend, ran: () => {} },
   {
     name: 'CPU backend',
     backend: () => cpuBackend,
@@ -96,7 +97,7 @@ for (const target of targets) {
       it(`${name}: values and gradients equal float64's`, async () => {
         await fc.assert(fc.asyncProperty(fc.integer(), async (seed) => {
           const inputs = caseInputs(shapes, domains, new Generator(seed));
-          const want = await valueAndGrads(cpuBackend, f, inputs.map((t) => t.cast('float64')));
+          const want = await valueAndGrads(referenceBackend, f, inputs.map((t) => t.cast('float64')));
           close(await valueAndGrads(be, f, inputs), want, 1e-5);
         }), { numRuns: 3 });
         target.ran(be);
@@ -112,7 +113,7 @@ for (const target of targets) {
           const x = randn(dims, { generator: g }).data as Float32Array;
           const p = Float32Array.from({ length: groups }, () => 1 + 4 * g.uniform());
           const gy = randn([3, 8], { generator: g }).data as Float32Array;
-          const want = await gemOutputs(cpuBackend, f64(x), dims, start, f64(p), f64(gy));
+          const want = await gemOutputs(referenceBackend, f64(x), dims, start, f64(p), f64(gy));
           close(await gemOutputs(gemBackend, x, dims, start, p, gy), want, 2e-5);
         }), { numRuns: 5 });
         target.ran(gemBackend);
@@ -122,7 +123,7 @@ for (const target of targets) {
     const trainBackend = target.backend(30);
     if (trainBackend !== undefined) {
       it('three AdamW steps of a small network follow float64\'s trajectory', async () => {
-        close(await adamwSteps(trainBackend), await adamwSteps(cpuBackend, 'float64'), 1e-4);
+        close(await adamwSteps(trainBackend), await adamwSteps(referenceBackend, 'float64'), 1e-4);
         target.ran(trainBackend);
       });
     }

@@ -7,7 +7,7 @@
  * compile error.
  */
 import type { Tensor } from '../../tensor.js';
-import { erf, erfcGpu, gelu, gelu64, geluGrad, geluGrad64, geluTanh, geluTanhGrad, round, sigmoid, softplus } from '../../backend/cpu/math.js';
+import { erf, erfcGpu, gelu, gelu64, geluGrad, geluGrad64, geluTanh, geluTanhGrad, round, sigmoid, softplus } from '../../backend/reference/math.js';
 import type { Domain } from './domain.js';
 
 export const unaryOps = [

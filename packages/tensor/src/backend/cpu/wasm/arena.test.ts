@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { cast, Generator, gelu, randn, setNnSimd, sum, tensor, type Tensor } from '../../../index.js';
+import { cast, Generator, gelu, randn, referenceBackend, sum, tensor, type Tensor } from '../../../index.js';
+import { on } from '../../../test/op-cases.js';
 import { features } from './features.js';
 
-/** Runs f with the SIMD kernels on, then off (the TypeScript reference), and returns both results. */
-function both<T>(f: () => T): [T, T] {
-  const on = f();
-  setNnSimd(false);
-  try {
-    return [on, f()];
-  } finally {
-    setNnSimd(true);
-  }
+/** f on the CPU backend (its SIMD kernels) and on the reference backend (plain TypeScript), on the same inputs. */
+function both<T>(f: (...xs: Tensor[]) => T, ...xs: Tensor[]): [T, T] {
+  return [f(...xs), f(...xs.map((x) => on(x, referenceBackend)))];
 }
 
 describe('SIMD elementwise and row-wise kernels (float32)', () => {
@@ -42,9 +37,9 @@ describe('SIMD elementwise and row-wise kernels (float32)', () => {
       const g = new Generator(seed);
       const a = randn([rows, 4 * d4], { generator: g });
       const b = randn([rows, 4 * d4], { generator: g });
-      const [s1, s2] = both(() => a.add(b).data);
+      const [s1, s2] = both((u, v) => u.add(v).data, a, b);
       s1.forEach((v, i) => assert.equal(v, s2[i]));
-      const [c1, c2] = both(() => sum(a, 0).data);
+      const [c1, c2] = both((u) => sum(u, 0).data, a);
       const c64 = sum(cast(a, 'float64'), 0).data;
       c1.forEach((v, i) => {
         assert.equal(v, c2[i], 'float64 sums in both');

@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../../dtype.js';
-import { allocate } from '../pool.js';
+import { allocate } from '../../reference/pool.js';
 import { buildModule } from './emit.js';
 import { features } from './features.js';
 import { elementwiseFunctions } from './elementwise-kernel.js';
@@ -81,19 +81,9 @@ export class Arena {
 }
 
 let arena: Arena | null | undefined;
-let enabled = true;
 
-/** The arena, or null where WebAssembly SIMD is missing or the kernels are switched off. */
+/** The arena, or null where WebAssembly SIMD is missing. */
 export function simdArena(): Arena | null {
-  if (!enabled) return null;
   if (arena === undefined) arena = features.simd ? new Arena() : null;
   return arena;
-}
-
-/**
- * Switches the SIMD GELU and attention kernels on (default, where available) or off, so
- * that tests can compare them with the TypeScript reference.
- */
-export function setNnSimd(on: boolean): void {
-  enabled = on;
 }

@@ -1,5 +1,5 @@
 import { Fn, I32, op, V128, type FuncDef } from './emit.js';
-import { ERFC_P } from '../math.js';
+import { ERFC_P } from '../../reference/math.js';
 import { exp, horner, v } from './vec.js';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { gemmReference } from '../matmul.js';
+import { gemmReference } from '../../reference/matmul.js';
 import { createWasmGemm, WasmGemm } from './gemm.js';
 import { availableKernels, features } from './index.js';
 import { getCpuMatmul, matmul as matmulOp, randn, setCpuMatmul, Generator } from '../../../index.js';

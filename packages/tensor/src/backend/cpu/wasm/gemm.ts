@@ -1,5 +1,5 @@
 import { nodeBuiltin } from '../../../platform.js';
-import type { Gemm } from '../matmul.js';
+import type { Gemm } from '../../reference/matmul.js';
 import { gemmModule, kernelNames, Slot, type KernelShape } from './kernel.js';
 
 const PAGE = 65536;

@@ -1,4 +1,4 @@
-import type { Gemm } from '../matmul.js';
+import type { Gemm } from '../../reference/matmul.js';
 import { nodeBuiltin } from '../../../platform.js';
 import { features } from './features.js';
 import { WasmGemm } from './gemm.js';
