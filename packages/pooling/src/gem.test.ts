@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cpuBackend, full, Generator, randn, referenceBackend, tensor, withBackend, type Backend, type Tensor } from '@ggem/tensor';
-import { assertGradcheck } from '@ggem/tensor/testing';
+import { assertGradcheck, withoutFusedKernels } from '@ggem/tensor/testing';
 import { allowedGroups, gem, ggem, ggemComposed } from './index.js';
 
 const RUNS = { numRuns: 25 };
@@ -224,5 +224,21 @@ describe('ggem: numerics at the edges', () => {
     assert.throws(() => ggem(randn([1, 2, 4]), full([5], 3)), /ggem: 5 groups do not fit 4 channels/);
     assert.throws(() => ggem(randn([2, 4]), full([1], 3)), /ggem: expected tokens of shape \[B, N, C\], got \[2, 4\]/);
     assert.throws(() => ggem(randn([1, 2, 4]), tensor([3, NaN])), /ggem: p is NaN \(group 1 of 2\)/);
+  });
+});
+
+describe('ggem on a backend without the fused kernel', () => {
+  it('equals the fused kernel in values and gradients (the scaled composition), with start, clamping and large p', () => {
+    const primitives = withoutFusedKernels(referenceBackend);
+    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g, 0.5, 60), fc.integer({ min: 0, max: n - 1 }))), ([x, p, start]) => {
+      const run = (backend: Backend) => {
+        const [xr, pr] = [x.to(backend).setRequiresGrad(true), p.to(backend).setRequiresGrad(true)];
+        const y = ggem(xr, pr, { start, pMax: 50 });
+        y.mul(randn(y.shape, { generator: new Generator(4) }).cast('float64').to(backend)).sum().backward();
+        return [y.data, xr.grad!.data, pr.grad!.data];
+      };
+      const [fused, composed] = [run(referenceBackend), run(primitives)];
+      fused.forEach((a, k) => close(composed[k]!, a, 1e-9, `output ${k}`, 1e-12));
+    }), RUNS);
   });
 });

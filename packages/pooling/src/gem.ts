@@ -1,5 +1,5 @@
-import { formatShape as fmt, record, Tensor } from '@ggem/tensor';
-import { checkGroups } from './groups.js';
+import { formatShape as fmt, record, type Tensor } from '@ggem/tensor';
+import { channelGroups, checkGroups } from './groups.js';
 
 export interface GemOptions {
   /** Inputs are clamped from below at eps (GeM is defined on positive inputs). Default 1e-6. */
@@ -44,12 +44,23 @@ export function ggem(x: Tensor, p: Tensor, options: GemOptions = {}): Tensor {
   }
   const pe = p.clamp(options.pMin ?? DEFAULT_P_MIN, options.pMax ?? DEFAULT_P_MAX).cast(x.dtype);
   const be = x.backend;
+  if (!be.gem || !be.gemBackward) return ggemScaled(x.narrow(1, start, n - start).clamp(eps), pe);
   const r = be.gem(x.storage, b, n, c, start, pe.storage, groups, eps, x.dtype);
-  const y = new Tensor(r.y, [b, c], x.dtype, be);
+  const y = x.withStorage(r.y, [b, c]);
   return record(y, 'ggem', [x, pe], (g) => {
-    const { gx, gp } = be.gemBackward(r.saved, g.storage, x.dtype);
-    return [new Tensor(gx, x.shape, x.dtype, be), new Tensor(gp, [groups], x.dtype, be)];
+    const { gx, gp } = be.gemBackward!(r.saved, g.storage, x.dtype);
+    return [x.withStorage(gx, x.shape), x.withStorage(gp, [groups])];
   });
+}
+
+/**
+ * GGeM from primitives, on a backend without the fused kernel: y = M·(mean_t (x/M)^p)^(1/p)
+ * with M the column max, a constant (y does not depend on it), so that x^p cannot overflow.
+ */
+function ggemScaled(xc: Tensor, p: Tensor): Tensor {
+  const pc = p.indexSelect(0, channelGroups(xc.shape[2]!, p.shape[0]!)); // [C]
+  const m = xc.max(1, true).detach();
+  return xc.div(m).pow(pc).mean(1).pow(pc.reciprocal()).mul(m.squeeze(1));
 }
 
 /** GeM: GGeM with one group; p has shape [1]. */

@@ -16,7 +16,7 @@ export * from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
 export { matmul, matmulT } from './ops/matmul.js';
 export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice, narrow, concat, stack, indexSelect } from './ops/movement.js';
-export { softmax, logSoftmax, layerNorm, attention, linear, crossEntropy, dropout, type CrossEntropyOptions } from './ops/nn.js';
+export { softmax, logSoftmax, layerNorm, attention, linear, crossEntropy, dropout, softmaxComposed, logSoftmaxComposed, layerNormComposed, attentionComposed, type CrossEntropyOptions } from './ops/nn.js';
 export { registerBackend, setBackend, getBackend, findBackend, withBackend, type Backend, type GemResult, type AttentionResult, type View, type UnaryOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
 export { cpuBackend } from './backend/cpu/index.js';
 export { referenceBackend } from './backend/reference/index.js';

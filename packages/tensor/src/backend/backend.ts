@@ -5,6 +5,9 @@ import { referenceBackend } from './reference/index.js';
 import type { UnaryOp } from '../ops/tables/unary.js';
 import type { BinaryOp } from '../ops/tables/binary.js';
 
+/** A backend: the primitives every op can be written with, and the fused kernels it may have. */
+export interface Backend<S = any> extends Primitives<S>, FusedKernels<S> {}
+
 /**
  * The narrow interface under every op. A backend owns the storage of its tensors (`S`:
  * a typed array for the CPU, a texture for gpu.js) and implements these kernels on it.
@@ -12,7 +15,7 @@ import type { BinaryOp } from '../ops/tables/binary.js';
  * new backend plugs in without touching op or model code. Shapes are always contiguous,
  * row-major; every kernel returns fresh storage and never mutates its inputs.
  */
-export interface Backend<S = any> {
+export interface Primitives<S = any> {
   readonly name: string;
   /** Takes ownership of `data`. */
   fromArray(data: TypedArray): S;
@@ -57,23 +60,31 @@ export interface Backend<S = any> {
   gather(x: S, outer: number, n: number, inner: number, idx: S, nIdx: number, dtype: DType): S;
   /** The adjoint of gather: `out[o, idx[j], i] += g[o, j, i]`. */
   scatterAdd(g: S, outer: number, n: number, inner: number, idx: S, nIdx: number, dtype: DType): S;
+}
 
+/**
+ * Fused kernels a backend may have. Every op that uses one is also written in ops/ as a
+ * composition of the primitives above, with its backward for free: a backend without the
+ * fused kernel runs the composition (tests check that both agree in values and gradients).
+ * Each kernel comes with its backward: a backend has both or neither.
+ */
+export interface FusedKernels<S = any> {
   /** Softmax (or log-softmax) along the middle axis of `[outer, n, inner]`. */
-  softmax(x: S, outer: number, n: number, inner: number, log: boolean, dtype: DType): S;
+  softmax?(x: S, outer: number, n: number, inner: number, log: boolean, dtype: DType): S;
   /** Gradient w.r.t. the input, from the output `y` and its gradient `g`. */
-  softmaxBackward(y: S, g: S, outer: number, n: number, inner: number, log: boolean, dtype: DType): S;
+  softmaxBackward?(y: S, g: S, outer: number, n: number, inner: number, log: boolean, dtype: DType): S;
   /** Normalises rows of `[rows, d]`; returns the output and per-row mean and 1/std for backward. */
-  layerNorm(x: S, weight: S | null, bias: S | null, rows: number, d: number, eps: number, dtype: DType): LayerNormResult<S>;
-  layerNormBackward(g: S, x: S, weight: S | null, mean: S, rstd: S, rows: number, d: number, dtype: DType): LayerNormGrads<S>;
+  layerNorm?(x: S, weight: S | null, bias: S | null, rows: number, d: number, eps: number, dtype: DType): LayerNormResult<S>;
+  layerNormBackward?(g: S, x: S, weight: S | null, mean: S, rstd: S, rows: number, d: number, dtype: DType): LayerNormGrads<S>;
 
   /**
    * Fused multi-head self-attention over a packed projection qkv `[b, n, 3·h·d]` (the last
    * axis laid out [3, h, d], as timm's): per head, P = softmax(scale · q kᵀ) and y = P v,
    * returned as y `[b, n, h·d]` and the probabilities P `[b, h, n, n]`.
    */
-  attention(qkv: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): AttentionResult<S>;
+  attention?(qkv: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): AttentionResult<S>;
   /** The gradient w.r.t. qkv `[b, n, 3·h·d]` from the output's gradient gy `[b, n, h·d]`. */
-  attentionBackward(qkv: S, probs: S, gy: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): S;
+  attentionBackward?(qkv: S, probs: S, gy: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): S;
 
   /**
    * Fused GeM / GGeM pooling over tokens [start, n) of x `[b, n, c]`:
@@ -81,9 +92,9 @@ export interface Backend<S = any> {
    * channel groups of ceil(c/groups) channels and p `[groups]` (already within its bounds).
    * Returns y `[b, c]` and what its backward needs.
    */
-  gem(x: S, b: number, n: number, c: number, start: number, p: S, groups: number, eps: number, dtype: DType): GemResult<S>;
+  gem?(x: S, b: number, n: number, c: number, start: number, p: S, groups: number, eps: number, dtype: DType): GemResult<S>;
   /** Gradients w.r.t. x `[b, n, c]` (zero on tokens before `start` and where x < eps) and p `[groups]`. */
-  gemBackward(saved: GemResult<S>['saved'], gy: S, dtype: DType): { gx: S; gp: S };
+  gemBackward?(saved: GemResult<S>['saved'], gy: S, dtype: DType): { gx: S; gp: S };
 }
 
 export interface GemResult<S> {

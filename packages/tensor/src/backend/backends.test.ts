@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cpuBackend, Generator, randn, referenceBackend, wasmFeatures, type Backend } from '../index.js';
 import { createGpujsBackend, type GpujsBackend, type GpuLike } from '../gpujs.js';
-import { recordingGpu, webgpuStandIn } from '../testing/index.js';
+import { recordingGpu, webgpuStandIn, withoutFusedKernels } from '../testing/index.js';
 import { adamwSteps, caseInputs, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
@@ -59,8 +59,12 @@ function chunked(name: string, wrap: (g: GpuLike) => GpuLike): Target {
   };
 }
 
+const primitivesOnly = withoutFusedKernels(referenceBackend);
+
 const targets: Target[] = [
   { name: 'reference backend', backend: () => referenceBackend, ran: () => {} },
+  // the narrow Backend: softmax, layer norm, attention and GeM as compositions of primitives
+  { name: 'reference backend without fused kernels', backend: () => primitivesOnly, ran: () => {} },
   {
     name: 'CPU backend',
     backend: () => cpuBackend,
@@ -105,7 +109,7 @@ for (const target of targets) {
     }
 
     const gemBackend = target.backend(48);
-    if (gemBackend !== undefined) {
+    if (gemBackend?.gem !== undefined) {
       it('fused GeM / GGeM (forward, x and p gradients) equal float64\'s', async () => {
         await fc.assert(fc.asyncProperty(fc.integer(), fc.constantFrom(1, 2, 4), fc.integer({ min: 0, max: 2 }), async (seed, groups, start) => {
           const g = new Generator(seed);

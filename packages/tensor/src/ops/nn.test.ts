@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { pooledBytes } from '../backend/reference/pool.js';
-import { attention, cast, crossEntropy, dropout, Generator, layerNorm, linear, logSoftmax, matmul, matmulT, randn, referenceBackend, softmax, tensor, type Tensor } from '../index.js';
+import { attention, attentionComposed, cast, cpuBackend, crossEntropy, dropout, Generator, layerNorm, layerNormComposed, linear, logSoftmax, logSoftmaxComposed, matmul, matmulT, randn, referenceBackend, softmax, softmaxComposed, tensor, type Tensor } from '../index.js';
 import { on } from '../test/op-cases.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
@@ -241,5 +241,42 @@ describe('layerNorm in float32 (WebAssembly SIMD)', () => {
       const c = run('float64');
       a.forEach((arr, k) => arr.forEach((v, i) => assert.ok(Math.abs(v - c[k]![i]!) < 1e-5 * (1 + Math.abs(c[k]![i]!)) * (k >= 2 ? Math.sqrt(rows) : 1), `output ${k} entry ${i}: ${v} vs ${c[k]![i]}`)));
     }), { numRuns: 30 });
+  });
+});
+
+describe('fused kernels equal their compositions of primitives (values and gradients)', () => {
+  /** f's value and the gradients of Σ f·w w.r.t. each input, on copies of the inputs. */
+  const run = (f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]) => {
+    const xs = inputs.map((t) => t.detach().setRequiresGrad(true));
+    const y = f(...xs);
+    y.mul(randn(y.shape, { generator: new Generator(3) }).cast(y.dtype).to(y.backend)).sum().backward();
+    return [y.data, ...xs.map((x) => x.grad!.data)];
+  };
+  const cases: [string, (...xs: Tensor[]) => Tensor, (...xs: Tensor[]) => Tensor, (g: Generator) => Tensor[]][] = [
+    ['softmax', (x) => softmax(x, 1), (x) => softmaxComposed(x, 1), (g) => [randn([3, 7, 2], { generator: g, std: 3 })]],
+    ['softmax over the last axis (the SIMD rows)', (x) => softmax(x), (x) => softmaxComposed(x), (g) => [randn([5, 8], { generator: g, std: 3 })]],
+    ['logSoftmax', (x) => logSoftmax(x, -1), (x) => logSoftmaxComposed(x, -1), (g) => [randn([4, 9], { generator: g, std: 3 })]],
+    ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), (x, w, b) => layerNormComposed(x, w, b, 1e-5), (g) => [randn([2, 3, 8], { generator: g }), randn([8], { generator: g }), randn([8], { generator: g })]],
+    ['layerNorm without an affine part', (x) => layerNorm(x, null, null), (x) => layerNormComposed(x, null, null), (g) => [randn([6, 5], { generator: g })]],
+    ['attention', (qkv) => attention(qkv, 2).y, (qkv) => attentionComposed(qkv, 2).y, (g) => [randn([2, 5, 3 * 2 * 4], { generator: g })]],
+  ];
+  for (const be of [cpuBackend, referenceBackend]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [name, fused, composed, make] of cases) {
+        it(`${name} on the ${be.name} backend in ${dtype}`, () => {
+          fc.assert(fc.property(fc.integer(), (seed) => {
+            const inputs = make(new Generator(seed)).map((t) => t.cast(dtype).to(be));
+            const [a, b] = [run(fused, inputs), run(composed, inputs)];
+            const tol = dtype === 'float64' ? 1e-12 : 2e-5;
+            a.forEach((arr, k) => arr.forEach((v, i) => assert.ok(Math.abs(v - b[k]![i]!) <= tol * (1 + Math.abs(b[k]![i]!)), `output ${k}[${i}]: fused ${v}, composed ${b[k]![i]}`)));
+          }), { numRuns: 5 });
+        });
+      }
+    }
+  }
+  it('attention\'s probabilities equal the composition\'s', () => {
+    const qkv = randn([2, 6, 3 * 3 * 2], { generator: new Generator(9) }).cast('float64');
+    const [a, b] = [attention(qkv, 3).probs.data, attentionComposed(qkv, 3).probs.data];
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-14));
   });
 });

@@ -8,12 +8,14 @@ import { matmulT } from './matmul.js';
 function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
   const a = normAxis(op, axis, x.rank);
+  const be = x.backend;
+  const fused = be.softmax && be.softmaxBackward;
+  if (!fused) return log ? logSoftmaxComposed(x, a) : softmaxComposed(x, a);
   const outer = sizeOf(x.shape.slice(0, a));
   const n = x.shape[a] ?? 1; // a 0-d tensor is one row of one: softmax 1, logSoftmax 0 (PyTorch)
   const inner = sizeOf(x.shape.slice(a + 1));
-  const be = x.backend;
-  const y = x.withStorage(be.softmax(x.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype);
-  return record(y, op, [x], (g) => [x.withStorage(be.softmaxBackward(y.storage, g.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype)]);
+  const y = x.withStorage(be.softmax!(x.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype);
+  return record(y, op, [x], (g) => [x.withStorage(be.softmaxBackward!(y.storage, g.storage, outer, n, inner, log, x.dtype), x.shape, x.dtype)]);
 }
 
 /** exp(x − max) / Σ exp(x − max) along `axis`: rows sum to 1, stable for inputs of 1e4. */
@@ -26,58 +28,102 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return softmaxImpl(x, axis, true);
 }
 
-/**
- * Layer normalisation over the last dim: (x − mean) / sqrt(var + eps) · weight + bias,
- * with the biased variance (as PyTorch). Fused forward and backward.
- */
-export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+/** Softmax from primitives (what a backend without the fused kernel runs); the max is a constant shift (softmax is invariant to it). */
+export function softmaxComposed(x: Tensor, axis = -1): Tensor {
+  const e = x.sub(x.max(axis, true).detach()).exp();
+  return e.div(e.sum(axis, true));
+}
+
+/** Log-softmax from primitives: z − ln Σ eᶻ with z = x − max. */
+export function logSoftmaxComposed(x: Tensor, axis = -1): Tensor {
+  const z = x.sub(x.max(axis, true).detach());
+  return z.sub(z.exp().sum(axis, true).log());
+}
+
+function checkLayerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null): number {
   const d = x.shape[x.rank - 1];
   if (d === undefined) throw new Error('layerNorm: expected a tensor of rank >= 1');
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
     if (p !== null && (p.rank !== 1 || p.shape[0] !== d)) throw new Error(`layerNorm: ${name} has shape ${fmt(p.shape)} but the input's last dim is ${d} (input ${fmt(x.shape)})`);
   }
   if (bias !== null && weight === null) throw new Error('layerNorm: a bias needs a weight');
-  const rows = x.size / d;
+  return d;
+}
+
+/**
+ * Layer normalisation over the last dim: (x − mean) / sqrt(var + eps) · weight + bias,
+ * with the biased variance (as PyTorch). Fused forward and backward where the backend has
+ * them, else `layerNormComposed`.
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const d = checkLayerNorm(x, weight, bias);
   const be = x.backend;
+  if (!be.layerNorm || !be.layerNormBackward) return layerNormComposed(x, weight, bias, eps);
+  const rows = x.size / d;
   const r = be.layerNorm(x.storage, weight?.storage ?? null, bias?.storage ?? null, rows, d, eps, x.dtype);
   const y = x.withStorage(r.y, x.shape, x.dtype);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record(y, 'layerNorm', inputs, (g) => {
-    const gr = be.layerNormBackward(g.storage, x.storage, weight?.storage ?? null, r.mean, r.rstd, rows, d, x.dtype);
+    const gr = be.layerNormBackward!(g.storage, x.storage, weight?.storage ?? null, r.mean, r.rstd, rows, d, x.dtype);
     const wrap = (s: unknown, shape: readonly number[]) => x.withStorage(s, shape, x.dtype);
     return [wrap(gr.gx, x.shape), wrap(gr.gw, [d]), wrap(gr.gb, [d])];
   });
 }
 
-/**
- * Fused multi-head self-attention over a packed projection qkv `[B, N, 3·D]`, the last axis
- * laid out [3, heads, D/heads] (timm's `qkv` Linear): per head, P = softmax(scale · q kᵀ)
- * and y = P v, with the heads side by side in y `[B, N, D]`. Equal to the composed
- * reshape / permute / matmul / softmax / matmul / permute, without their copies. Returns
- * y and the attention probabilities P `[B, heads, N, N]` (not differentiable), or null with
- * `{ probs: false }`: the backward keeps P either way, and when it is not returned the engine
- * reuses its storage once the backward has run (P is the largest activation of a small ViT).
- */
-export function attention(qkv: Tensor, numHeads: number, scale?: number, options?: { probs?: true }): { y: Tensor; probs: Tensor };
-export function attention(qkv: Tensor, numHeads: number, scale: number | undefined, options: { probs: boolean }): { y: Tensor; probs: Tensor | null };
-export function attention(qkv: Tensor, numHeads: number, scale?: number, { probs = true }: { probs?: boolean } = {}): { y: Tensor; probs: Tensor | null } {
+/** Layer norm from primitives: x̂ = (x − μ)·(σ² + eps)^(−½) over the last dim, then x̂·w + b. */
+export function layerNormComposed(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  checkLayerNorm(x, weight, bias);
+  const centred = x.sub(x.mean(-1, true));
+  const xh = centred.mul(centred.square().mean(-1, true).add(eps).rsqrt());
+  const scaled = weight === null ? xh : xh.mul(weight);
+  return bias === null ? scaled : scaled.add(bias);
+}
+
+function checkAttention(qkv: Tensor, numHeads: number): [b: number, n: number, dm: number, hd: number] {
   const [b, n, d3] = qkv.shape as [number, number, number];
   if (qkv.rank !== 3 || d3 % (3 * numHeads) !== 0 || !Number.isInteger(numHeads) || numHeads < 1) {
     throw new Error(`attention: expected qkv [B, N, 3·D] with D divisible by ${numHeads} heads, got ${fmt(qkv.shape)}`);
   }
-  const dm = d3 / 3;
-  const hd = dm / numHeads;
+  return [b, n, d3 / 3, d3 / 3 / numHeads];
+}
+
+/**
+ * Multi-head self-attention over a packed projection qkv `[B, N, 3·D]`, the last axis
+ * laid out [3, heads, D/heads] (timm's `qkv` Linear): per head, P = softmax(scale · q kᵀ)
+ * and y = P v, with the heads side by side in y `[B, N, D]`. Fused where the backend has
+ * the kernel (no permuted copies), else `attentionComposed`. Returns y and the attention
+ * probabilities P `[B, heads, N, N]` (not differentiable), or null with `{ probs: false }`:
+ * the backward keeps P either way, and when it is not returned the engine reuses its
+ * storage once the backward has run (P is the largest activation of a small ViT).
+ */
+export function attention(qkv: Tensor, numHeads: number, scale?: number, options?: { probs?: true }): { y: Tensor; probs: Tensor };
+export function attention(qkv: Tensor, numHeads: number, scale: number | undefined, options: { probs: boolean }): { y: Tensor; probs: Tensor | null };
+export function attention(qkv: Tensor, numHeads: number, scale?: number, { probs = true }: { probs?: boolean } = {}): { y: Tensor; probs: Tensor | null } {
+  const [b, n, dm, hd] = checkAttention(qkv, numHeads);
   const s = scale ?? hd ** -0.5;
   const be = qkv.backend;
+  if (!be.attention || !be.attentionBackward) {
+    const r = attentionComposed(qkv, numHeads, s);
+    return { y: r.y, probs: probs ? r.probs.detach() : null };
+  }
   const r = be.attention(qkv.storage, b, n, numHeads, hd, s, qkv.dtype);
   const y = record(
     qkv.withStorage(r.y, [b, n, dm], qkv.dtype),
     'attention',
     [qkv],
-    (g) => [qkv.withStorage(be.attentionBackward(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype)],
+    (g) => [qkv.withStorage(be.attentionBackward!(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype)],
     probs ? undefined : () => [r.probs],
   );
   return { y, probs: probs ? qkv.withStorage(r.probs, [b, numHeads, n, n], qkv.dtype) : null };
+}
+
+/** Attention from primitives: q, k, v as `[B, heads, N, D/heads]` views, P = softmax(scale · q kᵀ), y = P v with the heads side by side. */
+export function attentionComposed(qkv: Tensor, numHeads: number, scale?: number): { y: Tensor; probs: Tensor } {
+  const [b, n, dm, hd] = checkAttention(qkv, numHeads);
+  const heads = qkv.reshape([b, n, 3, numHeads, hd]).permute([2, 0, 3, 1, 4]); // [3, B, heads, N, hd]
+  const [q, k, v] = [0, 1, 2].map((i) => heads.narrow(0, i, 1).squeeze(0)) as [Tensor, Tensor, Tensor];
+  const p = softmax(matmulT(q, k, false, true).mul(scale ?? hd ** -0.5), -1);
+  return { y: p.matmul(v).permute([0, 2, 1, 3]).reshape([b, n, dm]), probs: p };
 }
 
 /**

@@ -2,3 +2,5 @@
 export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismatch } from './gradcheck.js';
 /** Test doubles for the gpu.js backend in Node: WebGPU's promise contract, and a GPU that records its largest kernel. */
 export { webgpuStandIn, recordingGpu, type WebgpuStandIn } from './gpujs.js';
+/** A backend without its fused kernels, so that tests can compare fused ops with their compositions. */
+export { withoutFusedKernels } from './primitives.js';

@@ -18,7 +18,7 @@
  */
 import type { DType, TypedArray } from '../../dtype.js';
 import { broadcastStrides, sameShape, sizeOf } from '../../shape.js';
-import { registerBackend, type Backend, type UnaryOp } from '../backend.js';
+import { registerBackend, type Backend, type FusedKernels, type Primitives, type UnaryOp } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import * as k from './kernels.js';
 
@@ -60,7 +60,7 @@ export interface GpujsOptions {
   maxCells?: number;
 }
 
-export interface GpujsBackend extends Backend<GpuStorage> {
+export interface GpujsBackend extends Primitives<GpuStorage>, Required<FusedKernels<GpuStorage>> {
   /** The gpu.js mode chosen (gpu.js falls back silently: check this and `kernelClasses`). */
   readonly mode: string;
   /** Class names of the gpu.js kernels that ran (WebGL2Kernel, WebAssemblyKernel, CPUKernel, ...). */
@@ -188,7 +188,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
   }
 
   /** Runs `name` of the CPU backend on host copies, reporting the op once. */
-  function cpu<K extends keyof Backend>(name: K, op = name as string): Backend[K] {
+  function cpu<K extends keyof Backend>(name: K, op = name as string): NonNullable<Backend[K]> {
     return ((...args: unknown[]) => {
       if (!fallbacks.has(op)) {
         fallbacks.add(op);
@@ -203,7 +203,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         throw new Error(`gpujs (${gpu.mode}): ${op} has no kernel here and returns several arrays, which cannot wait on values still being computed on the device`);
       }
       return deferred(Promise.all(storages.map(hostAsync)).then(call), storages, RESULT_CELLS[name]!(...args));
-    }) as Backend[K];
+    }) as unknown as NonNullable<Backend[K]>;
   }
   const wrapResult = (r: unknown): unknown => {
     if (ArrayBuffer.isView(r)) return hostStorage(r as TypedArray);
