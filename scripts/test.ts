@@ -20,6 +20,16 @@ function findTests(dir: string, out: string[] = []): string[] {
 }
 
 const files = ['packages', 'apps', 'tests', 'tools'].flatMap((d) => findTests(d)).sort();
-const args = ['--expose-gc', '--conditions=@ggem/source', '--import', 'tsx', '--import', './scripts/relaxed-simd.mjs', '--test', ...process.argv.slice(2), ...files];
+const args = [
+  '--expose-gc',
+  '--conditions=@ggem/source',
+  '--import',
+  'tsx',
+  '--import',
+  './scripts/relaxed-simd.mjs',
+  '--test',
+  ...process.argv.slice(2),
+  ...files,
+];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);

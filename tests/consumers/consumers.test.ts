@@ -58,11 +58,17 @@ async function tsc(config: object, name: string): Promise<void> {
 const strict = { strict: true, target: 'ES2022', skipLibCheck: false, rootDir: 'app' };
 
 before(async () => {
-  await exec('npm', ['run', 'build', '--', '--filter=@ggem/tensor', '--filter=@ggem/pooling', '--filter=@ggem/vit'], { cwd: repo, env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' } });
+  await exec('npm', ['run', 'build', '--', '--filter=@ggem/tensor', '--filter=@ggem/pooling', '--filter=@ggem/vit'], {
+    cwd: repo,
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
+  });
   root = mkdtempSync(join(tmpdir(), 'ggem-consumer-'));
   const packed = join(root, 'packed');
   mkdirSync(packed);
-  const { stdout } = await exec('npm', ['pack', '--json', '--pack-destination', packed, ...PACKAGES.flatMap((p) => ['-w', `@ggem/${p}`])], { cwd: repo, maxBuffer: 16 << 20 });
+  const { stdout } = await exec('npm', ['pack', '--json', '--pack-destination', packed, ...PACKAGES.flatMap((p) => ['-w', `@ggem/${p}`])], {
+    cwd: repo,
+    maxBuffer: 16 << 20,
+  });
   const list = JSON.parse(stdout) as { name: string; filename: string; files: { path: string }[] }[];
   tarballs = list.map((t) => ({ name: t.name, files: t.files.map((f) => f.path) }));
   for (const t of list) {
@@ -76,8 +82,20 @@ before(async () => {
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   // the Node build (tsc, nodenext) and the browser one (tsc, bundler resolution, no @types/node)
   await Promise.all([
-    tsc({ compilerOptions: { ...strict, module: 'nodenext', moduleResolution: 'nodenext', types: ['node'], outDir: 'dist-node' }, files: ['app/app.ts', 'app/node-main.ts'] }, 'node'),
-    tsc({ compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM'], types: [], outDir: 'dist-browser' }, files: ['app/app.ts', 'app/browser-main.ts', 'app/tensor-only.ts'] }, 'browser'),
+    tsc(
+      {
+        compilerOptions: { ...strict, module: 'nodenext', moduleResolution: 'nodenext', types: ['node'], outDir: 'dist-node' },
+        files: ['app/app.ts', 'app/node-main.ts'],
+      },
+      'node',
+    ),
+    tsc(
+      {
+        compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM'], types: [], outDir: 'dist-browser' },
+        files: ['app/app.ts', 'app/browser-main.ts', 'app/tensor-only.ts'],
+      },
+      'browser',
+    ),
   ]);
   reference = JSON.parse(await node('dist-node/node-main.js'));
 });
@@ -89,7 +107,8 @@ function assertSameResult(got: Result, what: string, tolerance: number): void {
   assert.deepEqual(got.grad, reference.grad, `${what}: x.grad`);
   const close = (a: number[], b: number[], name: string) => {
     assert.equal(a.length, b.length, `${what}: ${name} length`);
-    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= tolerance * (1 + Math.abs(b[i]!)), `${what}: ${name}[${i}] ${a[i]} vs the Node build's ${b[i]}`);
+    for (let i = 0; i < a.length; i++)
+      assert.ok(Math.abs(a[i]! - b[i]!) <= tolerance * (1 + Math.abs(b[i]!)), `${what}: ${name}[${i}] ${a[i]} vs the Node build's ${b[i]}`);
   };
   close([got.loss], [reference.loss], 'loss');
   close(got.logits, reference.logits, 'logits');
@@ -101,11 +120,14 @@ describe('consumer matrix: packed packages', () => {
   it('ship dist/, README and LICENSE only: no sources, tests, test helpers or source maps', () => {
     assert.deepEqual(tarballs.map((t) => t.name).sort(), PACKAGES.map((p) => `@ggem/${p}`).sort());
     for (const t of tarballs) {
-      const stray = t.files.filter((f) => !/^(dist\/.*\.(js|d\.ts)|README\.md|LICENSE|package\.json)$/.test(f) || /(\.test\.|(^|\/)test\/|browser-suite|op-cases)/.test(f));
+      const stray = t.files.filter(
+        (f) => !/^(dist\/.*\.(js|d\.ts)|README\.md|LICENSE|package\.json)$/.test(f) || /(\.test\.|(^|\/)test\/|browser-suite|op-cases)/.test(f),
+      );
       assert.deepEqual(stray, [], `${t.name} ships ${stray.join(', ')}`);
       for (const f of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts']) assert.ok(t.files.includes(f), `${t.name} lacks ${f}`);
       const pkg = JSON.parse(readFileSync(join(root, 'node_modules', t.name, 'package.json'), 'utf8'));
-      for (const field of ['license', 'repository', 'engines', 'keywords', 'files', 'main', 'types']) assert.ok(pkg[field] !== undefined, `${t.name}: package.json has no ${field}`);
+      for (const field of ['license', 'repository', 'engines', 'keywords', 'files', 'main', 'types'])
+        assert.ok(pkg[field] !== undefined, `${t.name}: package.json has no ${field}`);
     }
   });
 });
@@ -122,7 +144,10 @@ describe('consumer matrix: Node and TypeScript', () => {
     assertSameResult(JSON.parse(await node('app/require.cjs')), 'require', 0);
   });
   it('TypeScript with moduleResolution node10 (top-level types) type-checks the program', async () => {
-    await tsc({ compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'node10', lib: ['ES2022', 'DOM'], types: [], noEmit: true }, files: ['app/app.ts'] }, 'node10');
+    await tsc(
+      { compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'node10', lib: ['ES2022', 'DOM'], types: [], noEmit: true }, files: ['app/app.ts'] },
+      'node10',
+    );
   });
 });
 
@@ -135,7 +160,15 @@ const page = (script: string) => `<!doctype html><meta charset="utf-8"><title>co
 
 async function esbuildTarget(format: 'esm' | 'iife'): Promise<Build> {
   const dir = join(root, 'www', `esbuild-${format}`);
-  const r = await esbuild.build({ entryPoints: [join(root, 'dist-browser/browser-main.js')], bundle: true, minify: true, format, platform: 'browser', outfile: join(dir, 'app.js'), logLevel: 'silent' });
+  const r = await esbuild.build({
+    entryPoints: [join(root, 'dist-browser/browser-main.js')],
+    bundle: true,
+    minify: true,
+    format,
+    platform: 'browser',
+    outfile: join(dir, 'app.js'),
+    logLevel: 'silent',
+  });
   writeFileSync(join(dir, 'index.html'), page(format === 'esm' ? '<script type="module" src="./app.js"></script>' : '<script src="./app.js"></script>'));
   return { dir, warnings: r.warnings.map((w) => w.text) };
 }
@@ -182,7 +215,10 @@ async function rollupTarget(): Promise<Build> {
 /** No bundler: the page imports dist/ through an import map, served with node_modules. */
 async function importMapTarget(): Promise<Build> {
   const map = { imports: Object.fromEntries(PACKAGES.map((p) => [`@ggem/${p}`, `/node_modules/@ggem/${p}/dist/index.js`])) };
-  writeFileSync(join(root, 'importmap.html'), page(`<script type="importmap">${JSON.stringify(map)}</script><script type="module" src="/dist-browser/browser-main.js"></script>`));
+  writeFileSync(
+    join(root, 'importmap.html'),
+    page(`<script type="importmap">${JSON.stringify(map)}</script><script type="module" src="/dist-browser/browser-main.js"></script>`),
+  );
   return { dir: root, warnings: [] };
 }
 
@@ -228,11 +264,24 @@ describe('consumer matrix: bundlers and the browser', { skip: skipWithoutChromiu
   }
 
   it(`a program that imports only @ggem/tensor bundles under ${TENSOR_BUNDLE_LIMIT / 1024} KB minified, without gpu.js`, async () => {
-    const r = await esbuild.build({ entryPoints: [join(root, 'dist-browser/tensor-only.js')], bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent' });
+    const r = await esbuild.build({
+      entryPoints: [join(root, 'dist-browser/tensor-only.js')],
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
     const size = r.outputFiles[0]!.contents.length;
     const inputs = Object.keys(r.metafile.inputs);
     assert.ok(size < TENSOR_BUNDLE_LIMIT, `${(size / 1024).toFixed(1)} KB`);
-    assert.deepEqual(inputs.filter((f) => /gpu\.js|gpujs|parallel\//.test(f)), [], 'no gpu.js backend or Node-only module in the bundle');
+    assert.deepEqual(
+      inputs.filter((f) => /gpu\.js|gpujs|parallel\//.test(f)),
+      [],
+      'no gpu.js backend or Node-only module in the bundle',
+    );
     assert.deepEqual(r.warnings, []);
   });
 });

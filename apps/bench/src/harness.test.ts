@@ -14,10 +14,21 @@ describe('bench harness', () => {
       flop: 1e6,
       tolerance: 1e-6,
       impls: [
-        { engine: 'ours', setup: () => async () => (calls++, [1, 2, 3]) },
+        {
+          engine: 'ours',
+          setup: () => async () => {
+            calls++;
+            return [1, 2, 3];
+          },
+        },
         { engine: 'close peer', setup: () => async () => [1, 2, 3 + 1e-9] },
         { engine: 'wrong peer', setup: () => async () => [1, 2, 4] },
-        { engine: 'missing op', setup: () => { throw new Error('no gem kernel\nstack'); } },
+        {
+          engine: 'missing op',
+          setup: () => {
+            throw new Error('no gem kernel\nstack');
+          },
+        },
       ],
     };
     const rows = await runWorkload(w, { warmup: 1, reps: 3 }, () => {});
@@ -37,7 +48,14 @@ describe('bench harness', () => {
       budgetMs: 30,
       impls: [
         { engine: 'ours', setup: () => async () => [1] },
-        { engine: 'slow peer', setup: () => async () => { slow++; await new Promise((r) => setTimeout(r, 40)); return [1]; } },
+        {
+          engine: 'slow peer',
+          setup: () => async () => {
+            slow++;
+            await new Promise((r) => setTimeout(r, 40));
+            return [1];
+          },
+        },
       ],
     };
     const rows = await runWorkload(w, { warmup: 2, reps: 5 }, () => {});
@@ -52,7 +70,7 @@ describe('steady (engines in their own process)', () => {
     let calls = 0;
     let ms = 10;
     const run = steady(async () => ({ result: [++calls], ms }));
-    assert.deepEqual((await run()).result, [1], 'the first run (the check) is the engine\'s first');
+    assert.deepEqual((await run()).result, [1], "the first run (the check) is the engine's first");
     const t0 = performance.now();
     await run();
     assert.ok(performance.now() - t0 >= STEADY_WARM_MS && calls > 2, `untimed runs for ${STEADY_WARM_MS} ms before a short one (${calls} calls)`);

@@ -102,7 +102,9 @@ export function steady(run: () => Promise<Timed>): () => Promise<Timed> {
   let last: number | undefined;
   return async () => {
     const t0 = performance.now();
-    if (last !== undefined && last < STEADY_UNDER_MS) do await run(); while (performance.now() - t0 < STEADY_WARM_MS);
+    if (last !== undefined && last < STEADY_UNDER_MS)
+      do await run();
+      while (performance.now() - t0 < STEADY_WARM_MS);
     const out = await run();
     last = out.ms;
     return out;
@@ -151,7 +153,15 @@ export async function runWorkload(w: Workload, opts: { warmup: number; reps: num
     const s = stats(run.times);
     const gflops = w.flop > 0 ? w.flop / (s.median * 1e6) : undefined;
     const mem = run.peakMB !== undefined ? `, peak RSS ${run.peakMB.toFixed(0)} MB` : '';
-    log(`  ${w.name} ${run.impl.engine}: median ${s.median.toFixed(2)} ms (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)})${gflops ? `, ${gflops.toFixed(1)} GFLOP/s` : ''}${mem}`);
-    return { workload: w.name, engine: run.impl.engine, stats: s, ...(gflops !== undefined ? { gflops } : {}), ...(run.peakMB !== undefined ? { peakMB: run.peakMB } : {}) };
+    log(
+      `  ${w.name} ${run.impl.engine}: median ${s.median.toFixed(2)} ms (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)})${gflops ? `, ${gflops.toFixed(1)} GFLOP/s` : ''}${mem}`,
+    );
+    return {
+      workload: w.name,
+      engine: run.impl.engine,
+      stats: s,
+      ...(gflops !== undefined ? { gflops } : {}),
+      ...(run.peakMB !== undefined ? { peakMB: run.peakMB } : {}),
+    };
   });
 }

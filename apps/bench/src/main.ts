@@ -25,11 +25,13 @@ import { vitForwardWorkload, vitStepWorkload } from './workloads/vit.js';
 
 enableRelaxedSimd(); // Node 20: the kernels' FMA, as on Node 22 and in browsers
 
-const positive = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
-  return n;
-};
+const positive =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
 
 const o = new Command()
   .name('ggem-bench')
@@ -37,7 +39,7 @@ const o = new Command()
   .option('--quick', 'small sizes and few repetitions (a smoke test)')
   .option('--reps <n>', 'timed repetitions per engine (default 15, quick 3)', positive('--reps'))
   .option('--only <text>', 'only the workloads whose name contains this')
-  .option('--in-process', 'every engine in this process (peak memory only from PyTorch\'s peer); by default each runs in a child process of its own')
+  .option('--in-process', "every engine in this process (peak memory only from PyTorch's peer); by default each runs in a child process of its own")
   .option('--out <dir>', 'where latest.json and latest.md go', fileURLToPath(new URL('../../../docs/bench', import.meta.url)))
   .option('--serve <workload::engine>', '(internal) the child process that runs one engine of one workload')
   .parse()
@@ -78,23 +80,29 @@ if (o.serve !== undefined) {
   const reps = o.reps ?? (quick ? 3 : 15);
   const selected = catalogue.filter(([n]) => o.only === undefined || n.includes(o.only));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, node ${process.version}`;
-  const where = o.inProcess ? 'every engine in one process' : `each engine in its own process (a run under ${STEADY_UNDER_MS / 1000} s timed after ${STEADY_WARM_MS} ms of untimed ones)`;
+  const where = o.inProcess
+    ? 'every engine in one process'
+    : `each engine in its own process (a run under ${STEADY_UNDER_MS / 1000} s timed after ${STEADY_WARM_MS} ms of untimed ones)`;
   console.log(`bench: ${selected.length} workloads, ${reps} repetitions after warm-up, ${where}, ${machine}`);
   const rows: Row[] = [];
   const script = fileURLToPath(import.meta.url);
   for (const [key, make] of selected) {
     const w = make();
     // engines that already run in a process of their own (PyTorch) report their memory themselves
-    if (!o.inProcess) w.impls = w.impls.map((i) => (i.peakMB ? i : isolated(i.engine, script, [...(quick ? ['--quick'] : []), '--serve', `${key}::${i.engine}`])));
+    if (!o.inProcess)
+      w.impls = w.impls.map((i) => (i.peakMB ? i : isolated(i.engine, script, [...(quick ? ['--quick'] : []), '--serve', `${key}::${i.engine}`])));
     rows.push(...(await runWorkload(w, { warmup: quick ? 1 : 3, reps }, console.log)));
     save(rows, machine, reps, where);
   }
-  console.log('\n' + render(rows));
+  console.log(`\n${render(rows)}`);
 }
 
 function save(rows: Row[], machine: string, reps: number, where: string): void {
   mkdirSync(o.out, { recursive: true });
   writeFileSync(`${o.out}/latest.json`, JSON.stringify({ date: new Date().toISOString(), machine, reps, where, rows }, null, 2));
   const memory = o.inProcess ? '' : `; peak RSS of the process that ran the engine's workload (setup, check, warm-up and timed runs)`;
-  writeFileSync(`${o.out}/latest.md`, `Machine: ${machine}; ${reps} timed repetitions after warm-up, engines alternated, ${where}${memory}.\n\n${render(rows)}\n`);
+  writeFileSync(
+    `${o.out}/latest.md`,
+    `Machine: ${machine}; ${reps} timed repetitions after warm-up, engines alternated, ${where}${memory}.\n\n${render(rows)}\n`,
+  );
 }

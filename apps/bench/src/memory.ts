@@ -15,11 +15,16 @@ enableRelaxedSimd();
 
 const o = new Command()
   .name('ggem-bench-memory')
-  .option('--steps <n>', 'training steps', (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 100) throw new InvalidArgumentError(`--steps must be an integer >= 100, got '${v}'`);
-    return n;
-  }, 1000)
+  .option(
+    '--steps <n>',
+    'training steps',
+    (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 100) throw new InvalidArgumentError(`--steps must be an integer >= 100, got '${v}'`);
+      return n;
+    },
+    1000,
+  )
   .parse()
   .opts<{ steps: number }>();
 
@@ -43,8 +48,13 @@ for (let step = 1; step <= o.steps; step++) {
   await new Promise((r) => setImmediate(r));
   peak = Math.max(peak, rssMB());
   if (step === 100) at100 = peak;
-  if (step % 100 === 0) console.log(`step ${step}: loss ${loss.item().toFixed(4)}, RSS ${rssMB().toFixed(0)} MB, peak ${peak.toFixed(0)} MB, ${((performance.now() - t0) / step).toFixed(0)} ms/step`);
+  if (step % 100 === 0)
+    console.log(
+      `step ${step}: loss ${loss.item().toFixed(4)}, RSS ${rssMB().toFixed(0)} MB, peak ${peak.toFixed(0)} MB, ${((performance.now() - t0) / step).toFixed(0)} ms/step`,
+    );
 }
 const growth = peak / at100 - 1;
-console.log(`peak RSS after 100 steps ${at100.toFixed(0)} MB, after ${o.steps} ${peak.toFixed(0)} MB: ${(100 * growth).toFixed(1)} % (bar: within 10 %) ${growth <= 0.1 ? 'PASS' : 'FAIL'}`);
+console.log(
+  `peak RSS after 100 steps ${at100.toFixed(0)} MB, after ${o.steps} ${peak.toFixed(0)} MB: ${(100 * growth).toFixed(1)} % (bar: within 10 %) ${growth <= 0.1 ? 'PASS' : 'FAIL'}`,
+);
 process.exitCode = growth <= 0.1 ? 0 : 1;

@@ -14,7 +14,13 @@ describe('bench report', () => {
       row('step', 'jax-js', 700),
       { workload: 'step', engine: 'js-pytorch', note: 'failed: lacks ops' },
     ]);
-    const ratio = (engine: string) => md.split('\n').find((l) => l.includes(`| ${engine} |`))!.split('|').at(-2)!.trim();
+    const ratio = (engine: string) =>
+      md
+        .split('\n')
+        .find((l) => l.includes(`| ${engine} |`))!
+        .split('|')
+        .at(-2)!
+        .trim();
     assert.equal(ratio('ggem (wasm-relaxed-simd, 1 core)'), '2.00×');
     assert.equal(ratio('tfjs-wasm'), '2.50×');
     assert.equal(ratio('ggem on gpu.js (webasm)'), '0.50×');

@@ -7,7 +7,7 @@ export function render(rows: Row[]): string {
     `|---|---|---:|---:|---:|---:|---:|---:|`,
     ...rows.map((r) => {
       const ours = Math.min(...rows.filter((x) => x.workload === r.workload && isOurs(x.engine) && x.stats).map((x) => x.stats!.median));
-      const ratio = r.stats && Number.isFinite(ours) ? (r.stats.median / ours).toFixed(2) + '×' : '';
+      const ratio = r.stats && Number.isFinite(ours) ? `${(r.stats.median / ours).toFixed(2)}×` : '';
       return r.stats
         ? `| ${r.workload} | ${r.engine} | ${r.stats.median.toFixed(2)} | ${r.stats.min.toFixed(2)} | ${r.stats.max.toFixed(2)} | ${r.gflops?.toFixed(1) ?? ''} | ${r.peakMB?.toFixed(0) ?? ''} | ${ratio} |`
         : `| ${r.workload} | ${r.engine} | — | | | | | ${r.note} |`;

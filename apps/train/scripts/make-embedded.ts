@@ -30,7 +30,10 @@ function balanced(s: Split, perClass: number): { images: Uint8Array; labels: Uin
 }
 
 const full = loadData('full');
-for (const [prefix, s] of [['train', full.train], ['t10k', full.test]] as const) {
+for (const [prefix, s] of [
+  ['train', full.train],
+  ['t10k', full.test],
+] as const) {
   const b = balanced(s, PER_CLASS[prefix]);
   writeFileSync(join(EMBEDDED_DIR, `${prefix}-images-idx3-ubyte.gz`), gzipSync(encodeIdx([b.count, s.height, s.width], b.images), { level: 9 }));
   writeFileSync(join(EMBEDDED_DIR, `${prefix}-labels-idx1-ubyte.gz`), gzipSync(encodeIdx([b.count], b.labels), { level: 9 }));

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { tensor, type GeneratorState, type Module, type optim, type Tensor, type TypedArray } from '@ggem/tensor';
+import { tensor, type GeneratorState, type optim, type Tensor, type TypedArray, type AnyModule } from '@ggem/tensor';
 import { modelMetadata, type VisionTransformer } from '@ggem/vit';
 import { readSafetensorsFile, writeSafetensorsFile } from '@ggem/vit/node';
 
@@ -22,7 +22,14 @@ export interface CheckpointState {
 
 const LATEST = 'latest.json';
 
-const HINTS: Record<string, string> = { EROFS: 'a read-only file system', EACCES: 'permission denied', EPERM: 'not permitted', ENOSPC: 'no space left on the device', ENOTDIR: 'a file stands where a folder should', ENOENT: 'the file system does not allow it there' };
+const HINTS: Record<string, string> = {
+  EROFS: 'a read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  ENOSPC: 'no space left on the device',
+  ENOTDIR: 'a file stands where a folder should',
+  ENOENT: 'the file system does not allow it there',
+};
 
 /** A file-system error in words, with its code: `no space left on the device, ENOSPC`. */
 function why(e: unknown): string {
@@ -66,16 +73,19 @@ function syncDir(path: string): void {
 }
 
 /** The optimizer's buffers (keyed by position, `group.index.buffer`) keyed by parameter name, `name:buffer`. */
-const namesOf = (model: Module<any, any>) => new Map<Tensor, string>(model.namedParameters().map(([n, p]) => [p, n]));
+const namesOf = (model: AnyModule) => new Map<Tensor, string>(model.namedParameters().map(([n, p]) => [p, n]));
 
-function byName(buffers: Record<string, TypedArray>, opt: optim.Optimizer, model: Module<any, any>): Record<string, TypedArray> {
+function byName(buffers: Record<string, TypedArray>, opt: optim.Optimizer, model: AnyModule): Record<string, TypedArray> {
   const names = namesOf(model);
-  return Object.fromEntries(Object.entries(buffers).map(([k, v]) => {
-    const [gi, pi, ...rest] = k.split('.');
-    const name = names.get(opt.groups[Number(gi)]?.params[Number(pi)]!);
-    if (name === undefined) throw new Error(`saveCheckpoint: optimizer buffer ${k} belongs to no parameter of the model`);
-    return [`${name}:${rest.join('.')}`, v];
-  }));
+  return Object.fromEntries(
+    Object.entries(buffers).map(([k, v]) => {
+      const [gi, pi, ...rest] = k.split('.');
+      const param = opt.groups[Number(gi)]?.params[Number(pi)];
+      const name = param && names.get(param);
+      if (name === undefined) throw new Error(`saveCheckpoint: optimizer buffer ${k} belongs to no parameter of the model`);
+      return [`${name}:${rest.join('.')}`, v];
+    }),
+  );
 }
 
 /**
@@ -84,13 +94,15 @@ function byName(buffers: Record<string, TypedArray>, opt: optim.Optimizer, model
  * the wrong ones; every buffer must name a parameter `opt` trains and have its size, and a
  * trained run must have them.
  */
-export function optimizerState(saved: optim.OptimizerState, opt: optim.Optimizer, model: Module<any, any>, path: string): optim.OptimizerState {
+export function optimizerState(saved: optim.OptimizerState, opt: optim.Optimizer, model: AnyModule, path: string): optim.OptimizerState {
   const where = new Map<string, [string, Tensor]>();
   const names = namesOf(model);
-  opt.groups.forEach((g, gi) => g.params.forEach((p, pi) => {
-    const name = names.get(p);
-    if (name !== undefined) where.set(name, [`${gi}.${pi}`, p]);
-  }));
+  opt.groups.forEach((g, gi) =>
+    g.params.forEach((p, pi) => {
+      const name = names.get(p);
+      if (name !== undefined) where.set(name, [`${gi}.${pi}`, p]);
+    }),
+  );
   const buffers: Record<string, TypedArray> = {};
   for (const [k, v] of Object.entries(saved.buffers)) {
     const at = k.lastIndexOf(':');
@@ -100,7 +112,8 @@ export function optimizerState(saved: optim.OptimizerState, opt: optim.Optimizer
     if (v.length !== slot[1].size) throw new Error(`${path}: optimizer buffer '${k}' has ${v.length} values, the parameter ${slot[1].size}`);
     buffers[`${slot[0]}.${buf}`] = v;
   }
-  if (saved.step > 0 && Object.keys(buffers).length === 0 && where.size > 0) throw new Error(`${path}: optimizer.safetensors holds no optimizer state after ${saved.step} steps`);
+  if (saved.step > 0 && Object.keys(buffers).length === 0 && where.size > 0)
+    throw new Error(`${path}: optimizer.safetensors holds no optimizer state after ${saved.step} steps`);
   return { ...saved, buffers };
 }
 
@@ -123,14 +136,19 @@ export async function saveCheckpoint(dir: string, model: VisionTransformer, opt:
   for (const f of readdirSync(dir)) if (/^epoch-\d+\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
   const { buffers, ...optimizer } = opt.stateDict();
   const named = byName(buffers, opt, model);
-  const bad = nonFinite([...model.namedParameters().map(([k, p]) => [`parameter ${k}`, p.data] as const), ...Object.entries(named).map(([k, v]) => [`optimizer buffer ${k}`, v] as const)]);
+  const bad = nonFinite([
+    ...model.namedParameters().map(([k, p]) => [`parameter ${k}`, p.data] as const),
+    ...Object.entries(named).map(([k, v]) => [`optimizer buffer ${k}`, v] as const),
+  ]);
   if (bad !== null) throw new Error(`saveCheckpoint: ${bad}; epoch ${state.epoch} is not saved (the last good checkpoint stays)`);
   const name = `epoch-${state.epoch}`;
   const tmp = join(dir, `${name}.tmp-${process.pid}`);
   try {
     mkdirSync(tmp);
     await writeSafetensorsFile(join(tmp, 'model.safetensors'), model.stateDict(), { ...modelMetadata(model), format: 'pt', epoch: String(state.epoch) });
-    await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)])), { keys: 'parameter-name:buffer' });
+    await writeSafetensorsFile(join(tmp, 'optimizer.safetensors'), Object.fromEntries(Object.entries(named).map(([k, v]) => [k, tensor(v)])), {
+      keys: 'parameter-name:buffer',
+    });
     writeDurably(join(tmp, 'state.json'), JSON.stringify({ ...state, optimizer }, null, 1));
     syncDir(tmp);
   } catch (e) {
@@ -166,7 +184,8 @@ export async function loadLatestCheckpoint(dir: string): Promise<LoadedCheckpoin
   } catch (e) {
     throw new Error(`${pointer}: cannot read the checkpoint pointer (${(e as Error).message}); expected {"epoch": N, "dir": "epoch-N"}`);
   }
-  if (typeof name !== 'string' || !/^epoch-\d+$/.test(name)) throw new Error(`${pointer}: expected {"epoch": N, "dir": "epoch-N"}, got ${readFileSync(pointer, 'utf8').slice(0, 80) || 'an empty file'}`);
+  if (typeof name !== 'string' || !/^epoch-\d+$/.test(name))
+    throw new Error(`${pointer}: expected {"epoch": N, "dir": "epoch-N"}, got ${readFileSync(pointer, 'utf8').slice(0, 80) || 'an empty file'}`);
   const path = join(dir, name);
   let state: CheckpointState & { optimizer: Omit<optim.OptimizerState, 'buffers'> };
   try {

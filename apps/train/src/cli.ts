@@ -18,53 +18,109 @@ import { train } from './train.js';
 
 enableRelaxedSimd(); // Node 20: the kernels' FMA, as on Node 22 and in browsers
 
-const int = (name: string, min: number, max = 2 ** 31 - 1) => (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
-  return n;
-};
-const num = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`${name} must be ${what}, got '${v}'`);
-  return n;
-};
+const int =
+  (name: string, min: number, max = 2 ** 31 - 1) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
+    return n;
+  };
+const num =
+  (name: string, check: (n: number) => boolean, what: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`${name} must be ${what}, got '${v}'`);
+    return n;
+  };
 
 /** The options of a training run, shared by `train` and `compare`. */
 function withTrainOptions(cmd: Command): Command {
   return cmd
-  .addOption(new Option('--task <task>', 'classify (10 classes) or retrieval (Norm-softmax on classes 0-4, retrieve among 5-9)').choices(['classify', 'retrieval']).default(defaults.task))
-  .option('--temperature <x>', 'Norm-softmax temperature (retrieval)', num('--temperature', (n) => n > 0, '> 0'), defaults.temperature)
-  .addOption(new Option('--preset <name>', 'model preset').choices(Object.keys(presets)).default(defaults.preset))
-  .option('--patch <n>', 'patch size (overrides the preset\'s 4)', int('--patch', 1, 28), defaults.patch)
-  .option('--dim <n>', 'embedding width D', int('--dim', 1, 4096))
-  .option('--depth <n>', 'number of blocks', int('--depth', 1, 64))
-  .option('--heads <n>', 'attention heads (must divide D)', int('--heads', 1, 4096))
-  .option('--mlp-ratio <x>', 'MLP hidden width / D', num('--mlp-ratio', (n) => n > 0, '> 0'))
-  .addOption(new Option('--pooling <name>', 'pooling').choices([...poolingNames]).default(defaults.pooling))
-  .option('--groups <n>', 'GGeM groups (default: the number of heads; must leave no group empty)', int('--groups', 1))
-  .option('--p <x>', 'initial p of gem / ggem', num('--p', (n) => n > 0, '> 0'), defaults.p)
-  .option('--fixed-p', 'keep p fixed (default: trainable)')
-  .option('--p-lr-scale <x>', `learning rate of a trainable p as a multiple of --lr (default ${P_LR_SCALE}; at the weights' rate p barely moves in short runs)`, num('--p-lr-scale', (n) => n > 0, '> 0'))
-  .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
-  .option('--batch-size <n>', 'batch size', int('--batch-size', 1, 65536), defaults.batchSize)
-  .option('--lr <x>', 'peak learning rate (AdamW)', num('--lr', (n) => n > 0, '> 0'), defaults.lr)
-  .option('--weight-decay <x>', 'decoupled weight decay (not on biases, norms, embeddings, p)', num('--weight-decay', (n) => n >= 0, '>= 0'), defaults.weightDecay)
-  .option('--warmup-epochs <x>', 'linear warmup length in epochs, then cosine', num('--warmup-epochs', (n) => n >= 0, '>= 0'), defaults.warmupEpochs)
-  .option('--label-smoothing <x>', 'label smoothing', num('--label-smoothing', (n) => n >= 0 && n < 1, 'in [0, 1)'), defaults.labelSmoothing)
-  .option('--clip <x>', 'gradient-norm clipping (0: off)', num('--clip', (n) => n >= 0, '>= 0'), defaults.clip)
-  .option('--seed <n>', 'seed of the initialisation, data order and augmentation', int('--seed', 0, Number.MAX_SAFE_INTEGER), defaults.seed)
-  .option('--data <which>', "'embedded', 'full' or a folder with the IDX files", defaults.data)
-  .option('--limit <n>', 'use only the first n training images (0: all)', int('--limit', 0), defaults.limit)
-  .option('--test-limit <n>', 'use only the first n test images (0: all)', int('--test-limit', 0), defaults.testLimit)
-  .option('--crop-pad <n>', 'random crop after padding by n pixels (0: off)', int('--crop-pad', 0), defaults.cropPad)
-  .option('--flip', 'random horizontal flips')
-  .option('--freeze-blocks <k>', 'freeze the embeddings and the first k blocks (k = depth: linear probe)', int('--freeze-blocks', 0), defaults.freezeBlocks)
-  .option('--init-from <file>', 'start from these weights (another pooling loads what fits)')
-  .option('--resume', 'continue the run in --out from its latest checkpoint')
-  .option('--stop-after <n>', 'stop after n epochs of this invocation (continue later with --resume)', int('--stop-after', 0), defaults.stopAfter)
-  .option('--knn-k <n>', 'k of the k-NN evaluation', int('--knn-k', 1), defaults.knnK)
-  .option('--out <dir>', `where checkpoints, metrics and the result go (each new run replaces the default ${defaults.out}; another folder that holds a run needs --resume or --overwrite)`, defaults.out)
-  .option('--overwrite', 'replace the run already in --out');
+    .addOption(
+      new Option('--task <task>', 'classify (10 classes) or retrieval (Norm-softmax on classes 0-4, retrieve among 5-9)')
+        .choices(['classify', 'retrieval'])
+        .default(defaults.task),
+    )
+    .option(
+      '--temperature <x>',
+      'Norm-softmax temperature (retrieval)',
+      num('--temperature', (n) => n > 0, '> 0'),
+      defaults.temperature,
+    )
+    .addOption(new Option('--preset <name>', 'model preset').choices(Object.keys(presets)).default(defaults.preset))
+    .option('--patch <n>', "patch size (overrides the preset's 4)", int('--patch', 1, 28), defaults.patch)
+    .option('--dim <n>', 'embedding width D', int('--dim', 1, 4096))
+    .option('--depth <n>', 'number of blocks', int('--depth', 1, 64))
+    .option('--heads <n>', 'attention heads (must divide D)', int('--heads', 1, 4096))
+    .option(
+      '--mlp-ratio <x>',
+      'MLP hidden width / D',
+      num('--mlp-ratio', (n) => n > 0, '> 0'),
+    )
+    .addOption(new Option('--pooling <name>', 'pooling').choices([...poolingNames]).default(defaults.pooling))
+    .option('--groups <n>', 'GGeM groups (default: the number of heads; must leave no group empty)', int('--groups', 1))
+    .option(
+      '--p <x>',
+      'initial p of gem / ggem',
+      num('--p', (n) => n > 0, '> 0'),
+      defaults.p,
+    )
+    .option('--fixed-p', 'keep p fixed (default: trainable)')
+    .option(
+      '--p-lr-scale <x>',
+      `learning rate of a trainable p as a multiple of --lr (default ${P_LR_SCALE}; at the weights' rate p barely moves in short runs)`,
+      num('--p-lr-scale', (n) => n > 0, '> 0'),
+    )
+    .option('--epochs <n>', 'epochs', int('--epochs', 1), defaults.epochs)
+    .option('--batch-size <n>', 'batch size', int('--batch-size', 1, 65536), defaults.batchSize)
+    .option(
+      '--lr <x>',
+      'peak learning rate (AdamW)',
+      num('--lr', (n) => n > 0, '> 0'),
+      defaults.lr,
+    )
+    .option(
+      '--weight-decay <x>',
+      'decoupled weight decay (not on biases, norms, embeddings, p)',
+      num('--weight-decay', (n) => n >= 0, '>= 0'),
+      defaults.weightDecay,
+    )
+    .option(
+      '--warmup-epochs <x>',
+      'linear warmup length in epochs, then cosine',
+      num('--warmup-epochs', (n) => n >= 0, '>= 0'),
+      defaults.warmupEpochs,
+    )
+    .option(
+      '--label-smoothing <x>',
+      'label smoothing',
+      num('--label-smoothing', (n) => n >= 0 && n < 1, 'in [0, 1)'),
+      defaults.labelSmoothing,
+    )
+    .option(
+      '--clip <x>',
+      'gradient-norm clipping (0: off)',
+      num('--clip', (n) => n >= 0, '>= 0'),
+      defaults.clip,
+    )
+    .option('--seed <n>', 'seed of the initialisation, data order and augmentation', int('--seed', 0, Number.MAX_SAFE_INTEGER), defaults.seed)
+    .option('--data <which>', "'embedded', 'full' or a folder with the IDX files", defaults.data)
+    .option('--limit <n>', 'use only the first n training images (0: all)', int('--limit', 0), defaults.limit)
+    .option('--test-limit <n>', 'use only the first n test images (0: all)', int('--test-limit', 0), defaults.testLimit)
+    .option('--crop-pad <n>', 'random crop after padding by n pixels (0: off)', int('--crop-pad', 0), defaults.cropPad)
+    .option('--flip', 'random horizontal flips')
+    .option('--freeze-blocks <k>', 'freeze the embeddings and the first k blocks (k = depth: linear probe)', int('--freeze-blocks', 0), defaults.freezeBlocks)
+    .option('--init-from <file>', 'start from these weights (another pooling loads what fits)')
+    .option('--resume', 'continue the run in --out from its latest checkpoint')
+    .option('--stop-after <n>', 'stop after n epochs of this invocation (continue later with --resume)', int('--stop-after', 0), defaults.stopAfter)
+    .option('--knn-k <n>', 'k of the k-NN evaluation', int('--knn-k', 1), defaults.knnK)
+    .option(
+      '--out <dir>',
+      `where checkpoints, metrics and the result go (each new run replaces the default ${defaults.out}; another folder that holds a run needs --resume or --overwrite)`,
+      defaults.out,
+    )
+    .option('--overwrite', 'replace the run already in --out');
 }
 
 function toTrainOptions(o: Record<string, unknown>): TrainOptions {
@@ -81,43 +137,50 @@ function toTrainOptions(o: Record<string, unknown>): TrainOptions {
   };
 }
 
-const list = <T>(name: string, allowed?: readonly T[]) => (v: string): T[] => {
-  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
-  if (items.length === 0) throw new InvalidArgumentError(`${name} needs at least one value`);
-  if (allowed) {
-    const bad = items.filter((x) => !allowed.includes(x as T));
-    if (bad.length) throw new InvalidArgumentError(`${name}: unknown ${bad.join(', ')}; allowed: ${allowed.join(', ')}`);
-    return items as T[];
-  }
-  return items.map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name}: '${x}' is not an integer >= 0`);
-    return n as T;
-  });
-};
+const list =
+  <T>(name: string, allowed?: readonly T[]) =>
+  (v: string): T[] => {
+    const items = v
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+    if (items.length === 0) throw new InvalidArgumentError(`${name} needs at least one value`);
+    if (allowed) {
+      const bad = items.filter((x) => !allowed.includes(x as T));
+      if (bad.length) throw new InvalidArgumentError(`${name}: unknown ${bad.join(', ')}; allowed: ${allowed.join(', ')}`);
+      return items as T[];
+    }
+    return items.map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name}: '${x}' is not an integer >= 0`);
+      return n as T;
+    });
+  };
 
 const program = new Command().name('ggem-train').description('Train and evaluate ViTs with token, avg, max, GeM or GGeM pooling on Fashion-MNIST');
 
 withTrainOptions(program.command('train', { isDefault: true }).description('train one model (the default command)'))
   .addHelpText('after', '\nOther commands: compare (every pooling over several seeds, one report): npm run train -- compare --help')
   .action(async (o: Record<string, unknown>, cmd: Command) => {
-  const t0 = performance.now();
-  const r = await train({ ...toTrainOptions(o), overwrite: Boolean(o.overwrite) || cmd.getOptionValueSource('out') === 'default' });
-  const seconds = (performance.now() - t0) / 1000;
-  const last = r.history[r.history.length - 1];
-  const rt = r.final.retrieval;
-  const scores = rt
-    ? `test accuracy on classes 0-4 ${(100 * r.final.testAcc).toFixed(2)}%; retrieval among classes 5-9: R@1 ${(100 * rt.recallAt1).toFixed(2)}, RP ${(100 * rt.rPrecision).toFixed(2)}, MAP@R ${(100 * rt.mapAtR).toFixed(2)}`
-    : `test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%`;
-  console.log(`\ndone in ${seconds.toFixed(0)} s: ${scores}${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
-  const written = [r.checkpoint, `${r.out}/metrics.jsonl`, `${r.out}/result.json`];
-  if (!rt && r.history.length === o.epochs) {
-    const baseline = linearBaseline(r.splits.train, r.splits.test, 2, o.seed as number);
-    console.log(`for context: a softmax regression on the raw pixels of the same images reaches ${(100 * baseline).toFixed(2)}% in 2 epochs (measured now); ${FULL_DATA_REFERENCE}`);
-    written.push(...(await writeRunReport(toTrainOptions(o), r, baseline, ['npm run train --', ...process.argv.slice(2)].join(' '))));
-  }
-  console.log(`written: ${written.join(', ')}`);
-});
+    const t0 = performance.now();
+    const r = await train({ ...toTrainOptions(o), overwrite: Boolean(o.overwrite) || cmd.getOptionValueSource('out') === 'default' });
+    const seconds = (performance.now() - t0) / 1000;
+    const last = r.history[r.history.length - 1];
+    const rt = r.final.retrieval;
+    const scores = rt
+      ? `test accuracy on classes 0-4 ${(100 * r.final.testAcc).toFixed(2)}%; retrieval among classes 5-9: R@1 ${(100 * rt.recallAt1).toFixed(2)}, RP ${(100 * rt.rPrecision).toFixed(2)}, MAP@R ${(100 * rt.mapAtR).toFixed(2)}`
+      : `test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%`;
+    console.log(`\ndone in ${seconds.toFixed(0)} s: ${scores}${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
+    const written = [r.checkpoint, `${r.out}/metrics.jsonl`, `${r.out}/result.json`];
+    if (!rt && r.history.length === o.epochs) {
+      const baseline = linearBaseline(r.splits.train, r.splits.test, 2, o.seed as number);
+      console.log(
+        `for context: a softmax regression on the raw pixels of the same images reaches ${(100 * baseline).toFixed(2)}% in 2 epochs (measured now); ${FULL_DATA_REFERENCE}`,
+      );
+      written.push(...(await writeRunReport(toTrainOptions(o), r, baseline, ['npm run train --', ...process.argv.slice(2)].join(' '))));
+    }
+    console.log(`written: ${written.join(', ')}`);
+  });
 
 withTrainOptions(program.command('compare').description('train every pooling with every seed under one budget; write a markdown report with SVG plots'))
   .option('--poolings <list>', 'comma-separated poolings', list('--poolings', poolingNames), [...poolingNames])

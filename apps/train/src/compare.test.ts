@@ -9,7 +9,20 @@ import { defaults } from './options.js';
 describe('compare', () => {
   it('writes the tables, the analysis and the SVG plots for every pooling and seed', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ggem-compare-'));
-    const base = { ...defaults, preset: 'vit_mnist_tiny' as const, dim: 16, depth: 1, heads: 2, epochs: 1, batchSize: 32, limit: 64, testLimit: 64, knnK: 3, quiet: true, out };
+    const base = {
+      ...defaults,
+      preset: 'vit_mnist_tiny' as const,
+      dim: 16,
+      depth: 1,
+      heads: 2,
+      epochs: 1,
+      batchSize: 32,
+      limit: 64,
+      testLimit: 64,
+      knnK: 3,
+      quiet: true,
+      out,
+    };
     const report = await compare({ base, poolings: ['avg', 'ggem'], seeds: [0, 1], retrieval: true, analysisImages: 4, command: 'test' }, () => {});
     const md = readFileSync(report, 'utf8');
     assert.match(md, /\| avg \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \|/);

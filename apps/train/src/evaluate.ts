@@ -44,7 +44,12 @@ export function normalizedRows(f: Float32Array, n: number, d: number): Tensor {
  * k-NN accuracy on pooled features: cosine similarity to every training feature, majority
  * vote of the k nearest (a tie goes to the class whose members are nearer in total).
  */
-export function knnAccuracy(train: { features: Float32Array; labels: ArrayLike<number> }, test: { features: Float32Array; labels: ArrayLike<number> }, dim: number, k: number): number {
+export function knnAccuracy(
+  train: { features: Float32Array; labels: ArrayLike<number> },
+  test: { features: Float32Array; labels: ArrayLike<number> },
+  dim: number,
+  k: number,
+): number {
   const nTrain = train.labels.length;
   const nTest = test.labels.length;
   const db = normalizedRows(train.features, nTrain, dim);
@@ -87,4 +92,3 @@ function topK(a: ArrayLike<number>, off: number, n: number, k: number): number[]
   }
   return best;
 }
-

@@ -14,7 +14,26 @@ import { loadLatestCheckpoint } from './checkpoint.js';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
 /** 4 epochs of 3 steps of a 1-block, 32-wide ViT on 96 images. */
-const RUN = ['--preset', 'vit_mnist_tiny', '--dim', '32', '--depth', '1', '--heads', '2', '--limit', '96', '--test-limit', '64', '--knn-k', '3', '--epochs', '4', '--batch-size', '32'];
+const RUN = [
+  '--preset',
+  'vit_mnist_tiny',
+  '--dim',
+  '32',
+  '--depth',
+  '1',
+  '--heads',
+  '2',
+  '--limit',
+  '96',
+  '--test-limit',
+  '64',
+  '--knn-k',
+  '3',
+  '--epochs',
+  '4',
+  '--batch-size',
+  '32',
+];
 const NODE = ['--conditions=@ggem/source', '--import', 'tsx', CLI];
 
 function cli(args: string[]): { status: number | null; stderr: string } {
@@ -25,7 +44,9 @@ function cli(args: string[]): { status: number | null; stderr: string } {
 /** Steps logged so far (0 while the file does not exist: before the first step, or as a new run replaces it). */
 function stepsLogged(out: string): number {
   try {
-    return readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"type":"step"')).length;
+    return readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"step"')).length;
   } catch {
     return 0;
   }
@@ -63,7 +84,10 @@ async function assertIntact(out: string, what: string): Promise<number> {
   }
   const metrics = join(out, 'metrics.jsonl');
   if (existsSync(metrics)) {
-    const steps = readFileSync(metrics, 'utf8').split('\n').filter((l) => l.startsWith('{"type":"step"')).map((l) => JSON.parse(l).step as number);
+    const steps = readFileSync(metrics, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"step"'))
+      .map((l) => JSON.parse(l).step as number);
     assert.equal(new Set(steps).size, steps.length, `${what}: a step logged twice (${steps.join(', ')})`);
   }
   return ck?.state.epoch ?? 0;
@@ -81,7 +105,17 @@ describe('faults: the training CLI', () => {
   it('killed with SIGKILL at spread-out moments and resumed: every checkpoint loads, every step is logged once, the run completes', async () => {
     const out = fresh('kill');
     // [step reached, ms after]: in start-up, mid-epoch, around the end of an epoch (evaluation, checkpoint), then to the end
-    const moments: [number, number][] = [[0, 300], [2, 0], [3, 15], [5, 40], [6, 5], [8, 0], [9, 25], [11, 10], [Infinity, 0]];
+    const moments: [number, number][] = [
+      [0, 300],
+      [2, 0],
+      [3, 15],
+      [5, 40],
+      [6, 5],
+      [8, 0],
+      [9, 25],
+      [11, 10],
+      [Infinity, 0],
+    ];
     let kills = 0;
     for (const [step, jitter] of moments) {
       const resume = existsSync(join(out, 'checkpoints', 'latest.json')) ? ['--resume'] : ['--overwrite'];
@@ -90,8 +124,17 @@ describe('faults: the training CLI', () => {
       if (existsSync(join(out, 'result.json'))) break;
     }
     assert.ok(kills >= 4, `only ${kills} kills landed before the run finished`);
-    const steps = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step').map((l) => l.step);
-    assert.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1), 'each of the 12 steps exactly once');
+    const steps = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'step')
+      .map((l) => l.step);
+    assert.deepEqual(
+      steps,
+      Array.from({ length: 12 }, (_, i) => i + 1),
+      'each of the 12 steps exactly once',
+    );
     assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['epoch-3', 'epoch-4', 'latest.json'], 'no temporary folder left');
     assert.ok(existsSync(join(out, 'result.json')));
   });
@@ -108,7 +151,7 @@ describe('faults: the training CLI', () => {
     assert.equal(await assertIntact(out, 'after the refusals'), 1);
   });
 
-  it('weights poisoned on an epoch\'s last step: the CLI fails, and nothing of them is saved or reported', async () => {
+  it("weights poisoned on an epoch's last step: the CLI fails, and nothing of them is saved or reported", async () => {
     const out = fresh('nan');
     // one batch an epoch: the poisoning update is the epoch's last step, and its loss was finite
     const r = cli(['--out', out, '--lr', '1e39', '--clip', '0', '--warmup-epochs', '0', '--epochs', '2', '--limit', '32']);
@@ -124,8 +167,13 @@ describe('faults: the training CLI', () => {
     const command = [process.execPath, ...NODE, ...RUN, '--epochs', '40', '--limit', '3000', '--out', join(out, 'run')].join(' ');
     const term = spawn('script', ['-qfec', command, typescript], { stdio: 'ignore' });
     const exited = new Promise<number | null>((r) => term.on('exit', (code) => r(code)));
-    for (let i = 0; i < 600 && !(existsSync(typescript) && readFileSync(typescript, 'latin1').includes('epoch 2/40')); i++) await new Promise((r) => setTimeout(r, 50));
-    const pid = Number(spawnSync('pgrep', ['-f', '--', `^${process.execPath} .*--out ${join(out, 'run')}$`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+    for (let i = 0; i < 600 && !(existsSync(typescript) && readFileSync(typescript, 'latin1').includes('epoch 2/40')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(
+      spawnSync('pgrep', ['-f', '--', `^${process.execPath} .*--out ${join(out, 'run')}$`], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')[0],
+    );
     assert.ok(pid, 'the CLI is running in the terminal');
     process.kill(pid!, 'SIGINT');
     assert.equal(await exited, 130);
@@ -149,7 +197,8 @@ describe('faults: the training CLI', () => {
   it('a disk that fills up mid-run: a clear error, and the last good checkpoint stays whole', async (t) => {
     const sizing = fresh('size');
     assert.equal(cli(['--out', sizing, '--stop-after', '1']).status, 0);
-    const du = (p: string): number => readdirSync(p, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? du(join(p, e.name)) : readFileSync(join(p, e.name)).length), 0);
+    const du = (p: string): number =>
+      readdirSync(p, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? du(join(p, e.name)) : readFileSync(join(p, e.name)).length), 0);
     const one = du(join(sizing, 'checkpoints', 'epoch-1'));
     const disk = fresh('disk');
     const size = Math.ceil((du(sizing) + one * 0.6) / 4096) * 4096; // room for the first epoch and part of the second
@@ -159,7 +208,10 @@ describe('faults: the training CLI', () => {
       mkdirSync(out);
       const r = cli(['--out', out]);
       assert.equal(r.status, 1, 'the run fails');
-      assert.match(r.stderr, /(saveCheckpoint: epoch 2 could not be written to .* \(no space left on the device, ENOSPC\); the last good checkpoint stays|ENOSPC)/);
+      assert.match(
+        r.stderr,
+        /(saveCheckpoint: epoch 2 could not be written to .* \(no space left on the device, ENOSPC\); the last good checkpoint stays|ENOSPC)/,
+      );
       assert.equal(await assertIntact(out, 'after the disk filled'), 1);
       assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['epoch-1', 'latest.json'], 'no partial checkpoint left');
     } finally {

@@ -99,8 +99,10 @@ export function validate(o: TrainOptions): void {
   };
   if (!(o.preset in presets)) fail(`unknown preset '${o.preset}'; expected one of ${Object.keys(presets).join(', ')}`);
   if (!poolingNames.includes(o.pooling)) fail(`unknown pooling '${o.pooling}'; expected one of ${poolingNames.join(', ')}`);
-  for (const k of ['epochs', 'batchSize', 'knnK'] as const) if (!Number.isInteger(o[k]) || o[k] < 1) fail(`--${kebab(k)} must be a positive integer, got ${o[k]}`);
-  for (const k of ['limit', 'testLimit', 'freezeBlocks', 'cropPad', 'seed', 'stopAfter'] as const) if (!Number.isInteger(o[k]) || o[k] < 0) fail(`--${kebab(k)} must be an integer >= 0, got ${o[k]}`);
+  for (const k of ['epochs', 'batchSize', 'knnK'] as const)
+    if (!Number.isInteger(o[k]) || o[k] < 1) fail(`--${kebab(k)} must be a positive integer, got ${o[k]}`);
+  for (const k of ['limit', 'testLimit', 'freezeBlocks', 'cropPad', 'seed', 'stopAfter'] as const)
+    if (!Number.isInteger(o[k]) || o[k] < 0) fail(`--${kebab(k)} must be an integer >= 0, got ${o[k]}`);
   if (!(o.lr > 0)) fail(`--lr must be > 0, got ${o.lr}`);
   for (const k of ['weightDecay', 'warmupEpochs', 'clip'] as const) if (!(o[k] >= 0)) fail(`--${kebab(k)} must be >= 0, got ${o[k]}`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 1)) fail(`--label-smoothing must be in [0, 1), got ${o.labelSmoothing}`);
@@ -108,13 +110,17 @@ export function validate(o: TrainOptions): void {
   if (o.task !== 'classify' && o.task !== 'retrieval') fail(`unknown task '${o.task}'; expected classify or retrieval`);
   if (!(o.temperature > 0)) fail(`--temperature must be > 0, got ${o.temperature}`);
   const shape = { ...presets[o.preset], ...(o.patch && { patchSize: o.patch }), ...(o.dim && { embedDim: o.dim }), ...(o.heads && { numHeads: o.heads }) };
-  if (shape.imgSize !== 28 || shape.inChans !== 1) fail(`--preset ${o.preset} takes ${shape.imgSize}×${shape.imgSize}×${shape.inChans} images; Fashion-MNIST's are 28×28×1 (use vit_mnist_small or vit_mnist_tiny)`);
+  if (shape.imgSize !== 28 || shape.inChans !== 1)
+    fail(
+      `--preset ${o.preset} takes ${shape.imgSize}×${shape.imgSize}×${shape.inChans} images; Fashion-MNIST's are 28×28×1 (use vit_mnist_small or vit_mnist_tiny)`,
+    );
   if (shape.imgSize % shape.patchSize !== 0) fail(`--patch ${shape.patchSize} does not divide the ${shape.imgSize}-pixel image`);
   if (shape.embedDim % shape.numHeads !== 0) fail(`--heads ${shape.numHeads} does not divide --dim ${shape.embedDim}`);
   if (o.pLrScale !== undefined && !(o.pLrScale > 0)) fail(`--p-lr-scale must be > 0, got ${o.pLrScale}`);
   if (o.pLrScale !== undefined && o.pLrScale !== 1 && !trainsP(o)) fail(`--p-lr-scale applies to a trainable p (--pooling gem or ggem without --fixed-p)`);
   if (o.groups !== undefined && o.pooling !== 'ggem') fail(`--groups applies to --pooling ggem only (got --pooling ${o.pooling})`);
-  if (o.cropPad > shape.imgSize / 2) fail(`--crop-pad ${o.cropPad} is more than half the ${shape.imgSize}-pixel image (crops would be mostly padding); use 0 to ${shape.imgSize / 2}`);
+  if (o.cropPad > shape.imgSize / 2)
+    fail(`--crop-pad ${o.cropPad} is more than half the ${shape.imgSize}-pixel image (crops would be mostly padding); use 0 to ${shape.imgSize / 2}`);
 }
 
 /** The default --p-lr-scale: p at 30× the weights' rate settles at 4.5-6.5 within the 8 default epochs (the paper's range). */

@@ -8,7 +8,12 @@ import { normalizedRows } from './evaluate.js';
 export class NormSoftmax extends Module {
   weight: Tensor;
 
-  constructor(readonly dim: number, readonly classes: number, readonly temperature = 0.05, generator?: Generator) {
+  constructor(
+    readonly dim: number,
+    readonly classes: number,
+    readonly temperature = 0.05,
+    generator?: Generator,
+  ) {
     super();
     if (!(temperature > 0)) throw new Error(`NormSoftmax: temperature must be > 0, got ${temperature}`);
     this.weight = nn.init.xavierUniform(zeros([classes, dim], { requiresGrad: true }), { generator });

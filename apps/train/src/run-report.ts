@@ -14,7 +14,8 @@ import type { TrainOptions } from './options.js';
 import type { TrainResult } from './train.js';
 
 /** The full-data figure of the README (vit_mnist_small with patch 4, GGeM, 2 epochs, seed 0; docs/compare-full). */
-export const FULL_DATA_REFERENCE = 'on the full 60k/10k Fashion-MNIST, vit_mnist_small (patch 4) with GGeM reaches 84.1 % in 2 epochs (README; docs/compare-full)';
+export const FULL_DATA_REFERENCE =
+  'on the full 60k/10k Fashion-MNIST, vit_mnist_small (patch 4) with GGeM reaches 84.1 % in 2 epochs (README; docs/compare-full)';
 
 /**
  * Top-1 of a softmax regression on the normalised pixels, trained as the ViT is fed (batch
@@ -43,9 +44,16 @@ export function linearBaseline(train: Split, test: Split, epochs = 2, seed = 0):
 
 /** Writes report.md, learning-curve.svg and (for GeM / GGeM) p-trajectories.svg into the run's folder; returns their paths. */
 export async function writeRunReport(o: TrainOptions, r: TrainResult, baseline: number, command: string): Promise<string[]> {
-  const steps = readFileSync(join(r.out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.type === 'step') as { step: number; loss: number; p?: number[] }[];
+  const steps = readFileSync(join(r.out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.type === 'step') as { step: number; loss: number; p?: number[] }[];
   const window = Math.max(1, Math.round(steps.length / 50));
-  const loss: CurvePoint[] = smooth(steps.map((s) => s.loss), window).map((v, i) => ({ pooling: o.pooling, step: steps[i]!.step, value: v }));
+  const loss: CurvePoint[] = smooth(
+    steps.map((s) => s.loss),
+    window,
+  ).map((v, i) => ({ pooling: o.pooling, step: steps[i]!.step, value: v }));
   const p: CurvePoint[] = steps.flatMap((s) => (s.p ?? []).map((v, g) => ({ pooling: `group ${g}`, step: s.step, value: v })));
   const files = [join(r.out, 'report.md'), join(r.out, 'learning-curve.svg')];
   writeFileSync(files[1]!, await renderSvg(lineChart(`Training loss (moving average over ${window} steps)`, 'cross-entropy', loss, { zeroBased: true })));
@@ -70,7 +78,10 @@ export async function writeRunReport(o: TrainOptions, r: TrainResult, baseline: 
     '',
     '| epoch | train loss | train top-1 | test top-1 | p | seconds |',
     '|---:|---:|---:|---:|---|---:|',
-    ...r.history.map((h) => `| ${h.epoch} | ${h.trainLoss.toFixed(4)} | ${pct(h.trainAcc)} | ${pct(h.testAcc)} | ${h.p.map((v) => v.toFixed(3)).join(' ')} | ${h.seconds.toFixed(0)} |`),
+    ...r.history.map(
+      (h) =>
+        `| ${h.epoch} | ${h.trainLoss.toFixed(4)} | ${pct(h.trainAcc)} | ${pct(h.testAcc)} | ${h.p.map((v) => v.toFixed(3)).join(' ')} | ${h.seconds.toFixed(0)} |`,
+    ),
     '',
     '![training loss](learning-curve.svg)',
     ...(p.length > 0 ? ['', `![p of every group](p-trajectories.svg) (final: ${last?.p.map((v) => v.toFixed(3)).join(', ')})`] : []),

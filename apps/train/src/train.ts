@@ -96,7 +96,13 @@ export function parameterGroups(model: VisionTransformer, o: TrainOptions): opti
   const scale = o.pLrScale ?? (trainsP(o) ? P_LR_SCALE : 1);
   if (scale === 1) return optim.splitWeightDecay(named, o.weightDecay);
   const p = named.filter(([n, t]) => n === 'pool.p' && t.requiresGrad).map(([, t]) => t);
-  return [...optim.splitWeightDecay(named.filter(([n]) => n !== 'pool.p'), o.weightDecay), { params: p, weightDecay: 0, lr: o.lr * scale }];
+  return [
+    ...optim.splitWeightDecay(
+      named.filter(([n]) => n !== 'pool.p'),
+      o.weightDecay,
+    ),
+    { params: p, weightDecay: 0, lr: o.lr * scale },
+  ];
 }
 
 /** What a run leaves in its folder. */
@@ -106,7 +112,8 @@ const RUN_FILES = ['checkpoints', 'metrics.jsonl', 'result.json'];
 function clearRun(out: string, overwrite: boolean, log: (s: string) => void): void {
   const found = RUN_FILES.filter((f) => existsSync(join(out, f)));
   if (found.length === 0) return;
-  if (!overwrite) throw new Error(`train: ${out} holds another run (${found.join(', ')}); continue it with --resume, write to a new --out, or replace it with --overwrite`);
+  if (!overwrite)
+    throw new Error(`train: ${out} holds another run (${found.join(', ')}); continue it with --resume, write to a new --out, or replace it with --overwrite`);
   for (const f of found) rmSync(join(out, f), { recursive: true, force: true });
   log(`replaced the run in ${out}`);
 }
@@ -117,16 +124,18 @@ function clearRun(out: string, overwrite: boolean, log: (s: string) => void): vo
  */
 function trimMetrics(file: string, epoch: number, step: number): void {
   if (!existsSync(file)) return;
-  const keep = readFileSync(file, 'utf8').split('\n').filter((line) => {
-    if (line.trim() === '') return false;
-    try {
-      const m = JSON.parse(line) as { type?: string; step?: number; epoch?: number };
-      return m.type === 'epoch' ? (m.epoch ?? Infinity) <= epoch : (m.step ?? Infinity) <= step;
-    } catch {
-      return false; // a line cut off by the kill
-    }
-  });
-  writeFileSync(`${file}.tmp`, keep.map((l) => l + '\n').join(''));
+  const keep = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (line.trim() === '') return false;
+      try {
+        const m = JSON.parse(line) as { type?: string; step?: number; epoch?: number };
+        return m.type === 'epoch' ? (m.epoch ?? Infinity) <= epoch : (m.step ?? Infinity) <= step;
+      } catch {
+        return false; // a line cut off by the kill
+      }
+    });
+  writeFileSync(`${file}.tmp`, keep.map((l) => `${l}\n`).join(''));
   renameSync(`${file}.tmp`, file);
 }
 
@@ -143,7 +152,8 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   const limitedTest = o.testLimit > 0 ? limitSplit(data.test, o.testLimit) : data.test;
   const trainSplit = retrieval ? filterClasses(limitedTrain, SEEN) : limitedTrain;
   const testSplit = retrieval ? filterClasses(limitedTest, SEEN) : limitedTest;
-  if (trainSplit.count === 0 || testSplit.count === 0) throw new Error(`train: no ${trainSplit.count === 0 ? 'training' : 'test'} images in --data ${o.data}${retrieval ? ' (classes 0-4)' : ''}`);
+  if (trainSplit.count === 0 || testSplit.count === 0)
+    throw new Error(`train: no ${trainSplit.count === 0 ? 'training' : 'test'} images in --data ${o.data}${retrieval ? ' (classes 0-4)' : ''}`);
   const splits = { train: trainSplit, test: testSplit };
   if (!retrieval && o.knnK > trainSplit.count) throw new Error(`train: --knn-k ${o.knnK} is more than the ${trainSplit.count} training images`);
   const model = buildModel(o);
@@ -156,9 +166,16 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     const empty = model.blocks.map((_, i) => `blocks.${i}.`).filter((b) => !loaded.some((k) => k.startsWith(b)));
     if (empty.length > 0) {
       const why = r.mismatched.filter((m) => empty.some((b) => m.startsWith(b)));
-      throw new Error(`train: --init-from ${o.initFrom}: nothing of ${empty.join(', ').replace(/\.(,|$)/g, '$1')} fits this model (${why.slice(0, 3).join('; ') || 'no such keys in the file'}${why.length > 3 ? '; ...' : ''}): not weights of this architecture`);
+      throw new Error(
+        `train: --init-from ${o.initFrom}: nothing of ${empty.join(', ').replace(/\.(,|$)/g, '$1')} fits this model (${why.slice(0, 3).join('; ') || 'no such keys in the file'}${why.length > 3 ? '; ...' : ''}): not weights of this architecture`,
+      );
     }
-    const skipped = [...r.missing.map((k) => `${k} (not in the file)`), ...r.unexpected.map((k) => `${k} (not in this model)`), ...r.mismatched, ...r.config.map((c) => `config ${c}`)];
+    const skipped = [
+      ...r.missing.map((k) => `${k} (not in the file)`),
+      ...r.unexpected.map((k) => `${k} (not in this model)`),
+      ...r.mismatched,
+      ...r.config.map((c) => `config ${c}`),
+    ];
     log(`init from ${o.initFrom}: loaded ${loaded.length} of ${names.length} tensors${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`);
   }
   const stepsPerEpoch = Math.ceil(trainSplit.count / o.batchSize);
@@ -184,7 +201,10 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     const changed = [...new Set([...Object.keys(options), ...Object.keys(ck.state.options)])]
       .filter((k) => JSON.stringify(ck.state.options[k]) !== JSON.stringify(options[k]))
       .map((k) => `${k}: ${JSON.stringify(ck.state.options[k]) ?? 'unset'} then, ${JSON.stringify(options[k]) ?? 'unset'} now`);
-    if (changed.length) throw new Error(`train: cannot resume ${ck.path} with other options (${changed.join('; ')}); resume with the run's options, or start a new run in another --out`);
+    if (changed.length)
+      throw new Error(
+        `train: cannot resume ${ck.path} with other options (${changed.join('; ')}); resume with the run's options, or start a new run in another --out`,
+      );
     model.loadStateDict(ck.weights);
     opt.loadStateDict(optimizerState(ck.optimizer, opt, model, ck.path));
     schedule.loadStateDict(ck.state.schedule);
@@ -203,12 +223,14 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
       if (r.runId === ck.state.runId && r.epoch === epoch) return { model, history, final: r.final, checkpoint, out: o.out, splits };
     }
   }
-  const bar = o.quiet ? null : new SingleBar({
-    format: 'epoch {epoch}/{epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {ips} img/s | ETA {eta}',
-    noTTYOutput: true,
-    notTTYSchedule: 5000,
-    hideCursor: true,
-  });
+  const bar = o.quiet
+    ? null
+    : new SingleBar({
+        format: 'epoch {epoch}/{epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {ips} img/s | ETA {eta}',
+        noTTYOutput: true,
+        notTTYSchedule: 5000,
+        hideCursor: true,
+      });
   // Ctrl-C: stop the bar first, which gives the terminal back its cursor and line wrap
   const interrupted = () => {
     bar?.stop();
@@ -237,10 +259,16 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
         const lv = loss.item();
         if (!Number.isFinite(lv)) {
           bar?.stop();
-          throw new Error(`train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
+          throw new Error(
+            `train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`,
+          );
         }
         loss.backward();
-        if (o.clip > 0) optim.clipGradNorm(model.parameters().filter((p) => p.requiresGrad), o.clip);
+        if (o.clip > 0)
+          optim.clipGradNorm(
+            model.parameters().filter((p) => p.requiresGrad),
+            o.clip,
+          );
         const lr = opt.groups[0]!.lr;
         opt.step();
         schedule.step();
@@ -250,25 +278,50 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
         correct += ok;
         seen += idx.length;
         const ips = idx.length / ((performance.now() - ts) / 1000);
-        appendFileSync(metricsFile, JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok / idx.length, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) }) + '\n');
+        appendFileSync(
+          metricsFile,
+          `${JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok / idx.length, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) })}\n`,
+        );
         const smooth = rate.add(ips);
-        bar?.update(b + 1, { loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(3), ips: Math.round(smooth), eta: formatDuration((trainSplit.count - Math.min(trainSplit.count, (b + 1) * o.batchSize)) / smooth) });
+        bar?.update(b + 1, {
+          loss: (lossSum / seen).toFixed(4),
+          acc: (correct / seen).toFixed(3),
+          ips: Math.round(smooth),
+          eta: formatDuration((trainSplit.count - Math.min(trainSplit.count, (b + 1) * o.batchSize)) / smooth),
+        });
         await new Promise((r) => setImmediate(r)); // let the progress bar's timer redraw (logs, CI)
       }
       bar?.stop();
       // the last steps of an epoch can poison the weights while every loss was finite
       const bad = nonFinite(model.namedParameters().map(([k, p]) => [k, p.data] as const));
-      if (bad !== null) throw new Error(`train: after step ${step} (the end of epoch ${epoch + 1}) ${bad}; stopped before evaluating or saving it, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`);
+      if (bad !== null)
+        throw new Error(
+          `train: after step ${step} (the end of epoch ${epoch + 1}) ${bad}; stopped before evaluating or saving it, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`,
+        );
       const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
-      const m: EpochMetrics = { epoch: epoch + 1, trainLoss: lossSum / seen, trainAcc: correct / seen, testAcc, p: model.currentP(), seconds: (performance.now() - t0) / 1000 };
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / seen,
+        trainAcc: correct / seen,
+        testAcc,
+        p: model.currentP(),
+        seconds: (performance.now() - t0) / 1000,
+      };
       history.push(m);
-      appendFileSync(metricsFile, JSON.stringify({ type: 'epoch', ...m }) + '\n');
+      appendFileSync(metricsFile, `${JSON.stringify({ type: 'epoch', ...m })}\n`);
       const state: Omit<CheckpointState, 'optimizer'> = {
-        epoch: epoch + 1, step, runId, rng: { data: dataRng.getState(), model: model._rng.getState() }, schedule: schedule.stateDict(),
-        options, history: history as unknown as Record<string, unknown>[],
+        epoch: epoch + 1,
+        step,
+        runId,
+        rng: { data: dataRng.getState(), model: model._rng.getState() },
+        schedule: schedule.stateDict(),
+        options,
+        history: history as unknown as Record<string, unknown>[],
       };
       checkpoint = await saveCheckpoint(ckptDir, model, opt, state);
-      log(`epoch ${epoch + 1}/${o.epochs}: train loss ${m.trainLoss.toFixed(4)}, train acc ${(100 * m.trainAcc).toFixed(2)}%, test acc ${(100 * testAcc).toFixed(2)}%${m.p.length ? `, p ${m.p.map((v) => v.toFixed(3)).join(' ')}` : ''} (${m.seconds.toFixed(0)} s)`);
+      log(
+        `epoch ${epoch + 1}/${o.epochs}: train loss ${m.trainLoss.toFixed(4)}, train acc ${(100 * m.trainAcc).toFixed(2)}%, test acc ${(100 * testAcc).toFixed(2)}%${m.p.length ? `, p ${m.p.map((v) => v.toFixed(3)).join(' ')}` : ''} (${m.seconds.toFixed(0)} s)`,
+      );
     }
   } finally {
     process.off('SIGINT', interrupted);
@@ -282,12 +335,22 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   if (retrieval) {
     const unseen = filterClasses(limitedTest, UNSEEN);
     const emb = predict(model, unseen);
-    final = { testAcc: accuracy(testPred.predictions, testSplit.labels), knnAcc: NaN, k: o.knnK, retrieval: retrievalMetrics(emb.features, unseen.labels, emb.dim) };
+    final = {
+      testAcc: accuracy(testPred.predictions, testSplit.labels),
+      knnAcc: NaN,
+      k: o.knnK,
+      retrieval: retrievalMetrics(emb.features, unseen.labels, emb.dim),
+    };
   } else {
     const trainPred = predict(model, trainSplit);
     final = {
       testAcc: accuracy(testPred.predictions, testSplit.labels),
-      knnAcc: knnAccuracy({ features: trainPred.features, labels: trainSplit.labels }, { features: testPred.features, labels: testSplit.labels }, trainPred.dim, o.knnK),
+      knnAcc: knnAccuracy(
+        { features: trainPred.features, labels: trainSplit.labels },
+        { features: testPred.features, labels: testSplit.labels },
+        trainPred.dim,
+        o.knnK,
+      ),
       k: o.knnK,
     };
   }

@@ -1,4 +1,4 @@
-import { Tensor } from '@ggem/tensor';
+import type { Tensor } from '@ggem/tensor';
 import { channelGroups } from './groups.js';
 import { DEFAULT_EPS } from './gem.js';
 

@@ -15,9 +15,13 @@ const dims = fc
 /** Values away from eps's kink: either clearly positive or clearly clamped. */
 const xs = (b: number, n: number, c: number, lo = -2) =>
   fc
-    .array(fc.double({ min: lo, max: 3, noNaN: true }).filter((v) => Math.abs(v) > 0.05), { minLength: b * n * c, maxLength: b * n * c })
+    .array(
+      fc.double({ min: lo, max: 3, noNaN: true }).filter((v) => Math.abs(v) > 0.05),
+      { minLength: b * n * c, maxLength: b * n * c },
+    )
     .map((v) => tensor(Float64Array.from(v), { shape: [b, n, c] }));
-const ps = (g: number, min = 0.5, max = 8) => fc.array(fc.double({ min, max, noNaN: true }), { minLength: g, maxLength: g }).map((v) => tensor(Float64Array.from(v)));
+const ps = (g: number, min = 0.5, max = 8) =>
+  fc.array(fc.double({ min, max, noNaN: true }), { minLength: g, maxLength: g }).map((v) => tensor(Float64Array.from(v)));
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what = '', atol = 0) => {
   assert.equal(a.length, b.length);
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= atol + rtol * Math.abs(b[i]!), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
@@ -26,11 +30,15 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what = 
 describe('ggem: identities', () => {
   it('large x at large p neither overflows nor loses its gradient, on the reference kernel too (max-scaled)', () => {
     // x^p overflows float32 at 100^40 and float64 at 3e4^100; y = M·(mean (x/M)^p)^(1/p) does not
-    const cases: [string, 'float32' | 'float64', number, number][] = [['float32', 'float32', 100, 40], ['float64', 'float64', 3e4, 100]];
+    const cases: [string, 'float32' | 'float64', number, number][] = [
+      ['float32', 'float32', 100, 40],
+      ['float64', 'float64', 3e4, 100],
+    ];
     for (const backend of ['cpu', 'reference']) {
       withBackend(backend, () => {
         for (const [what, dtype, scale, p] of cases) {
-          for (const c of [3, 8]) { // 3 channels never take the SIMD kernel
+          for (const c of [3, 8]) {
+            // 3 channels never take the SIMD kernel
             const g = new Generator(c);
             const x = randn([2, 5, c], { dtype, generator: g }).abs().add(0.5).mul(scale).setRequiresGrad(true);
             const y = gem(x, full([1], p, { dtype }), { pMax: 1000 });
@@ -51,84 +59,139 @@ describe('ggem: identities', () => {
     }
   });
   it('G = 1 equals gem, and equal p in every group equals gem', () => {
-    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), fc.constant(g), fc.double({ min: 0.5, max: 8, noNaN: true }))), ([x, g, p]) => {
-      const one = gem(x, tensor([p], { dtype: 'float64' })).data;
-      close(ggem(x, full([g], p, { dtype: 'float64' })).data, one, 1e-12);
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), fc.constant(g), fc.double({ min: 0.5, max: 8, noNaN: true }))),
+        ([x, g, p]) => {
+          const one = gem(x, tensor([p], { dtype: 'float64' })).data;
+          close(ggem(x, full([g], p, { dtype: 'float64' })).data, one, 1e-12);
+        },
+      ),
+      RUNS,
+    );
   });
   it('p = 1 equals average pooling on inputs >= eps', () => {
-    fc.assert(fc.property(dims.chain(([b, n, c]) => xs(b, n, c, 0.06)), (x) => {
-      close(gem(x, tensor([1], { dtype: 'float64' })).data, x.mean(1).data, 1e-12);
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c]) => xs(b, n, c, 0.06)),
+        (x) => {
+          close(gem(x, tensor([1], { dtype: 'float64' })).data, x.mean(1).data, 1e-12);
+        },
+      ),
+      RUNS,
+    );
   });
   it('G = C equals per-channel GeM with each channel its own p', () => {
-    fc.assert(fc.property(dims.chain(([b, n, c]) => fc.tuple(xs(b, n, c), ps(c))), ([x, p]) => {
-      const y = ggem(x, p).data;
-      const c = x.shape[2]!;
-      for (let j = 0; j < c; j++) {
-        const yj = gem(x.narrow(2, j, 1), p.narrow(0, j, 1)).data;
-        yj.forEach((v, bi) => assert.ok(Math.abs(y[bi * c + j]! - v) <= 1e-12 * Math.abs(v)));
-      }
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c]) => fc.tuple(xs(b, n, c), ps(c))),
+        ([x, p]) => {
+          const y = ggem(x, p).data;
+          const c = x.shape[2]!;
+          for (let j = 0; j < c; j++) {
+            const yj = gem(x.narrow(2, j, 1), p.narrow(0, j, 1)).data;
+            yj.forEach((v, bi) => assert.ok(Math.abs(y[bi * c + j]! - v) <= 1e-12 * Math.abs(v)));
+          }
+        },
+      ),
+      RUNS,
+    );
   });
   it('avg <= gem_p <= max for p >= 1, and gem_p is non-decreasing in p', () => {
-    fc.assert(fc.property(dims.chain(([b, n, c]) => fc.tuple(xs(b, n, c, 0.06), fc.double({ min: 1, max: 50, noNaN: true }), fc.double({ min: 0, max: 20, noNaN: true }))), ([x, p, dp]) => {
-      const y = gem(x, tensor([p], { dtype: 'float64' })).data;
-      const y2 = gem(x, tensor([p + dp], { dtype: 'float64' })).data;
-      const avg = x.mean(1).data;
-      const mx = x.max(1).data;
-      y.forEach((v, i) => {
-        assert.ok(v >= avg[i]! * (1 - 1e-12) && v <= mx[i]! * (1 + 1e-12), `avg ${avg[i]} <= ${v} <= max ${mx[i]}`);
-        assert.ok(y2[i]! >= v * (1 - 1e-12), `gem_${p + dp} = ${y2[i]} < gem_${p} = ${v}`);
-      });
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c]) => fc.tuple(xs(b, n, c, 0.06), fc.double({ min: 1, max: 50, noNaN: true }), fc.double({ min: 0, max: 20, noNaN: true }))),
+        ([x, p, dp]) => {
+          const y = gem(x, tensor([p], { dtype: 'float64' })).data;
+          const y2 = gem(x, tensor([p + dp], { dtype: 'float64' })).data;
+          const avg = x.mean(1).data;
+          const mx = x.max(1).data;
+          y.forEach((v, i) => {
+            assert.ok(v >= avg[i]! * (1 - 1e-12) && v <= mx[i]! * (1 + 1e-12), `avg ${avg[i]} <= ${v} <= max ${mx[i]}`);
+            assert.ok(y2[i]! >= v * (1 - 1e-12), `gem_${p + dp} = ${y2[i]} < gem_${p} = ${v}`);
+          });
+        },
+      ),
+      RUNS,
+    );
   });
   it('token order does not matter; gem(αx) = α·gem(x) where nothing is clamped', () => {
-    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c, 0.06), ps(g), fc.integer(), fc.double({ min: 0.1, max: 10, noNaN: true }))), ([x, p, seed, a]) => {
-      const y = ggem(x, p).data;
-      const perm = new Generator(seed).shuffle([...Array(x.shape[1]!).keys()]);
-      close(ggem(x.indexSelect(1, perm), p).data, y, 1e-12, 'permuted');
-      close(ggem(x.mul(a), p).data, Array.from(y, (v) => v * a), 1e-12, 'scaled');
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c, 0.06), ps(g), fc.integer(), fc.double({ min: 0.1, max: 10, noNaN: true }))),
+        ([x, p, seed, a]) => {
+          const y = ggem(x, p).data;
+          const perm = new Generator(seed).shuffle([...Array(x.shape[1]!).keys()]);
+          close(ggem(x.indexSelect(1, perm), p).data, y, 1e-12, 'permuted');
+          close(
+            ggem(x.mul(a), p).data,
+            Array.from(y, (v) => v * a),
+            1e-12,
+            'scaled',
+          );
+        },
+      ),
+      RUNS,
+    );
   });
 });
 
 describe('ggem: the fused kernel equals the composition from primitives', () => {
   it('forward and gradients, float64', () => {
-    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g))), ([x, p]) => {
-      const [x1, x2] = [x.detach().setRequiresGrad(true), x.detach().setRequiresGrad(true)];
-      const [p1, p2] = [p.detach().setRequiresGrad(true), p.detach().setRequiresGrad(true)];
-      const w = randn([x.shape[0]!, x.shape[2]!], { dtype: 'float64', generator: new Generator(1) });
-      const y1 = ggem(x1, p1);
-      const y2 = ggemComposed(x2, p2);
-      close(y1.data, y2.data, 1e-9, "y");
-      y1.mul(w).sum().backward();
-      y2.mul(w).sum().backward();
-      close(p1.grad!.data, p2.grad!.data, 1e-8, 'dp', 1e-12); // exactly 0 with one token, rounding in the composition
-      x1.grad!.data.forEach((v, i) => assert.ok(Math.abs(v - x2.grad!.data[i]!) <= 1e-8 * (1 + Math.abs(v)), `dx[${i}]: ${v} vs ${x2.grad!.data[i]} (x = ${x.data[i]}, p = ${Array.from(p.data)})`));
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g))),
+        ([x, p]) => {
+          const [x1, x2] = [x.detach().setRequiresGrad(true), x.detach().setRequiresGrad(true)];
+          const [p1, p2] = [p.detach().setRequiresGrad(true), p.detach().setRequiresGrad(true)];
+          const w = randn([x.shape[0]!, x.shape[2]!], { dtype: 'float64', generator: new Generator(1) });
+          const y1 = ggem(x1, p1);
+          const y2 = ggemComposed(x2, p2);
+          close(y1.data, y2.data, 1e-9, 'y');
+          y1.mul(w).sum().backward();
+          y2.mul(w).sum().backward();
+          close(p1.grad!.data, p2.grad!.data, 1e-8, 'dp', 1e-12); // exactly 0 with one token, rounding in the composition
+          x1.grad!.data.forEach((v, i) =>
+            assert.ok(
+              Math.abs(v - x2.grad!.data[i]!) <= 1e-8 * (1 + Math.abs(v)),
+              `dx[${i}]: ${v} vs ${x2.grad!.data[i]} (x = ${x.data[i]}, p = ${Array.from(p.data)})`,
+            ),
+          );
+        },
+      ),
+      RUNS,
+    );
   });
   it('the SIMD kernel equals the TypeScript reference in float32', () => {
-    const shapes = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 6 }).map((k) => 4 * k)).chain(([b, n, c]) =>
-      fc.tuple(fc.constant([b, n, c]), fc.constantFrom(...allowedGroups(c)), fc.integer({ min: 0, max: n - 1 }), fc.integer()),
+    const shapes = fc
+      .tuple(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 6 }).map((k) => 4 * k),
+      )
+      .chain(([b, n, c]) => fc.tuple(fc.constant([b, n, c]), fc.constantFrom(...allowedGroups(c)), fc.integer({ min: 0, max: n - 1 }), fc.integer()));
+    fc.assert(
+      fc.property(shapes, ([shape, g, start, seed]) => {
+        const rng = new Generator(seed);
+        const x = randn(shape, { generator: rng, std: 2 });
+        const p = tensor(Float32Array.from({ length: g }, () => 0.5 + 10 * rng.uniform()));
+        const run = (backend: Backend) => {
+          const xr = x.to(backend).setRequiresGrad(true);
+          const pr = p.to(backend).setRequiresGrad(true);
+          const y = ggem(xr, pr, { start });
+          y.mul(randn(y.shape, { generator: new Generator(2) }).to(backend))
+            .sum()
+            .backward();
+          return [y.data, xr.grad!.data, pr.grad!.data];
+        };
+        const ref = run(referenceBackend);
+        const fast = run(cpuBackend);
+        close(fast[0]!, ref[0]!, 2e-6, 'y');
+        fast[1]!.forEach((v, i) => assert.ok(Math.abs(v - ref[1]![i]!) <= 1e-5 * (1e-3 + Math.abs(ref[1]![i]!)), `dx[${i}] ${v} vs ${ref[1]![i]}`));
+        fast[2]!.forEach((v, i) => assert.ok(Math.abs(v - ref[2]![i]!) <= 1e-4 * (1e-3 + Math.abs(ref[2]![i]!)), `dp[${i}] ${v} vs ${ref[2]![i]}`));
+      }),
+      { numRuns: 40 },
     );
-    fc.assert(fc.property(shapes, ([shape, g, start, seed]) => {
-      const rng = new Generator(seed);
-      const x = randn(shape, { generator: rng, std: 2 });
-      const p = tensor(Float32Array.from({ length: g }, () => 0.5 + 10 * rng.uniform()));
-      const run = (backend: Backend) => {
-        const xr = x.to(backend).setRequiresGrad(true);
-        const pr = p.to(backend).setRequiresGrad(true);
-        const y = ggem(xr, pr, { start });
-        y.mul(randn(y.shape, { generator: new Generator(2) }).to(backend)).sum().backward();
-        return [y.data, xr.grad!.data, pr.grad!.data];
-      };
-      const ref = run(referenceBackend);
-      const fast = run(cpuBackend);
-      close(fast[0]!, ref[0]!, 2e-6, 'y');
-      fast[1]!.forEach((v, i) => assert.ok(Math.abs(v - ref[1]![i]!) <= 1e-5 * (1e-3 + Math.abs(ref[1]![i]!)), `dx[${i}] ${v} vs ${ref[1]![i]}`));
-      fast[2]!.forEach((v, i) => assert.ok(Math.abs(v - ref[2]![i]!) <= 1e-4 * (1e-3 + Math.abs(ref[2]![i]!)), `dp[${i}] ${v} vs ${ref[2]![i]}`));
-    }), { numRuns: 40 });
   });
 });
 
@@ -156,9 +219,15 @@ describe('ggem: forwards that overlap', () => {
 
 describe('ggem: gradients', () => {
   it('pass the float64 gradient checker w.r.t. x and every p', () => {
-    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g))), ([x, p]) => {
-      assertGradcheck((a, q) => ggem(a!, q!), [x, p], { rtol: 1e-5, atol: 1e-7 });
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g))),
+        ([x, p]) => {
+          assertGradcheck((a, q) => ggem(a!, q!), [x, p], { rtol: 1e-5, atol: 1e-7 });
+        },
+      ),
+      RUNS,
+    );
   });
   it('p gradient is accurate to 1e-4 on x [64, 196, 384] in float32 (float64 reference)', () => {
     const x = randn([64, 196, 384], { generator: new Generator(5) });
@@ -174,7 +243,9 @@ describe('ggem: gradients', () => {
 
 describe('ggem: numerics at the edges', () => {
   it('p = 200 does not overflow: the exact value, within max·N^(−1/p) <= y <= max', () => {
-    const x = randn([2, 49, 8], { std: 5, generator: new Generator(3) }).abs().add(1); // x^200 overflows float32 (and float64 past 35)
+    const x = randn([2, 49, 8], { std: 5, generator: new Generator(3) })
+      .abs()
+      .add(1); // x^200 overflows float32 (and float64 past 35)
     const y = gem(x, tensor([200])).data;
     const y64 = (() => {
       const d = x.cast('float64').data;
@@ -195,7 +266,16 @@ describe('ggem: numerics at the edges', () => {
   it('a channel clamped everywhere gives y = eps and finite, zero p-gradients at p = 7.5 in float32', () => {
     for (const backend of ['cpu', 'reference']) {
       withBackend(backend, () => {
-        const x = tensor([[[-1, 2], [-3, 0.5], [0, 1]]], { requiresGrad: true }); // channel 0 is <= eps everywhere
+        const x = tensor(
+          [
+            [
+              [-1, 2],
+              [-3, 0.5],
+              [0, 1],
+            ],
+          ],
+          { requiresGrad: true },
+        ); // channel 0 is <= eps everywhere
         const p = tensor([7.5], { requiresGrad: true });
         const y = gem(x, p, { eps: 1e-6 });
         assert.ok(Math.abs(y.data[0]! - 1e-6) <= 1e-6 * 1e-6, `y = ${y.data[0]}`);
@@ -230,15 +310,27 @@ describe('ggem: numerics at the edges', () => {
 describe('ggem on a backend without the fused kernel', () => {
   it('equals the fused kernel in values and gradients (the scaled composition), with start, clamping and large p', () => {
     const primitives = withoutFusedKernels(referenceBackend);
-    fc.assert(fc.property(dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g, 0.5, 60), fc.integer({ min: 0, max: n - 1 }))), ([x, p, start]) => {
-      const run = (backend: Backend) => {
-        const [xr, pr] = [x.to(backend).setRequiresGrad(true), p.to(backend).setRequiresGrad(true)];
-        const y = ggem(xr, pr, { start, pMax: 50 });
-        y.mul(randn(y.shape, { generator: new Generator(4) }).cast('float64').to(backend)).sum().backward();
-        return [y.data, xr.grad!.data, pr.grad!.data];
-      };
-      const [fused, composed] = [run(referenceBackend), run(primitives)];
-      fused.forEach((a, k) => close(composed[k]!, a, 1e-9, `output ${k}`, 1e-12));
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        dims.chain(([b, n, c, g]) => fc.tuple(xs(b, n, c), ps(g, 0.5, 60), fc.integer({ min: 0, max: n - 1 }))),
+        ([x, p, start]) => {
+          const run = (backend: Backend) => {
+            const [xr, pr] = [x.to(backend).setRequiresGrad(true), p.to(backend).setRequiresGrad(true)];
+            const y = ggem(xr, pr, { start, pMax: 50 });
+            y.mul(
+              randn(y.shape, { generator: new Generator(4) })
+                .cast('float64')
+                .to(backend),
+            )
+              .sum()
+              .backward();
+            return [y.data, xr.grad!.data, pr.grad!.data];
+          };
+          const [fused, composed] = [run(referenceBackend), run(primitives)];
+          fused.forEach((a, k) => close(composed[k]!, a, 1e-9, `output ${k}`, 1e-12));
+        },
+      ),
+      RUNS,
+    );
   });
 });

@@ -37,7 +37,8 @@ export function ggem(x: Tensor, p: Tensor, options: GemOptions = {}): Tensor {
   checkGroups(c, groups);
   if (!(eps > 0)) throw new Error(`ggem: eps must be > 0, got ${eps}`);
   if (!Number.isInteger(start) || start < 0 || start >= n) throw new Error(`ggem: start ${start} leaves no token to pool in ${fmt(x.shape)}`);
-  if (p.backend.toArrayAsync === undefined) { // values at hand (the CPU): a NaN p would pool to NaN silently
+  if (p.backend.toArrayAsync === undefined) {
+    // values at hand (the CPU): a NaN p would pool to NaN silently
     p.data.forEach((v, i) => {
       if (Number.isNaN(v)) throw new Error(`ggem: p is NaN (group ${i} of ${groups}); p must be a number (it is clamped to [pMin, pMax])`);
     });

@@ -8,7 +8,15 @@ import { describe, it } from 'node:test';
 import { tensor, withBackend } from '@ggem/tensor';
 import { ggem } from './index.js';
 
-interface Case { name: string; x: { shape: number[]; data: number[] }; p: number[]; w: number[]; y: number[]; dx: number[]; dp: number[] }
+interface Case {
+  name: string;
+  x: { shape: number[]; data: number[] };
+  p: number[];
+  w: number[];
+  y: number[];
+  dx: number[];
+  dp: number[];
+}
 const golden = JSON.parse(readFileSync(new URL('../golden/pooling-golden.json', import.meta.url), 'utf8')) as { eps: number; cases: Case[] };
 
 /** |a − b| <= rtol·max(|b|, 1e-2·max|b|): relative, with a floor for entries near zero. */
@@ -29,7 +37,9 @@ describe('GeM / GGeM golden values from PyTorch', () => {
           const p = tensor(Float32Array.from(c.p), { requiresGrad: true });
           const y = ggem(x, p, { eps: golden.eps });
           close(y.data, c.y, 1e-5, 'y');
-          y.mul(tensor(Float32Array.from(c.w), { shape: y.shape })).sum().backward();
+          y.mul(tensor(Float32Array.from(c.w), { shape: y.shape }))
+            .sum()
+            .backward();
           close(x.grad!.data, c.dx, 1e-4, 'dx');
           close(p.grad!.data, c.dp, 1e-4, 'dp');
         });

@@ -5,4 +5,16 @@
 export { ggem, gem, DEFAULT_EPS, DEFAULT_P_MIN, DEFAULT_P_MAX, type GemOptions } from './gem.js';
 export { ggemComposed } from './composed.js';
 export { allowedGroups, checkGroups, channelGroups, groupSize } from './groups.js';
-export { Pool, TokenPool, AvgPool, MaxPool, GeMPool, GGeMPool, createPooling, poolingNames, type PoolingName, type PoolingOptions, type GemPoolOptions } from './pooling.js';
+export {
+  Pool,
+  TokenPool,
+  AvgPool,
+  MaxPool,
+  GeMPool,
+  GGeMPool,
+  createPooling,
+  poolingNames,
+  type PoolingName,
+  type PoolingOptions,
+  type GemPoolOptions,
+} from './pooling.js';

@@ -19,8 +19,14 @@ describe('pooling modules', () => {
   it('p is named pool.p with shape [1] for gem and [G] for ggem, and kept out of weight decay', () => {
     const gem = createPooling('gem', { channels: 8 });
     const ggem = createPooling('ggem', { channels: 8, groups: 4, p: 4 });
-    assert.deepEqual(gem.namedParameters('pool.').map(([n, p]) => [n, p.shape]), [['pool.p', [1]]]);
-    assert.deepEqual(ggem.namedParameters('pool.').map(([n, p]) => [n, p.shape]), [['pool.p', [4]]]);
+    assert.deepEqual(
+      gem.namedParameters('pool.').map(([n, p]) => [n, p.shape]),
+      [['pool.p', [1]]],
+    );
+    assert.deepEqual(
+      ggem.namedParameters('pool.').map(([n, p]) => [n, p.shape]),
+      [['pool.p', [4]]],
+    );
     assert.deepEqual(Array.from(ggem.parameters()[0]!.data), [4, 4, 4, 4]);
     assert.deepEqual(ggem.noWeightDecay(), ['p']);
     const [decay, none] = optim.splitWeightDecay(ggem.namedParameters('pool.'), 0.05);
@@ -31,15 +37,32 @@ describe('pooling modules', () => {
   it('p trains: one AdamW step moves every group of a GGeM', () => {
     const pool = new GGeMPool(8, 4, { p: 3 });
     const opt = new optim.AdamW([{ params: pool.parameters(), weightDecay: 0 }], { lr: 0.1 });
-    pool.forward(x).mul(randn([2, 8], { generator: new Generator(2) })).sum().backward();
+    pool
+      .forward(x)
+      .mul(randn([2, 8], { generator: new Generator(2) }))
+      .sum()
+      .backward();
     opt.step();
     assert.ok(pool.currentP().every((p) => p !== 3 && Math.abs(p - 3) <= 0.1 + 1e-6));
   });
   it('max pooling splits the gradient evenly among tied maxima', () => {
-    const t = tensor([[[9, 9], [1, 2], [1, 2], [0, 2]]], { requiresGrad: true }); // token 0 is the class token
+    const t = tensor(
+      [
+        [
+          [9, 9],
+          [1, 2],
+          [1, 2],
+          [0, 2],
+        ],
+      ],
+      { requiresGrad: true },
+    ); // token 0 is the class token
     new MaxPool().forward(t).sum().backward();
     // channel 0: patch tokens 1 and 2 tie at 1; channel 1: all three tie at 2
-    assert.deepEqual(Array.from(t.grad!.data), [0, 0, 0.5, 1 / 3, 0.5, 1 / 3, 0, 1 / 3].map((v) => Math.fround(v)));
+    assert.deepEqual(
+      Array.from(t.grad!.data),
+      [0, 0, 0.5, 1 / 3, 0.5, 1 / 3, 0, 1 / 3].map((v) => Math.fround(v)),
+    );
   });
   it('the factory knows every name and explains what it needs', () => {
     for (const name of poolingNames) assert.ok(createPooling(name, { channels: 8, groups: 2 }));

@@ -65,7 +65,11 @@ export class GGeMPool extends Pool {
   readonly pMin: number;
   readonly pMax: number;
 
-  constructor(readonly channels: number, readonly groups: number, o: GemPoolOptions = {}) {
+  constructor(
+    readonly channels: number,
+    readonly groups: number,
+    o: GemPoolOptions = {},
+  ) {
     super(o.prefixTokens ?? 1);
     checkGroups(channels, groups);
     this.eps = o.eps ?? DEFAULT_EPS;

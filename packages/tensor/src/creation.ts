@@ -28,10 +28,13 @@ function make(data: TypedArray, shape: readonly number[], requiresGrad = false):
 export function tensor(values: NestedArray | TypedArray, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
   if (ArrayBuffer.isView(values)) {
     const view = values as ArrayBufferView;
-    if (view instanceof DataView || typeof (view as { length?: unknown }).length !== 'number') throw new Error(`tensor: expected a typed array, got a ${view.constructor.name}`);
+    if (view instanceof DataView || typeof (view as { length?: unknown }).length !== 'number')
+      throw new Error(`tensor: expected a typed array, got a ${view.constructor.name}`);
     const own = dtypeOfArray(view);
     if (own === null && options.dtype === undefined) {
-      throw new Error(`tensor: a ${view.constructor.name} is not a tensor's storage (Float32Array, Float64Array or Int32Array); pass { dtype } to copy it into one`);
+      throw new Error(
+        `tensor: a ${view.constructor.name} is not a tensor's storage (Float32Array, Float64Array or Int32Array); pass { dtype } to copy it into one`,
+      );
     }
     const shape = options.shape ?? [values.length];
     assertShape('tensor', shape);
@@ -48,7 +51,8 @@ export function tensor(values: NestedArray | TypedArray, options: CreateOptions 
   let k = 0;
   const fill = (v: NestedArray, dim: number, path: string): void => {
     if (dim === shape.length) {
-      if (typeof v !== 'number') throw new Error(`tensor: expected a number at ${path || 'the top'}, got ${Array.isArray(v) ? 'an array (ragged nested array)' : describe(v)}`);
+      if (typeof v !== 'number')
+        throw new Error(`tensor: expected a number at ${path || 'the top'}, got ${Array.isArray(v) ? 'an array (ragged nested array)' : describe(v)}`);
       data[k++] = v;
       return;
     }
@@ -65,7 +69,8 @@ export function tensor(values: NestedArray | TypedArray, options: CreateOptions 
   return make(data, shape, options.requiresGrad);
 }
 
-const describe = (v: unknown): string => (typeof v === 'string' ? `the string ${JSON.stringify(v)}` : v === null || v === undefined ? String(v) : `a ${typeof v}`);
+const describe = (v: unknown): string =>
+  typeof v === 'string' ? `the string ${JSON.stringify(v)}` : v === null || v === undefined ? String(v) : `a ${typeof v}`;
 
 function copyTo(values: ArrayLike<number>, dtype: DType): TypedArray {
   const out = allocate(dtype, values.length);

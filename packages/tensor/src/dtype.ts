@@ -3,7 +3,11 @@ export type DType = 'float32' | 'float64' | 'int32';
 export type FloatDType = 'float32' | 'float64';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
-const ARRAYS: Record<DType, { new (lengthOrBuffer: number | ArrayBufferLike): TypedArray; BYTES_PER_ELEMENT: number }> = { float32: Float32Array, float64: Float64Array, int32: Int32Array };
+const ARRAYS: Record<DType, { new (lengthOrBuffer: number | ArrayBufferLike): TypedArray; BYTES_PER_ELEMENT: number }> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+};
 
 /** A zeroed array of `size` elements; `shared`: on a SharedArrayBuffer (worker threads see the same memory). */
 export function allocate(dtype: DType, size: number, shared = false): TypedArray {
@@ -11,7 +15,7 @@ export function allocate(dtype: DType, size: number, shared = false): TypedArray
   try {
     return shared ? new A(new SharedArrayBuffer(size * A.BYTES_PER_ELEMENT)) : new A(size);
   } catch (e) {
-    throw new RangeError(`cannot allocate ${size} ${dtype} elements (${(size * A.BYTES_PER_ELEMENT / 2 ** 30).toPrecision(3)} GiB): ${(e as Error).message}`);
+    throw new RangeError(`cannot allocate ${size} ${dtype} elements (${((size * A.BYTES_PER_ELEMENT) / 2 ** 30).toPrecision(3)} GiB): ${(e as Error).message}`);
   }
 }
 

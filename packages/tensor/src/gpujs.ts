@@ -3,4 +3,13 @@
  * an optional peer dependency: only a program that imports this entry needs it installed,
  * and `useGpujs` loads it when called.
  */
-export { useGpujs, createGpujsBackend, MAX_CELLS, type GpujsBackend, type GpujsMode, type GpujsOptions, type GpuStorage, type GpuLike } from './backend/gpujs/index.js';
+export {
+  useGpujs,
+  createGpujsBackend,
+  MAX_CELLS,
+  type GpujsBackend,
+  type GpujsMode,
+  type GpujsOptions,
+  type GpuStorage,
+  type GpuLike,
+} from './backend/gpujs/index.js';

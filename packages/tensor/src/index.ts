@@ -16,15 +16,41 @@ export * from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
 export { matmul, matmulT } from './ops/matmul.js';
 export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice, narrow, concat, stack, indexSelect } from './ops/movement.js';
-export { softmax, logSoftmax, layerNorm, attention, linear, crossEntropy, dropout, softmaxComposed, logSoftmaxComposed, layerNormComposed, attentionComposed, type CrossEntropyOptions } from './ops/nn.js';
-export { registerBackend, setBackend, getBackend, findBackend, withBackend, type Backend, type GemResult, type AttentionResult, type View, type UnaryOp, type BinaryOp, type ReduceOp } from './backend/backend.js';
+export {
+  softmax,
+  logSoftmax,
+  layerNorm,
+  attention,
+  linear,
+  crossEntropy,
+  dropout,
+  softmaxComposed,
+  logSoftmaxComposed,
+  layerNormComposed,
+  attentionComposed,
+  type CrossEntropyOptions,
+} from './ops/nn.js';
+export {
+  registerBackend,
+  setBackend,
+  getBackend,
+  findBackend,
+  withBackend,
+  type Backend,
+  type GemResult,
+  type AttentionResult,
+  type View,
+  type UnaryOp,
+  type BinaryOp,
+  type ReduceOp,
+} from './backend/backend.js';
 export { cpuBackend } from './backend/cpu/index.js';
 export { referenceBackend } from './backend/reference/index.js';
 export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/matmul.js';
 export { availableKernels, features as wasmFeatures, type MatmulKernel } from './backend/cpu/wasm/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
-export { Module, Linear, LayerNorm, Dropout, Identity, Sequential, type StateDict, type LoadOptions, type LoadReport } from './nn/index.js';
+export { Module, Linear, LayerNorm, Dropout, Identity, Sequential, type AnyModule, type StateDict, type LoadOptions, type LoadReport } from './nn/index.js';
 export { unaryOps, unaryTable, type PublicUnaryOp, type UnaryDef, type UnaryRule } from './ops/tables/unary.js';
 export { binaryOps, binaryTable, type BinaryDef, type BinaryRule } from './ops/tables/binary.js';
 export type { Domain } from './ops/tables/domain.js';

@@ -8,8 +8,15 @@ describe('ndarray interop', () => {
     const base = ndarray(new Float32Array(Array.from({ length: 12 }, (_, i) => i)), [3, 4]);
     assert.deepEqual(fromNdarray(base).toArray(), arange(12).reshape([3, 4]).toArray());
     assert.deepEqual(fromNdarray(base.transpose(1, 0)).toArray(), arange(12).reshape([3, 4]).transpose().toArray());
-    assert.deepEqual(fromNdarray(base.hi(2, 3).lo(0, 1)).toArray(), [[1, 2], [5, 6]]);
-    assert.deepEqual(fromNdarray(base.step(-1, 2)).toArray(), [[8, 10], [4, 6], [0, 2]]);
+    assert.deepEqual(fromNdarray(base.hi(2, 3).lo(0, 1)).toArray(), [
+      [1, 2],
+      [5, 6],
+    ]);
+    assert.deepEqual(fromNdarray(base.step(-1, 2)).toArray(), [
+      [8, 10],
+      [4, 6],
+      [0, 2],
+    ]);
   });
   it('keeps float64 and int32, and round-trips through toNdarray', () => {
     const nd = ndarray(new Float64Array([1.5, 2.5]), [2]);
@@ -21,7 +28,10 @@ describe('ndarray interop', () => {
     assert.equal(back.get(1, 2), 5);
   });
   it('names the problem when a view reaches outside its data', () => {
-    assert.throws(() => fromNdarray({ data: [1, 2], shape: [3], stride: [1], offset: 0 }), /fromNdarray: the view \(shape \[3\], stride \[1\], offset 0\) reaches index 2, outside the data \(length 2\)/);
+    assert.throws(
+      () => fromNdarray({ data: [1, 2], shape: [3], stride: [1], offset: 0 }),
+      /fromNdarray: the view \(shape \[3\], stride \[1\], offset 0\) reaches index 2, outside the data \(length 2\)/,
+    );
     assert.throws(() => fromNdarray({ data: [1, 2, 3], shape: [2], stride: [-2], offset: 1 }), /reaches index -1/);
   });
 });

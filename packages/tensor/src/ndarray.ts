@@ -29,9 +29,14 @@ export function fromNdarray(nd: NdarrayLike, options: { dtype?: DType } = {}): T
     // the view's extreme offsets must lie inside the data
     let lo = offset;
     let hi = offset;
-    shape.forEach((d, i) => (stride[i]! < 0 ? (lo += (d - 1) * stride[i]!) : (hi += (d - 1) * stride[i]!)));
+    shape.forEach((d, i) => {
+      if (stride[i]! < 0) lo += (d - 1) * stride[i]!;
+      else hi += (d - 1) * stride[i]!;
+    });
     if (lo < 0 || hi >= data.length) {
-      throw new Error(`fromNdarray: the view (shape ${fmt(shape)}, stride [${stride.join(', ')}], offset ${offset}) reaches index ${lo < 0 ? lo : hi}, outside the data (length ${data.length})`);
+      throw new Error(
+        `fromNdarray: the view (shape ${fmt(shape)}, stride [${stride.join(', ')}], offset ${offset}) reaches index ${lo < 0 ? lo : hi}, outside the data (length ${data.length})`,
+      );
     }
   }
   const be = getBackend();

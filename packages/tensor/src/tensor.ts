@@ -23,6 +23,7 @@ export type NestedArray = number | NestedArray[];
  *     const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
  *     x.mul(x).sum().backward();  // x.grad = 2x
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the table ops' methods (the interface at the end) are installed on the prototype there
 export class Tensor {
   /** Backend-owned storage (a typed array on the CPU). */
   storage: unknown;
@@ -98,7 +99,9 @@ export class Tensor {
   }
 
   /** The gradient of a broadcast, summed back to `shape` (PyTorch's `sum_to_size`): the engine unbroadcasts with it. */
-  sumToSize(shape: Shape): Tensor { return red.sumToSize(this, shape); }
+  sumToSize(shape: Shape): Tensor {
+    return red.sumToSize(this, shape);
+  }
 
   /**
    * This tensor's values on another backend (a copy; the gradient flows back to this one),
@@ -120,7 +123,8 @@ export class Tensor {
   /** Sets requiresGrad on a leaf and returns it. */
   setRequiresGrad(on = true): this {
     if (this.node !== null && this.node !== RELEASED && !on) throw new Error('setRequiresGrad: only leaf tensors can stop requiring grad; use detach()');
-    if (on && this.dtype === 'int32') throw new Error(`setRequiresGrad: an int32 tensor (shape ${fmt(this.shape)}) cannot require grad; cast it to float32 or float64 first`);
+    if (on && this.dtype === 'int32')
+      throw new Error(`setRequiresGrad: an int32 tensor (shape ${fmt(this.shape)}) cannot require grad; cast it to float32 or float64 first`);
     this.requiresGrad = on;
     return this;
   }
@@ -131,54 +135,115 @@ export class Tensor {
 
   // --- elementwise (the ops of the unary and binary tables are methods too: see the end of this file) ---
   /** `cond ? this : other` elementwise, with broadcasting (PyTorch's `x.where(cond, y)`). */
-  where(cond: Tensor, other: TensorLike): Tensor { return ew.where(cond, this, other); }
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return ew.gelu(this, approximate); }
-  clamp(min: number | null, max: number | null = null): Tensor { return ew.clamp(this, min, max); }
-  cast(dtype: DType): Tensor { return ew.cast(this, dtype); }
+  where(cond: Tensor, other: TensorLike): Tensor {
+    return ew.where(cond, this, other);
+  }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return ew.gelu(this, approximate);
+  }
+  clamp(min: number | null, max: number | null = null): Tensor {
+    return ew.clamp(this, min, max);
+  }
+  cast(dtype: DType): Tensor {
+    return ew.cast(this, dtype);
+  }
 
   // --- reductions ---
-  sum(axes?: number | number[], keepdim = false): Tensor { return red.sum(this, axes, keepdim); }
-  mean(axes?: number | number[], keepdim = false): Tensor { return red.mean(this, axes, keepdim); }
-  max(axes?: number | number[], keepdim = false): Tensor { return red.max(this, axes, keepdim); }
-  min(axes?: number | number[], keepdim = false): Tensor { return red.min(this, axes, keepdim); }
-  argmax(axis?: number, keepdim = false): Tensor { return red.argmax(this, axis, keepdim); }
-  argmin(axis?: number, keepdim = false): Tensor { return red.argmin(this, axis, keepdim); }
+  sum(axes?: number | number[], keepdim = false): Tensor {
+    return red.sum(this, axes, keepdim);
+  }
+  mean(axes?: number | number[], keepdim = false): Tensor {
+    return red.mean(this, axes, keepdim);
+  }
+  max(axes?: number | number[], keepdim = false): Tensor {
+    return red.max(this, axes, keepdim);
+  }
+  min(axes?: number | number[], keepdim = false): Tensor {
+    return red.min(this, axes, keepdim);
+  }
+  argmax(axis?: number, keepdim = false): Tensor {
+    return red.argmax(this, axis, keepdim);
+  }
+  argmin(axis?: number, keepdim = false): Tensor {
+    return red.argmin(this, axis, keepdim);
+  }
 
   // --- linear algebra ---
-  matmul(b: Tensor): Tensor { return mm.matmul(this, b); }
+  matmul(b: Tensor): Tensor {
+    return mm.matmul(this, b);
+  }
 
   // --- movement ---
-  reshape(shape: readonly number[]): Tensor { return mv.reshape(this, shape); }
-  flatten(start = 0, end = -1): Tensor { return mv.flatten(this, start, end); }
-  unsqueeze(axis: number): Tensor { return mv.unsqueeze(this, axis); }
-  squeeze(axis?: number): Tensor { return mv.squeeze(this, axis); }
-  permute(perm: readonly number[]): Tensor { return mv.permute(this, perm); }
-  transpose(a = -2, b = -1): Tensor { return mv.transpose(this, a, b); }
-  expand(shape: readonly number[]): Tensor { return mv.expand(this, shape); }
-  slice(ranges: readonly (readonly [number, number] | null)[]): Tensor { return mv.slice(this, ranges); }
-  narrow(axis: number, start: number, length: number): Tensor { return mv.narrow(this, axis, start, length); }
-  indexSelect(axis: number, index: Tensor | readonly number[]): Tensor { return mv.indexSelect(this, axis, index); }
+  reshape(shape: readonly number[]): Tensor {
+    return mv.reshape(this, shape);
+  }
+  flatten(start = 0, end = -1): Tensor {
+    return mv.flatten(this, start, end);
+  }
+  unsqueeze(axis: number): Tensor {
+    return mv.unsqueeze(this, axis);
+  }
+  squeeze(axis?: number): Tensor {
+    return mv.squeeze(this, axis);
+  }
+  permute(perm: readonly number[]): Tensor {
+    return mv.permute(this, perm);
+  }
+  transpose(a = -2, b = -1): Tensor {
+    return mv.transpose(this, a, b);
+  }
+  expand(shape: readonly number[]): Tensor {
+    return mv.expand(this, shape);
+  }
+  slice(ranges: readonly (readonly [number, number] | null)[]): Tensor {
+    return mv.slice(this, ranges);
+  }
+  narrow(axis: number, start: number, length: number): Tensor {
+    return mv.narrow(this, axis, start, length);
+  }
+  indexSelect(axis: number, index: Tensor | readonly number[]): Tensor {
+    return mv.indexSelect(this, axis, index);
+  }
 
   // --- nn ---
-  softmax(axis = -1): Tensor { return nnops.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return nnops.logSoftmax(this, axis); }
+  softmax(axis = -1): Tensor {
+    return nnops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return nnops.logSoftmax(this, axis);
+  }
 
   // --- creation like this ---
-  zerosLike(): Tensor { return new Tensor(this.backend.fill(this.size, 0, this.dtype), this.shape, this.dtype, this.backend); }
-  onesLike(): Tensor { return new Tensor(this.backend.fill(this.size, 1, this.dtype), this.shape, this.dtype, this.backend); }
+  zerosLike(): Tensor {
+    return new Tensor(this.backend.fill(this.size, 0, this.dtype), this.shape, this.dtype, this.backend);
+  }
+  onesLike(): Tensor {
+    return new Tensor(this.backend.fill(this.size, 1, this.dtype), this.shape, this.dtype, this.backend);
+  }
 }
 
 type UnaryMethods = { readonly [K in PublicUnaryOp]: () => Tensor };
 type BinaryMethods = { readonly [K in (typeof binaryOps)[number]]: (b: TensorLike) => Tensor };
 
 /** The ops of the unary and binary tables (ops/tables/) as methods: `x.sin()`, `a.atan2(b)`. */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Tensor extends UnaryMethods, BinaryMethods {}
 
 for (const op of unaryOps) {
   if ((internalUnaryOps as readonly string[]).includes(op)) continue;
-  Object.defineProperty(Tensor.prototype, op, { value: function (this: Tensor) { return unary(op, this); }, writable: true, configurable: true });
+  Object.defineProperty(Tensor.prototype, op, {
+    value: function (this: Tensor) {
+      return unary(op, this);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 for (const op of binaryOps) {
-  Object.defineProperty(Tensor.prototype, op, { value: function (this: Tensor, b: TensorLike) { return binary(op, this, b); }, writable: true, configurable: true });
+  Object.defineProperty(Tensor.prototype, op, {
+    value: function (this: Tensor, b: TensorLike) {
+      return binary(op, this, b);
+    },
+    writable: true,
+    configurable: true,
+  });
 }

@@ -21,27 +21,46 @@ function orthogonal(d: number, g: Generator): number[][] {
 
 describe('linear CKA', () => {
   it('CKA(X, X) = 1; invariant to orthogonal transforms and isotropic scaling; symmetric', () => {
-    fc.assert(fc.property(fc.integer({ min: 5, max: 20 }), fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer(), fc.double({ min: 0.1, max: 10, noNaN: true }), (n, d1, d2, seed, a) => {
-      const g = new Generator(seed);
-      const x = randn([n, d1], { dtype: 'float64', generator: g });
-      const y = randn([n, d2], { dtype: 'float64', generator: g });
-      assert.ok(Math.abs(linearCka(x, x) - 1) < 1e-12);
-      const q = tensor(orthogonal(d1, g), { dtype: 'float64' });
-      const base = linearCka(x, y);
-      assert.ok(Math.abs(linearCka(x.matmul(q).mul(a), y) - base) < 1e-10);
-      assert.ok(Math.abs(linearCka(y, x) - base) < 1e-12);
-      assert.ok(base >= -1e-12 && base <= 1 + 1e-12);
-    }), { numRuns: 30 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 5, max: 20 }),
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer(),
+        fc.double({ min: 0.1, max: 10, noNaN: true }),
+        (n, d1, d2, seed, a) => {
+          const g = new Generator(seed);
+          const x = randn([n, d1], { dtype: 'float64', generator: g });
+          const y = randn([n, d2], { dtype: 'float64', generator: g });
+          assert.ok(Math.abs(linearCka(x, x) - 1) < 1e-12);
+          const q = tensor(orthogonal(d1, g), { dtype: 'float64' });
+          const base = linearCka(x, y);
+          assert.ok(Math.abs(linearCka(x.matmul(q).mul(a), y) - base) < 1e-10);
+          assert.ok(Math.abs(linearCka(y, x) - base) < 1e-12);
+          assert.ok(base >= -1e-12 && base <= 1 + 1e-12);
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
   it('is invariant to a shift of either representation (it centres the features first)', () => {
-    fc.assert(fc.property(fc.integer({ min: 5, max: 20 }), fc.integer({ min: 1, max: 5 }), fc.nat(), fc.double({ min: -50, max: 50, noNaN: true }), (n, d, seed, shift) => {
-      const g = new Generator(seed);
-      const x = randn([n, d], { dtype: 'float64', generator: g });
-      const y = randn([n, d + 1], { dtype: 'float64', generator: g });
-      const offset = randn([1, d], { dtype: 'float64', generator: g }).mul(shift);
-      assert.ok(Math.abs(linearCka(x.add(offset), y) - linearCka(x, y)) < 1e-9);
-      assert.ok(Math.abs(linearCka(x, y.add(shift)) - linearCka(x, y)) < 1e-9);
-    }), { numRuns: 30 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 5, max: 20 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.nat(),
+        fc.double({ min: -50, max: 50, noNaN: true }),
+        (n, d, seed, shift) => {
+          const g = new Generator(seed);
+          const x = randn([n, d], { dtype: 'float64', generator: g });
+          const y = randn([n, d + 1], { dtype: 'float64', generator: g });
+          const offset = randn([1, d], { dtype: 'float64', generator: g }).mul(shift);
+          assert.ok(Math.abs(linearCka(x.add(offset), y) - linearCka(x, y)) < 1e-9);
+          assert.ok(Math.abs(linearCka(x, y.add(shift)) - linearCka(x, y)) < 1e-9);
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
   it('independent representations score low', () => {
     const g = new Generator(3);
@@ -50,7 +69,7 @@ describe('linear CKA', () => {
 });
 
 describe('attention mean distance', () => {
-  it('uniform attention on a k×k grid gives the grid\'s mean pairwise distance', () => {
+  it("uniform attention on a k×k grid gives the grid's mean pairwise distance", () => {
     for (const k of [2, 3, 5]) {
       const n = k * k;
       const attn = zeros([1, n, n]).add(1 / n);
@@ -74,10 +93,12 @@ describe('attention mean distance', () => {
     const images = randn([3, 1, 28, 28], { generator: new Generator(5) });
     const sim = headSimilarity(m, images, 1);
     assert.equal(sim.length, 4);
-    sim.forEach((row, i) => row.forEach((v, j) => {
-      assert.ok(Math.abs(v - sim[j]![i]!) < 1e-12 && v >= -1e-9 && v <= 1 + 1e-9);
-      if (i === j) assert.ok(Math.abs(v - 1) < 1e-12);
-    }));
+    sim.forEach((row, i) =>
+      row.forEach((v, j) => {
+        assert.ok(Math.abs(v - sim[j]![i]!) < 1e-12 && v >= -1e-9 && v <= 1 + 1e-9);
+        if (i === j) assert.ok(Math.abs(v - 1) < 1e-12);
+      }),
+    );
     const dist = headMeanDistance(m, images, 0);
     const maxDist = Math.hypot(6, 6) * 4;
     assert.ok(dist.length === 4 && dist.every((d) => d > 0 && d < maxDist));

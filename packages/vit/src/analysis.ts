@@ -40,11 +40,12 @@ export function headSimilarity(model: VisionTransformer, images: Tensor, block: 
   for (let i = 0; i < b; i++) {
     const img = heads.narrow(0, i, 1).squeeze(0);
     const per = Array.from({ length: h }, (_, k) => img.narrow(0, k, 1).squeeze(0));
-    for (let p = 0; p < h; p++) for (let q = p; q < h; q++) {
-      const v = p === q ? 1 : linearCka(per[p]!, per[q]!);
-      sim[p]![q]! += v / b;
-      if (p !== q) sim[q]![p]! += v / b;
-    }
+    for (let p = 0; p < h; p++)
+      for (let q = p; q < h; q++) {
+        const v = p === q ? 1 : linearCka(per[p]!, per[q]!);
+        sim[p]![q]! += v / b;
+        if (p !== q) sim[q]![p]! += v / b;
+      }
   }
   return sim;
 }
@@ -61,9 +62,10 @@ export function attentionDistance(attn: Tensor, grid: number, patchSize: number)
   }
   const d = attn.data;
   const dist = new Float64Array(nq * nk);
-  for (let q = 0; q < nq; q++) for (let k = 0; k < nk; k++) {
-    dist[q * nk + k] = Math.hypot(Math.floor(q / grid) - Math.floor(k / grid), (q % grid) - (k % grid)) * patchSize;
-  }
+  for (let q = 0; q < nq; q++)
+    for (let k = 0; k < nk; k++) {
+      dist[q * nk + k] = Math.hypot(Math.floor(q / grid) - Math.floor(k / grid), (q % grid) - (k % grid)) * patchSize;
+    }
   return Array.from({ length: h }, (_, i) => {
     let s = 0;
     for (let j = 0; j < nq * nk; j++) s += d[i * nq * nk + j]! * dist[j]!;
@@ -81,7 +83,10 @@ export function headMeanDistance(model: VisionTransformer, images: Tensor, block
   const grid = model.patch_embed.gridSize;
   const out = new Array<number>(h).fill(0);
   for (let i = 0; i < b; i++) {
-    const patches = attn.narrow(0, i, 1).squeeze(0).slice([null, [1, t], [1, t]]);
+    const patches = attn
+      .narrow(0, i, 1)
+      .squeeze(0)
+      .slice([null, [1, t], [1, t]]);
     const rows = noGrad(() => patches.div(patches.sum(-1, true)));
     attentionDistance(rows, grid, model.config.patchSize).forEach((v, k) => (out[k]! += v / b));
   }

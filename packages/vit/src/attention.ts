@@ -22,7 +22,11 @@ export class Attention extends Module {
   /** Set by `VisionTransformer.capture`: the next forward stores its attention here (detached). */
   _capture: AttentionCapture | null = null;
 
-  constructor(readonly dim: number, readonly numHeads: number, o: { qkvBias?: boolean; attnDrop?: number; projDrop?: number; generator?: Generator } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly numHeads: number,
+    o: { qkvBias?: boolean; attnDrop?: number; projDrop?: number; generator?: Generator } = {},
+  ) {
     super();
     if (dim % numHeads !== 0) throw new Error(`Attention: dim ${dim} is not divisible by ${numHeads} heads`);
     this.headDim = dim / numHeads;

@@ -57,12 +57,12 @@ const SMALL = 12288;
 
 const targets: [name: string, gpu: () => GpuLike, kernelClass: string, maxCells?: number][] = [
   ['gpu.js, webasm mode', () => new GPU({ mode: 'webasm' }), 'WebAssemblyKernel'],
-  ['gpu.js under WebGPU\'s promise contract (stand-in over webasm)', () => webgpuStandIn(new GPU({ mode: 'webasm' })), 'WebAssemblyKernel'],
+  ["gpu.js under WebGPU's promise contract (stand-in over webasm)", () => webgpuStandIn(new GPU({ mode: 'webasm' })), 'WebAssemblyKernel'],
   [`gpu.js, webasm mode, kernels within ${SMALL} cells`, () => new GPU({ mode: 'webasm' }), 'WebAssemblyKernel', SMALL],
   [`gpu.js under the WebGPU stand-in, kernels within ${SMALL} cells`, () => webgpuStandIn(new GPU({ mode: 'webasm' })), 'WebAssemblyKernel', SMALL],
 ];
 
-describe('a ViT\'s training steps on every backend', () => {
+describe("a ViT's training steps on every backend", () => {
   let want: Training;
   // the reference: the same steps on the CPU backend
   before(async () => {

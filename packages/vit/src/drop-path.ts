@@ -6,7 +6,10 @@ import { defaultGenerator, Module, tensor, type Generator, type Tensor } from '@
  * when p is 0 (at construction, not by a flag in forward).
  */
 export class DropPath extends Module {
-  constructor(readonly p: number, private readonly _generator: Generator = defaultGenerator) {
+  constructor(
+    readonly p: number,
+    private readonly _generator: Generator = defaultGenerator,
+  ) {
     super();
     if (!(p > 0 && p < 1)) throw new Error(`DropPath: p must be in (0, 1), got ${p}`);
   }

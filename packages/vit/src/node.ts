@@ -3,7 +3,7 @@
  * Blobs, Responses and URLs, is in `@ggem/vit`.
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import type { LoadOptions, Module } from '@ggem/tensor';
+import type { AnyModule, LoadOptions } from '@ggem/tensor';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
 import { loadInto, modelMetadata, type WeightsReport } from './weights.js';
 
@@ -23,7 +23,11 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsFile
  * Writes a safetensors file atomically: to a temporary file in the same folder, flushed,
  * then renamed over the target, so a crash leaves the old file or the new one.
  */
-export async function writeSafetensorsFile(path: string, tensors: Parameters<typeof writeSafetensors>[0], metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: Parameters<typeof writeSafetensors>[0],
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const fh = await open(tmp, 'w');
   try {
@@ -39,11 +43,11 @@ export async function writeSafetensorsFile(path: string, tensors: Parameters<typ
 }
 
 /** Saves a model's state dict (timm names) and architecture as a safetensors file, atomically. */
-export function saveWeightsFile(model: Module<any, any>, path: string, metadata: Record<string, string> = {}): Promise<void> {
+export function saveWeightsFile(model: AnyModule, path: string, metadata: Record<string, string> = {}): Promise<void> {
   return writeSafetensorsFile(path, model.stateDict(), { ...modelMetadata(model), ...metadata });
 }
 
 /** Loads a safetensors file into a model, all or nothing, as `loadWeights` does from bytes. */
-export async function loadWeightsFile(model: Module<any, any>, path: string, options: LoadOptions = {}): Promise<WeightsReport> {
+export async function loadWeightsFile(model: AnyModule, path: string, options: LoadOptions = {}): Promise<WeightsReport> {
   return loadInto(model, await readSafetensorsFile(path), path, options);
 }

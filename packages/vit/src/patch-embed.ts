@@ -9,7 +9,12 @@ export class PatchProj extends Module {
   weight: Tensor;
   bias: Tensor;
 
-  constructor(readonly inChans: number, readonly dim: number, readonly patch: number, generator?: Generator) {
+  constructor(
+    readonly inChans: number,
+    readonly dim: number,
+    readonly patch: number,
+    generator?: Generator,
+  ) {
     super();
     const o = { requiresGrad: true } as const;
     // PyTorch's Conv2d default: U(±1/√fan_in), fan_in = Cin·P·P
@@ -27,7 +32,10 @@ export class PatchProj extends Module {
     }
     const [hp, wp] = [h / p, w / p];
     // [B, C, Hp, P, Wp, P] → [B, Hp, Wp, C, P, P] → [B, N, C·P·P] (the order of the weight's dims)
-    const patches = x.reshape([b, c, hp, p, wp, p]).permute([0, 2, 4, 1, 3, 5]).reshape([b, hp * wp, c * p * p]);
+    const patches = x
+      .reshape([b, c, hp, p, wp, p])
+      .permute([0, 2, 4, 1, 3, 5])
+      .reshape([b, hp * wp, c * p * p]);
     return linear(patches, this.weight.reshape([this.dim, c * p * p]), this.bias);
   }
 }
@@ -35,7 +43,13 @@ export class PatchProj extends Module {
 export class PatchEmbed extends Module {
   proj: PatchProj;
 
-  constructor(readonly imgSize: number, readonly patchSize: number, inChans: number, dim: number, generator?: Generator) {
+  constructor(
+    readonly imgSize: number,
+    readonly patchSize: number,
+    inChans: number,
+    dim: number,
+    generator?: Generator,
+  ) {
     super();
     if (imgSize % patchSize !== 0) throw new Error(`PatchEmbed: image size ${imgSize} is not a multiple of the patch size ${patchSize}`);
     this.proj = new PatchProj(inChans, dim, patchSize, generator);

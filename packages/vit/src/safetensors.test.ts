@@ -37,7 +37,16 @@ describe('safetensors', () => {
     data.set(new Uint8Array(f64.buffer), 0);
     data.set(new Uint8Array(f16.buffer), 16);
     data.set(new Uint8Array(bf16.buffer), 24);
-    const t = readSafetensors(file({ a: { dtype: 'F64', shape: [2], data_offsets: [0, 16] }, b: { dtype: 'F16', shape: [4], data_offsets: [16, 24] }, c: { dtype: 'BF16', shape: [2], data_offsets: [24, 28] } }, data)).tensors;
+    const t = readSafetensors(
+      file(
+        {
+          a: { dtype: 'F64', shape: [2], data_offsets: [0, 16] },
+          b: { dtype: 'F16', shape: [4], data_offsets: [16, 24] },
+          c: { dtype: 'BF16', shape: [2], data_offsets: [24, 28] },
+        },
+        data,
+      ),
+    ).tensors;
     assert.deepEqual(Array.from(t.a!.data), [1.25, -3]);
     assert.deepEqual(Array.from(t.b!.data), [1, -2, 2 ** -24, Infinity].map(Math.fround));
     assert.deepEqual(Array.from(t.c!.data), [1, -3]);
@@ -45,7 +54,7 @@ describe('safetensors', () => {
   });
   it('keys named __proto__ are keys like any other; __metadata__ must be an object of strings', () => {
     const w = { dtype: 'F32', shape: [1], data_offsets: [0, 4] };
-    const bytes = file(JSON.parse('{"__proto__": ' + JSON.stringify(w) + ', "__metadata__": {"__proto__": "x", "format": "pt"}}'), new Uint8Array(4));
+    const bytes = file(JSON.parse(`{"__proto__": ${JSON.stringify(w)}, "__metadata__": {"__proto__": "x", "format": "pt"}}`), new Uint8Array(4));
     const { tensors, metadata } = readSafetensors(bytes, 'evil.safetensors');
     assert.deepEqual(Object.keys(tensors), ['__proto__']);
     assert.deepEqual(Object.keys(metadata), ['__proto__', 'format']);
@@ -66,21 +75,53 @@ describe('safetensors', () => {
     const cases: [string, Uint8Array, RegExp][] = [
       ['too short', new Uint8Array(4), /too short for the 8-byte header length/],
       ['truncated header', file(ok, new Uint8Array(8)).subarray(0, 20), /header length \d+ runs past the end of the file/],
-      ['header too large', (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, BigInt(MAX_HEADER_BYTES + 1), true); return b; })(), /exceeds the 100000000-byte limit/],
-      ['huge length (no allocation)', (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 2n ** 63n, true); return b; })(), /exceeds the/],
+      [
+        'header too large',
+        (() => {
+          const b = new Uint8Array(16);
+          new DataView(b.buffer).setBigUint64(0, BigInt(MAX_HEADER_BYTES + 1), true);
+          return b;
+        })(),
+        /exceeds the 100000000-byte limit/,
+      ],
+      [
+        'huge length (no allocation)',
+        (() => {
+          const b = new Uint8Array(16);
+          new DataView(b.buffer).setBigUint64(0, 2n ** 63n, true);
+          return b;
+        })(),
+        /exceeds the/,
+      ],
       ['bad JSON', file(null, new Uint8Array(0), '{"w": '), /the header is not valid JSON/],
       ['not an object', file([1, 2]), /the header is not a JSON object/],
-      ['unknown dtype', file({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), /tensor 'w' has dtype "I64"; supported: F32, F64, F16, BF16/],
+      [
+        'unknown dtype',
+        file({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)),
+        /tensor 'w' has dtype "I64"; supported: F32, F64, F16, BF16/,
+      ],
       ['truncated data', file(ok, new Uint8Array(4)), /data_offsets \[0, 8\] run past the 4-byte data buffer: truncated/],
-      ['size mismatch', file({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), /of shape \[3\] F32 needs 12 bytes, its offsets give 8/],
-      ['overlap', file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)), /tensor 'b' \[4, 12\) overlaps the tensor before it/],
+      [
+        'size mismatch',
+        file({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)),
+        /of shape \[3\] F32 needs 12 bytes, its offsets give 8/,
+      ],
+      [
+        'overlap',
+        file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)),
+        /tensor 'b' \[4, 12\) overlaps the tensor before it/,
+      ],
       ['hole', file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), /bytes \[0, 4\) of the data buffer belong to no tensor/],
       ['trailing bytes', file(ok, new Uint8Array(12)), /bytes \[8, 12\) of the data buffer belong to no tensor/],
       ['negative offsets', file({ w: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, new Uint8Array(8)), /invalid data_offsets/],
       ['bad shape', file({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, new Uint8Array(8)), /invalid shape \[-2\]/],
     ];
     for (const [what, bytes, err] of cases) {
-      assert.throws(() => readSafetensors(bytes, 'model.safetensors'), (e: Error) => e.message.startsWith('model.safetensors: ') && err.test(e.message), what);
+      assert.throws(
+        () => readSafetensors(bytes, 'model.safetensors'),
+        (e: Error) => e.message.startsWith('model.safetensors: ') && err.test(e.message),
+        what,
+      );
     }
   });
   it('saves atomically and loads a model strictly; another pooling loads with a report', async () => {
@@ -97,11 +138,19 @@ describe('safetensors', () => {
     const token = createVit('vit_mnist_tiny', 'token');
     await assert.rejects(loadWeightsFile(token, path), /model\.safetensors: saved from another model \(pooling: the file's "gem", the model's "token"\)/);
     const report = await loadWeightsFile(token, path, { strict: false });
-    assert.deepEqual(report, { missing: ['norm.weight', 'norm.bias'], unexpected: ['pool.p', 'fc_norm.weight', 'fc_norm.bias'], mismatched: [], config: ['pooling: the file\'s "gem", the model\'s "token"'] });
+    assert.deepEqual(report, {
+      missing: ['norm.weight', 'norm.bias'],
+      unexpected: ['pool.p', 'fc_norm.weight', 'fc_norm.bias'],
+      mismatched: [],
+      config: ['pooling: the file\'s "gem", the model\'s "token"'],
+    });
     // same-shaped tensors of another pooling (max and avg have none of their own) load, and would mean something else
     const max = createVit('vit_mnist_tiny', 'max', { seed: 4 });
     await saveWeightsFile(max, path);
-    await assert.rejects(loadWeightsFile(createVit('vit_mnist_tiny', 'avg'), path), /saved from another model \(pooling: the file's "max", the model's "avg"\)/);
+    await assert.rejects(
+      loadWeightsFile(createVit('vit_mnist_tiny', 'avg'), path),
+      /saved from another model \(pooling: the file's "max", the model's "avg"\)/,
+    );
     await saveWeightsFile(createVit('vit_mnist_tiny', 'ggem', { poolGroups: 2 }), path);
     await assert.rejects(loadWeightsFile(createVit('vit_mnist_tiny', 'ggem'), path), /poolGroups: the file's 2, the model's 4/);
     assert.deepEqual(token.blocks[0]!.attn.qkv.weight.data, gem.blocks[0]!.attn.qkv.weight.data, 'the blocks loaded');

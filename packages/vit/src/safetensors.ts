@@ -49,7 +49,8 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`__metadata__ is ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}, not an object of strings`);
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        fail(`__metadata__ is ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}, not an object of strings`);
       for (const [k, v] of Object.entries(raw as object)) {
         if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
         put(metadata, k, v as string);
@@ -58,16 +59,19 @@ export function readSafetensors(bytes: Uint8Array, source = 'safetensors data'):
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}' is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) fail(`tensor '${name}' has dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`);
+    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES))
+      fail(`tensor '${name}' has dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1])
+      fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
     const [begin, end] = off as [number, number];
     if (end > dataLength) fail(`tensor '${name}' data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data buffer: truncated?`);
     const dtype = e.dtype as DTypeName;
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (count * DTYPE_BYTES[dtype] !== end - begin) fail(`tensor '${name}' of shape [${(shape as number[]).join(', ')}] ${dtype} needs ${count * DTYPE_BYTES[dtype]} bytes, its offsets give ${end - begin}`);
+    if (count * DTYPE_BYTES[dtype] !== end - begin)
+      fail(`tensor '${name}' of shape [${(shape as number[]).join(', ')}] ${dtype} needs ${count * DTYPE_BYTES[dtype]} bytes, its offsets give ${end - begin}`);
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -131,7 +135,7 @@ export function writeSafetensors(tensors: Record<string, Tensor>, metadata: Reco
     parts.push(data);
   }
   let json = JSON.stringify(header);
-  json += " ".repeat((8 - ((new TextEncoder().encode(json).length + 8) % 8)) % 8);
+  json += ' '.repeat((8 - ((new TextEncoder().encode(json).length + 8) % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);

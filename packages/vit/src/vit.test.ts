@@ -2,27 +2,38 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crossEntropy, Generator, noGrad, optim, randint, randn } from '@ggem/tensor';
 import { poolingNames } from '@ggem/pooling';
-import { createVit, presets, VisionTransformer } from './index.js';
+import { createVit, presets, type VisionTransformer } from './index.js';
 
 describe('VisionTransformer', () => {
   it('uses timm names: norm for token pooling, fc_norm and pool.p for the others', () => {
     const names = (m: VisionTransformer) => m.namedParameters().map(([n]) => n);
     const token = names(createVit('vit_mnist_tiny', 'token'));
     assert.deepEqual(token.slice(0, 4), ['cls_token', 'pos_embed', 'patch_embed.proj.weight', 'patch_embed.proj.bias']);
-    for (const n of ['blocks.1.attn.qkv.weight', 'blocks.0.mlp.fc2.bias', 'blocks.1.norm2.weight', 'norm.weight', 'head.weight']) assert.ok(token.includes(n), n);
+    for (const n of ['blocks.1.attn.qkv.weight', 'blocks.0.mlp.fc2.bias', 'blocks.1.norm2.weight', 'norm.weight', 'head.weight'])
+      assert.ok(token.includes(n), n);
     assert.ok(!token.some((n) => n.startsWith('fc_norm') || n.startsWith('pool')));
     const ggem = createVit('vit_mnist_tiny', 'ggem');
     assert.ok(names(ggem).includes('fc_norm.weight') && !names(ggem).some((n) => n.startsWith('norm.')));
     assert.deepEqual(ggem.namedParameters().find(([n]) => n === 'pool.p')![1].shape, [4], 'G defaults to the number of heads');
-    assert.deepEqual(createVit('vit_mnist_tiny', 'gem').namedParameters().find(([n]) => n === 'pool.p')![1].shape, [1]);
+    assert.deepEqual(
+      createVit('vit_mnist_tiny', 'gem')
+        .namedParameters()
+        .find(([n]) => n === 'pool.p')![1].shape,
+      [1],
+    );
     assert.deepEqual(ggem.noWeightDecay(), ['pos_embed', 'cls_token', 'pool.p']);
     const shapes = Object.fromEntries(ggem.namedParameters().map(([n, p]) => [n, p.shape]));
     assert.deepEqual(shapes['patch_embed.proj.weight'], [64, 1, 4, 4]);
     assert.deepEqual(shapes['blocks.0.attn.qkv.weight'], [192, 64]);
-    assert.deepEqual(shapes['pos_embed'], [1, 50, 64]);
+    assert.deepEqual(shapes.pos_embed, [1, 50, 64]);
   });
   it('every preset has the right output shape; parameter counts match timm (large presets built, not run)', () => {
-    const timm: Record<string, number> = { vit_tiny_patch16_224: 5_717_416, vit_small_patch16_224: 22_050_664, vit_base_patch16_224: 86_567_656, vit_large_patch16_224: 304_326_632 };
+    const timm: Record<string, number> = {
+      vit_tiny_patch16_224: 5_717_416,
+      vit_small_patch16_224: 22_050_664,
+      vit_base_patch16_224: 86_567_656,
+      vit_large_patch16_224: 304_326_632,
+    };
     for (const name of Object.keys(presets) as (keyof typeof presets)[]) {
       const m = createVit(name, 'avg');
       const count = m.parameters().reduce((s, p) => s + p.size, 0);
@@ -58,7 +69,7 @@ describe('VisionTransformer', () => {
     const b = createVit('vit_mnist_tiny', 'gem', { seed: 4 }).stateDict();
     for (const k of Object.keys(a)) assert.deepEqual(a[k]!.data, b[k]!.data, k);
   });
-  it('capture records a block\'s attention without changing the output', () => {
+  it("capture records a block's attention without changing the output", () => {
     const m = createVit('vit_mnist_tiny', 'avg').eval();
     const x = randn([2, 1, 28, 28]);
     const plain = noGrad(() => m.forward(x)).data;

@@ -67,10 +67,18 @@ export class VisionTransformer extends Module {
     this.cls_token = randn([1, 1, d], { std: 1e-6, generator: g, requiresGrad: true });
     this.pos_embed = nn.init.truncNormal(zeros([1, 1 + n, d], { requiresGrad: true }), { std: 0.02, generator: g });
     this.pos_drop = c.dropRate > 0 ? new Dropout(c.dropRate, g) : new Identity();
-    this.blocks = Array.from({ length: c.depth }, (_, i) => new Block(d, c.numHeads, {
-      mlpRatio: c.mlpRatio, qkvBias: c.qkvBias, drop: c.dropRate, attnDrop: c.attnDropRate,
-      dropPath: c.depth > 1 ? (c.dropPathRate * i) / (c.depth - 1) : c.dropPathRate, generator: g,
-    }));
+    this.blocks = Array.from(
+      { length: c.depth },
+      (_, i) =>
+        new Block(d, c.numHeads, {
+          mlpRatio: c.mlpRatio,
+          qkvBias: c.qkvBias,
+          drop: c.dropRate,
+          attnDrop: c.attnDropRate,
+          dropPath: c.depth > 1 ? (c.dropPathRate * i) / (c.depth - 1) : c.dropPathRate,
+          generator: g,
+        }),
+    );
     const token = c.pooling === 'token';
     this.norm = token ? new LayerNorm(d, 1e-6) : new Identity();
     this.pool = createPooling(c.pooling, { channels: d, groups: c.pooling === 'gem' ? 1 : c.poolGroups, p: c.poolP, trainP: c.trainP });

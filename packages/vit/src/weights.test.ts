@@ -54,9 +54,15 @@ describe('weights from bytes, Blobs, Responses and URLs', () => {
       ['http://127.0.0.1:1/none', /127\.0\.0\.1:1\/none: could not fetch the weights/],
       ['model.safetensors', /model\.safetensors: not a URL, .* loadWeightsFile from @ggem\/vit\/node/],
       [new File([bytes.subarray(0, 100) as Uint8Array<ArrayBuffer>], 'cut.safetensors'), /cut\.safetensors: .*truncated\?/],
-      [weightsToBytes(other), /safetensors bytes: saved from another model \(pooling: the file's "max", the model's "ggem"; poolGroups: the file's none, the model's 4\)/],
+      [
+        weightsToBytes(other),
+        /safetensors bytes: saved from another model \(pooling: the file's "max", the model's "ggem"; poolGroups: the file's none, the model's 4\)/,
+      ],
       [new Uint8Array(writeSafetensors(other.stateDict())), /safetensors bytes: loadStateDict \(VisionTransformer\): missing keys: pool\.p/],
-      [writeSafetensors(createVit('vit_mnist_tiny', 'ggem').stateDict(), { 'ggem.vit': 'null' }), /saved from another model \(ggem\.vit is not an object: null\)/],
+      [
+        writeSafetensors(createVit('vit_mnist_tiny', 'ggem').stateDict(), { 'ggem.vit': 'null' }),
+        /saved from another model \(ggem\.vit is not an object: null\)/,
+      ],
       [42 as unknown as Uint8Array, /readWeights: expected bytes .* got \[object Number\]/],
     ];
     for (const [source, err] of cases) {

@@ -1,11 +1,23 @@
-import type { LoadOptions, LoadReport, Module } from '@ggem/tensor';
+import type { AnyModule, LoadOptions, LoadReport } from '@ggem/tensor';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
 import { VisionTransformer, type VitConfig } from './vit.js';
 
 /** The `__metadata__` key under which a ViT's architecture is saved with its weights. */
 export const CONFIG_KEY = 'ggem.vit';
 /** What the weights' meaning depends on (trainP, dropout and the seed do not change it). */
-const ARCHITECTURE = ['imgSize', 'patchSize', 'inChans', 'numClasses', 'embedDim', 'depth', 'numHeads', 'mlpRatio', 'qkvBias', 'pooling', 'poolGroups'] as const;
+const ARCHITECTURE = [
+  'imgSize',
+  'patchSize',
+  'inChans',
+  'numClasses',
+  'embedDim',
+  'depth',
+  'numHeads',
+  'mlpRatio',
+  'qkvBias',
+  'pooling',
+  'poolGroups',
+] as const;
 
 function architecture(c: VisionTransformer['config']): Partial<VitConfig> {
   const a: Record<string, unknown> = Object.fromEntries(ARCHITECTURE.map((k) => [k, c[k]]));
@@ -14,12 +26,12 @@ function architecture(c: VisionTransformer['config']): Partial<VitConfig> {
 }
 
 /** The metadata that goes with a model's weights: a ViT's architecture (pooling, G, shape) as JSON. */
-export function modelMetadata(model: Module<any, any>): Record<string, string> {
+export function modelMetadata(model: AnyModule): Record<string, string> {
   return model instanceof VisionTransformer ? { [CONFIG_KEY]: JSON.stringify(architecture(model.config)) } : {};
 }
 
 /** `key: file's value ≠ model's value` for each architecture field a file's metadata gives differently. */
-function configDifferences(model: Module<any, any>, metadata: Record<string, string>): string[] {
+function configDifferences(model: AnyModule, metadata: Record<string, string>): string[] {
   const saved = metadata[CONFIG_KEY];
   if (!(model instanceof VisionTransformer) || saved === undefined) return [];
   let theirs: Record<string, unknown>;
@@ -107,7 +119,7 @@ export async function readWeights(source: WeightsSource): Promise<SafetensorsFil
  * what fits, e.g. a checkpoint trained with another pooling, and returns what it skipped.
  * Errors name the source (the URL, the file's name).
  */
-export async function loadWeights(model: Module<any, any>, source: WeightsSource, options: LoadOptions = {}): Promise<WeightsReport> {
+export async function loadWeights(model: AnyModule, source: WeightsSource, options: LoadOptions = {}): Promise<WeightsReport> {
   const { bytes, name } = await bytesOf(source);
   return loadInto(model, readSafetensors(bytes, name), name, options);
 }
@@ -118,7 +130,7 @@ export async function loadWeights(model: Module<any, any>, source: WeightsSource
  * G or shape, naming each difference, since same-shaped tensors of another pooling would load
  * and silently mean something else; a non-strict load reports them.
  */
-export function loadInto(model: Module<any, any>, file: SafetensorsFile, name: string, options: LoadOptions = {}): WeightsReport {
+export function loadInto(model: AnyModule, file: SafetensorsFile, name: string, options: LoadOptions = {}): WeightsReport {
   const config = configDifferences(model, file.metadata);
   if ((options.strict ?? true) && config.length > 0) {
     throw new Error(`${name}: saved from another model (${config.join('; ')}); build the model the file describes, or load what fits with { strict: false }`);
@@ -131,11 +143,11 @@ export function loadInto(model: Module<any, any>, file: SafetensorsFile, name: s
 }
 
 /** A model's state dict (timm names) as safetensors bytes, with its architecture in the metadata. */
-export function weightsToBytes(model: Module<any, any>, metadata: Record<string, string> = {}): Uint8Array {
+export function weightsToBytes(model: AnyModule, metadata: Record<string, string> = {}): Uint8Array {
   return writeSafetensors(model.stateDict(), { ...modelMetadata(model), ...metadata });
 }
 
 /** A model's weights as a Blob, for a page to offer as a download (`URL.createObjectURL`). */
-export function weightsToBlob(model: Module<any, any>, metadata: Record<string, string> = {}): Blob {
+export function weightsToBlob(model: AnyModule, metadata: Record<string, string> = {}): Blob {
   return new Blob([weightsToBytes(model, metadata) as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
 }

@@ -20,7 +20,13 @@ export interface Result {
 }
 
 export async function run(): Promise<Result> {
-  const x = tensor([[1, 2], [3, -4]], { requiresGrad: true });
+  const x = tensor(
+    [
+      [1, 2],
+      [3, -4],
+    ],
+    { requiresGrad: true },
+  );
   x.mul(x).mul(3).add(x).sum().backward();
 
   const model = createVit('vit_mnist_tiny', 'ggem', { seed: 7 });
@@ -36,7 +42,10 @@ export async function run(): Promise<Result> {
 
   const bytes = weightsToBytes(model, { format: 'pt' });
   const blob = weightsToBlob(model);
-  const sources: [string, Parameters<typeof loadWeights>[1]][] = [['bytes', bytes], ['blob', blob]];
+  const sources: [string, Parameters<typeof loadWeights>[1]][] = [
+    ['bytes', bytes],
+    ['blob', blob],
+  ];
   if (typeof URL.createObjectURL === 'function') sources.push(['url', URL.createObjectURL(blob)]);
   const reloaded: number[][] = [];
   for (const [, source] of sources) {

@@ -15,8 +15,10 @@ const fresh = createVit('vit_mnist_tiny', 'ggem', { seed: 8 });
 await loadWeightsFile(fresh, path);
 const saved = model.stateDict();
 const loaded = (await readWeights(weightsToBytes(fresh))).tensors;
-console.log(JSON.stringify({
-  ...result,
-  fileRoundTrip: Object.entries(saved).every(([k, t]) => loaded[k]!.data.every((v, i) => v === t.data[i])),
-  nodeEntries: typeof DataParallel.create === 'function' && typeof enableRelaxedSimd === 'function',
-}));
+console.log(
+  JSON.stringify({
+    ...result,
+    fileRoundTrip: Object.entries(saved).every(([k, t]) => loaded[k]!.data.every((v, i) => v === t.data[i])),
+    nodeEntries: typeof DataParallel.create === 'function' && typeof enableRelaxedSimd === 'function',
+  }),
+);

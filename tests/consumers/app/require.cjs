@@ -5,5 +5,6 @@ const pooling = require('@ggem/pooling');
 const vit = require('@ggem/vit');
 const { run } = require('../dist-node/app.js');
 
-if (typeof tensor.tensor !== 'function' || typeof pooling.ggem !== 'function' || typeof vit.createVit !== 'function') throw new Error('require() gave incomplete modules');
+if (typeof tensor.tensor !== 'function' || typeof pooling.ggem !== 'function' || typeof vit.createVit !== 'function')
+  throw new Error('require() gave incomplete modules');
 run().then((r) => console.log(JSON.stringify(r)));

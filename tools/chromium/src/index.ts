@@ -11,7 +11,17 @@ import { extname, join, normalize, sep } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--enable-unsafe-webgpu',
+  '--enable-unsafe-swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 /** `skip` for a node:test suite: a reason when chromium is not installed (`.ci/run` installs it). */
 export const skipWithoutChromium: string | false = existsSync(CHROMIUM) ? false : 'chromium is not installed (apt-get install -y chromium)';
@@ -22,9 +32,16 @@ export function launchChromium(): Promise<BrowserContext> {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.cjs': 'text/javascript',
-  '.json': 'application/json', '.css': 'text/css', '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream',
-  '.png': 'image/png', '.svg': 'image/svg+xml',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.cjs': 'text/javascript',
+  '.json': 'application/json',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.safetensors': 'application/octet-stream',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
 };
 
 /** Files from memory by URL path: `{ '/': ['text/html', '<!doctype html>…'] }`. */
@@ -49,7 +66,9 @@ export interface StaticServer {
  * cross-origin isolated when `isolated` is set.
  */
 export async function serve(content: Content, options: { isolated?: boolean } = {}): Promise<StaticServer> {
-  const headers: Record<string, string> = options.isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+  const headers: Record<string, string> = options.isolated
+    ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
+    : {};
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const found = lookup(content, path);

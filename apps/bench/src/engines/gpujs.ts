@@ -25,12 +25,13 @@ async function onGpujs<T>(f: (be: Backend) => T): Promise<T> {
 export function gpujsMatmul(a: Float32Array, b: Float32Array, n: number): Impl {
   return {
     engine: ENGINE,
-    setup: () => onGpujs((be) => {
-      const ta = tensor(a.slice(), { shape: [n, n] });
-      const tb = tensor(b.slice(), { shape: [n, n] });
-      void be;
-      return async () => ta.matmul(tb).data as Float32Array;
-    }),
+    setup: () =>
+      onGpujs((be) => {
+        const ta = tensor(a.slice(), { shape: [n, n] });
+        const tb = tensor(b.slice(), { shape: [n, n] });
+        void be;
+        return async () => ta.matmul(tb).data as Float32Array;
+      }),
   };
 }
 
@@ -38,10 +39,11 @@ export function gpujsMatmul(a: Float32Array, b: Float32Array, n: number): Impl {
 export function gpujsVitStep(s: VitSpec): Impl {
   return {
     engine: ENGINE,
-    setup: () => onGpujs((be) => {
-      const model = createVit('vit_mnist_small', s.pooling, { seed: 0 });
-      for (const [name, p] of model.namedParameters()) p.storage = be.fromArray(s.weights.get(name)!.data.slice());
-      return ggemStep(model, tensor(s.x.slice(), { shape: [s.batch, s.inChans, s.img, s.img] }), tensor(s.labels.slice()));
-    }),
+    setup: () =>
+      onGpujs((be) => {
+        const model = createVit('vit_mnist_small', s.pooling, { seed: 0 });
+        for (const [name, p] of model.namedParameters()) p.storage = be.fromArray(s.weights.get(name)!.data.slice());
+        return ggemStep(model, tensor(s.x.slice(), { shape: [s.batch, s.inChans, s.img, s.img] }), tensor(s.labels.slice()));
+      }),
   };
 }

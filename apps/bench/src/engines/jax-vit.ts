@@ -21,15 +21,26 @@ function forward(jax: Jax, s: VitSpec, P: Params, x: Arr): Arr {
     const rstd = np.sqrt(centred.ref.mul(centred.ref).mean(-1, { keepdims: true }).add(1e-6));
     return centred.div(rstd).mul(P[`${name}.weight`]!).add(P[`${name}.bias`]!);
   };
-  const patches = x.reshape([b, c, g, p, g, p]).transpose([0, 2, 4, 1, 3, 5]).reshape([b * g * g, c * p * p]);
-  const tokens = np.matmul(patches, P['patch_embed.proj.weight']!.reshape([d, c * p * p]).transpose()).add(P['patch_embed.proj.bias']!).reshape([b, g * g, d]);
+  const patches = x
+    .reshape([b, c, g, p, g, p])
+    .transpose([0, 2, 4, 1, 3, 5])
+    .reshape([b * g * g, c * p * p]);
+  const tokens = np
+    .matmul(patches, P['patch_embed.proj.weight']!.reshape([d, c * p * p]).transpose())
+    .add(P['patch_embed.proj.bias']!)
+    .reshape([b, g * g, d]);
   let t = np.concatenate([np.broadcastTo(P.cls_token!, [b, 1, d]), tokens], 1).add(P.pos_embed!);
   for (let i = 0; i < s.depth; i++) {
     const k = `blocks.${i}`;
-    const qkv = linear(norm(t.ref, `${k}.norm1`).reshape([b * n, d]), `${k}.attn.qkv`).reshape([b, n, 3, h, hd]).transpose([2, 0, 3, 1, 4]);
+    const qkv = linear(norm(t.ref, `${k}.norm1`).reshape([b * n, d]), `${k}.attn.qkv`)
+      .reshape([b, n, 3, h, hd])
+      .transpose([2, 0, 3, 1, 4]);
     const [q, kk, v] = [qkv.ref.slice(0), qkv.ref.slice(1), qkv.slice(2)];
     const attn = nn.softmax(np.matmul(q.mul(hd ** -0.5), kk.transpose([0, 1, 3, 2])), -1);
-    const heads = np.matmul(attn, v).transpose([0, 2, 1, 3]).reshape([b * n, d]);
+    const heads = np
+      .matmul(attn, v)
+      .transpose([0, 2, 1, 3])
+      .reshape([b * n, d]);
     t = t.add(linear(heads, `${k}.attn.proj`).reshape([b, n, d]));
     const hidden = nn.gelu(linear(norm(t.ref, `${k}.norm2`).reshape([b * n, d]), `${k}.mlp.fc1`), { approximate: false });
     t = t.add(linear(hidden, `${k}.mlp.fc2`).reshape([b, n, d]));
@@ -55,7 +66,13 @@ export function jaxVit(s: VitSpec, mode: 'step' | 'forward'): Impl {
         };
       }
       const onehot = nn.oneHot(np.array(s.labels, { dtype: np.int32 }), s.classes);
-      const loss = (P: Params, xs: Arr, oh: Arr) => nn.logSoftmax(forward(jax, s, P, xs), -1).mul(oh).sum(-1).mean().neg();
+      const loss = (P: Params, xs: Arr, oh: Arr) =>
+        nn
+          .logSoftmax(forward(jax, s, P, xs), -1)
+          .mul(oh)
+          .sum(-1)
+          .mean()
+          .neg();
       const { lr, weightDecay, beta1, beta2, eps } = ADAMW;
       const step = jax.jit((P: Params, M: Params, V: Params, xs: Arr, oh: Arr, c1: Arr, c2: Arr) => {
         const [value, grads] = jax.valueAndGrad(loss)(jax.tree.map((a: Arr) => a.ref, P) as Params, xs, oh) as unknown as [Arr, Params];

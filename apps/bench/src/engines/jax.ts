@@ -44,7 +44,14 @@ async function summary([y, g]: Arr[]): Promise<Float64Array> {
  * f(x) and ∂/∂x Σ f(x)·w under one jit, summarised like the other engines: the first 256
  * outputs and the first 256 entries of the gradient (of x, or of `extra` when given).
  */
-export function jaxFwdBwd(x: Float32Array, shape: number[], w: Float32Array, wShape: number[], f: (jax: Jax, x: Arr, extra: Arr | null) => Arr, extra?: Float32Array): Impl {
+export function jaxFwdBwd(
+  x: Float32Array,
+  shape: number[],
+  w: Float32Array,
+  wShape: number[],
+  f: (jax: Jax, x: Arr, extra: Arr | null) => Arr,
+  extra?: Float32Array,
+): Impl {
   return {
     engine: JAX,
     async setup() {

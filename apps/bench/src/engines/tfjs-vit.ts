@@ -34,9 +34,10 @@ function forward(tf: Tf, s: VitSpec, w: (name: string) => Tensor, x: Tensor, kee
     return tf.add(t, tf.reshape(linear(hidden, `${k}.mlp.fc2`), [b, n, d]));
   };
   for (let i = 0; i < s.depth; i++) t = keepBlocks ? block(t, i) : tf.tidy(() => block(t, i));
-  const pooled = s.pooling === 'token'
-    ? tf.reshape(tf.slice(norm(t, 'norm'), [0, 0, 0], [b, 1, d]), [b, d])
-    : norm(tf.mean(tf.slice(t, [0, 1, 0], [b, n - 1, d]), 1), 'fc_norm');
+  const pooled =
+    s.pooling === 'token'
+      ? tf.reshape(tf.slice(norm(t, 'norm'), [0, 0, 0], [b, 1, d]), [b, d])
+      : norm(tf.mean(tf.slice(t, [0, 1, 0], [b, n - 1, d]), 1), 'fc_norm');
   return linear(pooled, 'head');
 }
 
@@ -65,7 +66,10 @@ export function tfjsVit(s: VitSpec, mode: 'step' | 'forward'): Impl {
       let t = 0;
       return async () => {
         t++;
-        const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(forward(tf, s, w, x)), onehot), -1))) as import('@tensorflow/tfjs-core').Scalar, list);
+        const { value, grads } = tf.variableGrads(
+          () => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(forward(tf, s, w, x)), onehot), -1))) as import('@tensorflow/tfjs-core').Scalar,
+          list,
+        );
         const check = checkVector((await value.data())[0]!, (name) => grads[vars.get(name)!.name]!.dataSync());
         tf.tidy(() => {
           const { lr, weightDecay, beta1, beta2, eps } = ADAMW;
@@ -86,4 +90,3 @@ export function tfjsVit(s: VitSpec, mode: 'step' | 'forward'): Impl {
     },
   };
 }
-

@@ -14,7 +14,7 @@ export function tfjsWasm(): Promise<Tf> {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);
     const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/');
-    wasm.setWasmPaths(dist.endsWith('/') ? dist : dist + '/');
+    wasm.setWasmPaths(dist.endsWith('/') ? dist : `${dist}/`);
     await tf.setBackend('wasm');
     await tf.ready();
     return tf;

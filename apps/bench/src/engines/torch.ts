@@ -31,14 +31,14 @@ export class TorchPeer {
   }
 
   async send<T>(msg: object): Promise<T> {
-    this.proc.stdin.write(JSON.stringify(msg) + '\n');
+    this.proc.stdin.write(`${JSON.stringify(msg)}\n`);
     const { value, done } = await this.lines.next();
     if (done) throw new Error('the PyTorch peer exited');
     return JSON.parse(value) as T;
   }
 
   close(): void {
-    this.proc.stdin.end(JSON.stringify({ cmd: 'quit' }) + '\n');
+    this.proc.stdin.end(`${JSON.stringify({ cmd: 'quit' })}\n`);
   }
 }
 
@@ -48,7 +48,13 @@ export class TorchPeer {
  * when Debian's python3 has no torch.
  */
 function peerImpl(engine: string, prepare: (dir: string) => Record<string, unknown>): Impl {
-  if (!torchAvailable()) return { engine: 'PyTorch (python3-torch not installed)', setup: () => { throw new Error('not installed: apt-get install -y python3-torch'); } };
+  if (!torchAvailable())
+    return {
+      engine: 'PyTorch (python3-torch not installed)',
+      setup: () => {
+        throw new Error('not installed: apt-get install -y python3-torch');
+      },
+    };
   let peer: TorchPeer | null = null;
   return {
     engine,

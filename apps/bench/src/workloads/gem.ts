@@ -25,11 +25,20 @@ export function gemWorkload(groups: number, shape: [number, number, number] = [6
   });
   const impls: Impl[] = [ours('ggem (fused, 1 core)', ggem), ours('ggem (composed from ops)', (t, p) => ggemComposed(t, p))];
   // the usual GeM composed in jax-js: clamp, x^p = exp(p·ln x), mean over tokens, ^(1/p)
-  impls.push(jaxFwdBwd(x.data as Float32Array, shape, w.data as Float32Array, [b, c], ({ numpy: np }, t, p) => {
-    const pc = np.repeat(p!, Math.ceil(c / groups)).slice([0, c]);
-    const m = np.exp(np.log(np.maximum(t, 1e-6)).mul(pc.ref)).mean(1);
-    return np.exp(np.log(m).div(pc));
-  }, new Float32Array(groups).fill(3)));
+  impls.push(
+    jaxFwdBwd(
+      x.data as Float32Array,
+      shape,
+      w.data as Float32Array,
+      [b, c],
+      ({ numpy: np }, t, p) => {
+        const pc = np.repeat(p!, Math.ceil(c / groups)).slice([0, c]);
+        const m = np.exp(np.log(np.maximum(t, 1e-6)).mul(pc.ref)).mean(1);
+        return np.exp(np.log(m).div(pc));
+      },
+      new Float32Array(groups).fill(3),
+    ),
+  );
   impls.push(torchImpl('PyTorch 1.13 CPU (composed, 1 thread)', x, w, { workload: 'gem', shape, groups, p: 3 }));
   return { name: `${groups === 1 ? 'gem' : `ggem G=${groups}`} fwd+bwd [${shape.join(',')}]`, flop: 0, tolerance: 1e-3, impls };
 }

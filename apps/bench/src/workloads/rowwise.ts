@@ -49,11 +49,13 @@ export function rowwiseWorkload(kind: 'softmax' | 'layernorm', shape: [number, n
       },
     },
   ];
-  impls.push(jaxFwdBwd(x.data as Float32Array, shape, w.data as Float32Array, shape, ({ numpy: np, nn }, t) => {
-    if (kind === 'softmax') return nn.softmax(t, -1);
-    const c = t.ref.sub(t.mean(-1, { keepdims: true }));
-    return c.ref.div(np.sqrt(c.ref.mul(c).mean(-1, { keepdims: true }).add(1e-6)));
-  }));
+  impls.push(
+    jaxFwdBwd(x.data as Float32Array, shape, w.data as Float32Array, shape, ({ numpy: np, nn }, t) => {
+      if (kind === 'softmax') return nn.softmax(t, -1);
+      const c = t.ref.sub(t.mean(-1, { keepdims: true }));
+      return c.ref.div(np.sqrt(c.ref.mul(c).mean(-1, { keepdims: true }).add(1e-6)));
+    }),
+  );
   impls.push(torchImpl('PyTorch 1.13 CPU (1 thread)', x, w, { workload: kind, shape }));
   return { name: `${kind} fwd+bwd [${shape.join(',')}]`, flop: 0, tolerance: 1e-4, impls };
 }

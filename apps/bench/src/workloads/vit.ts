@@ -56,7 +56,10 @@ export function ggemStep(model: ReturnType<typeof createVit>, x: Tensor, y: Tens
 
 /** AdamW around `lossBackward` (which leaves gradients in the parameters and returns the loss). */
 function trainStep(named: [string, Tensor][], lossBackward: () => number): () => Promise<Float64Array> {
-  const opt = new optim.AdamW(named.map(([, p]) => p), ADAMW);
+  const opt = new optim.AdamW(
+    named.map(([, p]) => p),
+    ADAMW,
+  );
   const byName = new Map(named);
   return async () => {
     opt.zeroGrad();
@@ -80,7 +83,10 @@ function ggemParallelStep(arg: VitReplicaArg, names: string[], weights: VitSpec[
       dp = await DataParallel.create({ module: new URL('./vit-replica.ts', import.meta.url), arg, workers: threads - 1, preload: [TSX_WORKER] });
       dp.parameters.forEach((p, i) => p.data.set(weights.get(names[i]!)!.data));
       const params = dp.parameters;
-      return trainStep(names.map((n, i) => [n, params[i]!]), () => dp!.step(x, y));
+      return trainStep(
+        names.map((n, i) => [n, params[i]!]),
+        () => dp!.step(x, y),
+      );
     },
     teardown: () => dp?.close(),
   };
@@ -95,8 +101,19 @@ function makeSpec(preset: PresetName, pooling: 'avg' | 'token', batch: number, s
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, p] of model.namedParameters()) weights.set(name, { shape: [...p.shape], data: (p.data as Float32Array).slice() });
   const spec: VitSpec = {
-    img: c.imgSize, patch: c.patchSize, inChans: c.inChans, dim: c.embedDim, depth: c.depth, heads: c.numHeads,
-    hidden: Math.round(c.embedDim * c.mlpRatio), classes: c.numClasses, pooling, batch, weights, x: x.data as Float32Array, labels,
+    img: c.imgSize,
+    patch: c.patchSize,
+    inChans: c.inChans,
+    dim: c.embedDim,
+    depth: c.depth,
+    heads: c.numHeads,
+    hidden: Math.round(c.embedDim * c.mlpRatio),
+    classes: c.numClasses,
+    pooling,
+    batch,
+    weights,
+    x: x.data as Float32Array,
+    labels,
   };
   return { model, spec, x };
 }
@@ -136,7 +153,8 @@ export function vitForwardWorkload(batch: number, preset: PresetName = 'vit_smal
     setup: () => async () => Float64Array.from(noGrad(() => model.forward(x)).data.slice(0, 256)),
   };
   const n = (spec.img / spec.patch) ** 2 + 1;
-  const flop = 2 * batch * (n * spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim) + n * spec.inChans * spec.patch ** 2 * spec.dim);
+  const flop =
+    2 * batch * (n * spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim) + n * spec.inChans * spec.patch ** 2 * spec.dim);
   return {
     name: `${preset} forward (batch ${batch})`,
     flop,

@@ -1,4 +1,4 @@
-import { Generator, tensor, type Tensor } from '@ggem/tensor';
+import { type Generator, tensor, type Tensor } from '@ggem/tensor';
 import type { Split } from './dataset.js';
 
 /** Fashion-MNIST's pixel mean and std (over the training set, pixels in [0, 1]). */

@@ -26,7 +26,9 @@ export const CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat
 function split(dir: string, prefix: string): Split {
   const find = (kind: string) => {
     for (const name of [`${prefix}-${kind}.gz`, `${prefix}-${kind}`]) if (existsSync(join(dir, name))) return join(dir, name);
-    throw new Error(`${join(dir, `${prefix}-${kind}.gz`)}: no such file (a data folder holds train- and t10k- images-idx3-ubyte and labels-idx1-ubyte, gzipped or raw)`);
+    throw new Error(
+      `${join(dir, `${prefix}-${kind}.gz`)}: no such file (a data folder holds train- and t10k- images-idx3-ubyte and labels-idx1-ubyte, gzipped or raw)`,
+    );
   };
   const imagesFile = find('images-idx3-ubyte');
   const labelsFile = find('labels-idx1-ubyte');

@@ -18,7 +18,11 @@ describe('IDX files', () => {
   });
   it('names the file and the problem for corrupt data', () => {
     const ok = encodeIdx([2, 3], new Uint8Array(6));
-    const bad = (b: Uint8Array, re: RegExp) => assert.throws(() => parseIdx(b, 'train-images.gz'), (e: Error) => e.message.startsWith('train-images.gz: ') && re.test(e.message));
+    const bad = (b: Uint8Array, re: RegExp) =>
+      assert.throws(
+        () => parseIdx(b, 'train-images.gz'),
+        (e: Error) => e.message.startsWith('train-images.gz: ') && re.test(e.message),
+      );
     bad(ok.subarray(0, 10), /need 6 bytes of data, the file has -2|truncated IDX header/);
     bad(ok.subarray(0, 14), /need 6 bytes of data, the file has 2 \(truncated\)/);
     bad(Uint8Array.from([0, 0, 9, 1, 0, 0, 0, 0]), /bad IDX magic number 0x00000901/);

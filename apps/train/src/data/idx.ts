@@ -23,7 +23,8 @@ export function parseIdx(bytes: Uint8Array, file: string): Idx {
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const size = dims.reduce((a, b) => a * b, 1);
   const body = raw.length - 4 - 4 * rank;
-  if (body !== size) throw new Error(`${file}: dimensions [${dims.join(', ')}] need ${size} bytes of data, the file has ${body}${body < size ? ' (truncated)' : ''}`);
+  if (body !== size)
+    throw new Error(`${file}: dimensions [${dims.join(', ')}] need ${size} bytes of data, the file has ${body}${body < size ? ' (truncated)' : ''}`);
   return { dims, data: raw.subarray(4 + 4 * rank) };
 }
 

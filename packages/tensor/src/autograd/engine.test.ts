@@ -85,7 +85,13 @@ describe('autograd engine', () => {
       assert.equal(isGradEnabled(), false, 'a backward inside noGrad leaves grad mode off');
     });
     assert.equal(isGradEnabled(), true);
-    assert.throws(() => noGrad(() => { throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        noGrad(() => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(isGradEnabled(), true, 'restored after a throw');
   });
   it('a non-leaf used twice accumulates its gradient before flowing on', () => {
@@ -112,10 +118,23 @@ describe('gradient storage reuse', () => {
     for (let round = 0; round < 3; round++) {
       x.grad = null;
       // x·x (one gradient to two inputs), a reshape passing the gradient through, x + x
-      const y = x.mul(x).reshape([2, n / 2]).add(x.add(x).reshape([2, n / 2]).mul(1.5)).reshape([n]).add(x);
+      const y = x
+        .mul(x)
+        .reshape([2, n / 2])
+        .add(
+          x
+            .add(x)
+            .reshape([2, n / 2])
+            .mul(1.5),
+        )
+        .reshape([n])
+        .add(x);
       const seed = ones([n]);
       y.backward(seed);
-      assert.ok(seed.data.every((v) => v === 1), 'the seed is untouched');
+      assert.ok(
+        seed.data.every((v) => v === 1),
+        'the seed is untouched',
+      );
       x.grad!.data.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-4, `round ${round} entry ${i}: ${v} vs ${want[i]}`));
     }
     assert.ok(pooledBytes() > 0, 'consumed gradients went back to the pool');

@@ -91,7 +91,9 @@ export interface BackwardOptions {
 
 export function backward(root: Tensor, seed?: Tensor, options: BackwardOptions = {}): void {
   if (root.node === RELEASED) {
-    throw new Error('backward: the graph of this tensor was already released by an earlier backward(); pass { retainGraph: true } to the first call to run backward twice');
+    throw new Error(
+      'backward: the graph of this tensor was already released by an earlier backward(); pass { retainGraph: true } to the first call to run backward twice',
+    );
   }
   if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.shape)} does not require grad (no input of its graph has requiresGrad)`);
   if (seed === undefined) {

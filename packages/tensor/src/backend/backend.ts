@@ -6,6 +6,7 @@ import type { UnaryOp } from '../ops/tables/unary.js';
 import type { BinaryOp } from '../ops/tables/binary.js';
 
 /** A backend: the primitives every op can be written with, and the fused kernels it may have. */
+// biome-ignore lint/suspicious/noExplicitAny: a backend of storage unknown to the caller
 export interface Backend<S = any> extends Primitives<S>, FusedKernels<S> {}
 
 /**
@@ -15,6 +16,7 @@ export interface Backend<S = any> extends Primitives<S>, FusedKernels<S> {}
  * new backend plugs in without touching op or model code. Shapes are always contiguous,
  * row-major; every kernel returns fresh storage and never mutates its inputs.
  */
+// biome-ignore lint/suspicious/noExplicitAny: a backend of storage unknown to the caller
 export interface Primitives<S = any> {
   readonly name: string;
   /** Takes ownership of `data`. */
@@ -68,6 +70,7 @@ export interface Primitives<S = any> {
  * fused kernel runs the composition (tests check that both agree in values and gradients).
  * Each kernel comes with its backward: a backend has both or neither.
  */
+// biome-ignore lint/suspicious/noExplicitAny: a backend of storage unknown to the caller
 export interface FusedKernels<S = any> {
   /** Softmax (or log-softmax) along the middle axis of `[outer, n, inner]`. */
   softmax?(x: S, outer: number, n: number, inner: number, log: boolean, dtype: DType): S;

@@ -54,7 +54,10 @@ function chunked(name: string, wrap: (g: GpuLike) => GpuLike): Target {
       assert.ok(g.peakCells <= g.maxCells);
       assert.deepEqual([...g.kernelClasses], ['CPUKernel']);
       // chunks, not the CPU: what falls back does so for want of a kernel, as without the limit
-      assert.deepEqual([...g.fallbacks].filter((op) => op.includes('cell limit')), []);
+      assert.deepEqual(
+        [...g.fallbacks].filter((op) => op.includes('cell limit')),
+        [],
+      );
     },
   };
 }
@@ -73,7 +76,7 @@ const targets: Target[] = [
   },
   gpujs('gpu.js, cpu mode', new GPU({ mode: 'cpu' }), 'CPUKernel'),
   gpujs('gpu.js, webasm mode', new GPU({ mode: 'webasm' }), 'WebAssemblyKernel'),
-  gpujs('gpu.js under WebGPU\'s promise contract (stand-in)', webgpuStandIn(new GPU({ mode: 'cpu' })), 'CPUKernel'),
+  gpujs("gpu.js under WebGPU's promise contract (stand-in)", webgpuStandIn(new GPU({ mode: 'cpu' })), 'CPUKernel'),
   chunked('gpu.js with kernels limited to a few cells, cpu mode', (g) => g),
   chunked('gpu.js with kernels limited to a few cells, under the WebGPU stand-in', (g) => webgpuStandIn(g)),
 ];
@@ -85,10 +88,14 @@ function close(got: ArrayLike<number>[], want: ArrayLike<number>[], tol: number)
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 
-it('each case\'s cell limit is below its largest tensor (so the limited targets run it in chunks)', async () => {
+it("each case's cell limit is below its largest tensor (so the limited targets run it in chunks)", async () => {
   for (const [name, f, shapes, cells] of opCases) {
     if (cells === undefined) continue;
-    const got = await valueAndGrads(cpuBackend, f, shapes.map((s) => randn(s, { generator: new Generator(1) })));
+    const got = await valueAndGrads(
+      cpuBackend,
+      f,
+      shapes.map((s) => randn(s, { generator: new Generator(1) })),
+    );
     assert.ok(Math.max(...shapes.map((s) => s.reduce((a, b) => a * b, 1)), ...got.map((a) => a.length)) > cells, name);
   }
 });
@@ -99,34 +106,44 @@ for (const target of targets) {
       const be = target.backend(cells);
       if (be === undefined) continue;
       it(`${name}: values and gradients equal float64's`, async () => {
-        await fc.assert(fc.asyncProperty(fc.integer(), async (seed) => {
-          const inputs = caseInputs(shapes, domains, new Generator(seed));
-          const want = await valueAndGrads(referenceBackend, f, inputs.map((t) => t.cast('float64')));
-          close(await valueAndGrads(be, f, inputs), want, 1e-5);
-        }), { numRuns: 3 });
+        await fc.assert(
+          fc.asyncProperty(fc.integer(), async (seed) => {
+            const inputs = caseInputs(shapes, domains, new Generator(seed));
+            const want = await valueAndGrads(
+              referenceBackend,
+              f,
+              inputs.map((t) => t.cast('float64')),
+            );
+            close(await valueAndGrads(be, f, inputs), want, 1e-5);
+          }),
+          { numRuns: 3 },
+        );
         target.ran(be);
       });
     }
 
     const gemBackend = target.backend(48);
     if (gemBackend?.gem !== undefined) {
-      it('fused GeM / GGeM (forward, x and p gradients) equal float64\'s', async () => {
-        await fc.assert(fc.asyncProperty(fc.integer(), fc.constantFrom(1, 2, 4), fc.integer({ min: 0, max: 2 }), async (seed, groups, start) => {
-          const g = new Generator(seed);
-          const dims = [3, 6, 8];
-          const x = randn(dims, { generator: g }).data as Float32Array;
-          const p = Float32Array.from({ length: groups }, () => 1 + 4 * g.uniform());
-          const gy = randn([3, 8], { generator: g }).data as Float32Array;
-          const want = await gemOutputs(referenceBackend, f64(x), dims, start, f64(p), f64(gy));
-          close(await gemOutputs(gemBackend, x, dims, start, p, gy), want, 2e-5);
-        }), { numRuns: 5 });
+      it("fused GeM / GGeM (forward, x and p gradients) equal float64's", async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.integer(), fc.constantFrom(1, 2, 4), fc.integer({ min: 0, max: 2 }), async (seed, groups, start) => {
+            const g = new Generator(seed);
+            const dims = [3, 6, 8];
+            const x = randn(dims, { generator: g }).data as Float32Array;
+            const p = Float32Array.from({ length: groups }, () => 1 + 4 * g.uniform());
+            const gy = randn([3, 8], { generator: g }).data as Float32Array;
+            const want = await gemOutputs(referenceBackend, f64(x), dims, start, f64(p), f64(gy));
+            close(await gemOutputs(gemBackend, x, dims, start, p, gy), want, 2e-5);
+          }),
+          { numRuns: 5 },
+        );
         target.ran(gemBackend);
       });
     }
 
     const trainBackend = target.backend(30);
     if (trainBackend !== undefined) {
-      it('three AdamW steps of a small network follow float64\'s trajectory', async () => {
+      it("three AdamW steps of a small network follow float64's trajectory", async () => {
         close(await adamwSteps(trainBackend), await adamwSteps(referenceBackend, 'float64'), 1e-4);
         target.ran(trainBackend);
       });

@@ -1,3 +1,3 @@
-export { Module, assign, type StateDict, type LoadOptions, type LoadReport } from './module.js';
+export { Module, assign, type AnyModule, type StateDict, type LoadOptions, type LoadReport } from './module.js';
 export { Linear, LayerNorm, Dropout, Identity, Sequential, type LinearOptions } from './layers.js';
 export * as init from './init.js';

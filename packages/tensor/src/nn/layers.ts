@@ -21,7 +21,11 @@ export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
     super();
     const o: RandomOptions = { dtype: options.dtype ?? 'float32', requiresGrad: true };
     const bound = 1 / Math.sqrt(inFeatures);
@@ -41,7 +45,11 @@ export class LayerNorm extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
 
-  constructor(readonly dim: number, readonly eps = 1e-5, options: { affine?: boolean; dtype?: 'float32' | 'float64' } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+    options: { affine?: boolean; dtype?: 'float32' | 'float64' } = {},
+  ) {
     super();
     const o = { dtype: options.dtype ?? 'float32', requiresGrad: true } as const;
     const affine = options.affine ?? true;
@@ -56,7 +64,10 @@ export class LayerNorm extends Module {
 
 /** Inverted dropout while training, identity in eval mode. */
 export class Dropout extends Module {
-  constructor(readonly p = 0.5, private readonly _generator?: Generator) {
+  constructor(
+    readonly p = 0.5,
+    private readonly _generator?: Generator,
+  ) {
     super();
   }
 

@@ -30,7 +30,14 @@ class Net extends Module {
 describe('nn.Module', () => {
   it('names parameters by dot path, following the code (timm style)', () => {
     const names = new Net().namedParameters().map(([n]) => n);
-    assert.deepEqual(names.slice(0, 6), ['blocks.0.norm1.weight', 'blocks.0.norm1.bias', 'blocks.0.attn.qkv.weight', 'blocks.0.attn.qkv.bias', 'blocks.0.attn.proj.weight', 'blocks.0.attn.proj.bias']);
+    assert.deepEqual(names.slice(0, 6), [
+      'blocks.0.norm1.weight',
+      'blocks.0.norm1.bias',
+      'blocks.0.attn.qkv.weight',
+      'blocks.0.attn.qkv.bias',
+      'blocks.0.attn.proj.weight',
+      'blocks.0.attn.proj.bias',
+    ]);
     assert.ok(names.includes('head.1.weight'));
     assert.equal(names.length, 2 * 6 + 2);
     assert.deepEqual(new Net().parameters()[2]!.shape, [12, 4]);
@@ -66,10 +73,16 @@ describe('nn.Module', () => {
     const lin = new Linear(3, 2, { dtype: 'float64' });
     const norm = new LayerNorm(2, 1e-5, { dtype: 'float64' });
     const x = randn([4, 3], { dtype: 'float64' });
-    assertGradcheck((w, b, g, beta) => {
-      lin.weight = w!; lin.bias = b!; norm.weight = g!; norm.bias = beta!;
-      return norm.forward(lin.forward(x)).gelu();
-    }, [lin.weight, lin.bias!, norm.weight!, norm.bias!]);
+    assertGradcheck(
+      (w, b, g, beta) => {
+        lin.weight = w!;
+        lin.bias = b!;
+        norm.weight = g!;
+        norm.bias = beta!;
+        return norm.forward(lin.forward(x)).gelu();
+      },
+      [lin.weight, lin.bias!, norm.weight!, norm.bias!],
+    );
   });
   it('initialisers are seeded and have the requested statistics', () => {
     const p = randn([200, 300]);

@@ -3,6 +3,10 @@ import { Tensor } from '../tensor.js';
 
 export type StateDict = Record<string, Tensor>;
 
+/** A module of any inputs and outputs (what the state-dict, parameter and weights functions take). */
+// biome-ignore lint/suspicious/noExplicitAny: a module's forward may take and return anything
+export type AnyModule = Module<any, any>;
+
 export interface LoadOptions {
   /** Strict (the default): any missing, unexpected or mis-shaped key is an error naming each. */
   strict?: boolean;
@@ -27,8 +31,8 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   abstract forward(...args: In): Out;
 
   /** Direct children with their names; arrays of modules give `name.i`. */
-  namedChildren(): [string, Module<any, any>][] {
-    const out: [string, Module<any, any>][] = [];
+  namedChildren(): [string, AnyModule][] {
+    const out: [string, AnyModule][] = [];
     for (const [k, v] of Object.entries(this)) {
       if (k.startsWith('_')) continue;
       if (v instanceof Module) out.push([k, v]);
@@ -52,8 +56,8 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 
   /** The modules of the tree with their names ('' for this one). */
-  namedModules(prefix = ''): [string, Module<any, any>][] {
-    const out: [string, Module<any, any>][] = [[prefix.replace(/\.$/, ''), this]];
+  namedModules(prefix = ''): [string, AnyModule][] {
+    const out: [string, AnyModule][] = [[prefix.replace(/\.$/, ''), this]];
     for (const [name, child] of this.namedChildren()) out.push(...child.namedModules(`${prefix}${name}.`));
     return out;
   }

@@ -10,7 +10,10 @@ import { broadcastShapes, sizeOf, stridesOf } from '../shape.js';
 describe('unary ops: every op of the table passes the gradient checker on its domain', () => {
   for (const op of unaryOps) {
     it(op, () => {
-      fc.assert(fc.property(anyTensor(3, 4, unaryTable[op].domain), (x) => assertGradcheck((t) => unary(op, t), [x])), RUNS);
+      fc.assert(
+        fc.property(anyTensor(3, 4, unaryTable[op].domain), (x) => assertGradcheck((t) => unary(op, t), [x])),
+        RUNS,
+      );
     });
   }
   const composed: [string, (x: Tensor) => Tensor, ValueOptions][] = [
@@ -20,7 +23,10 @@ describe('unary ops: every op of the table passes the gradient checker on its do
   ];
   for (const [name, f, o] of composed) {
     it(name, () => {
-      fc.assert(fc.property(anyTensor(3, 4, o), (x) => assertGradcheck(f, [x])), RUNS);
+      fc.assert(
+        fc.property(anyTensor(3, 4, o), (x) => assertGradcheck(f, [x])),
+        RUNS,
+      );
     });
   }
 });
@@ -31,24 +37,33 @@ describe('binary ops: every differentiable op of the table passes the gradient c
     if (grad === null) continue;
     it(op, () => {
       fc.assert(
-        fc.property(broadcastPair().chain(([sa, sb]) => fc.tuple(tensorOf(sa, domain[0]), tensorOf(sb, domain[1]))), ([a, b]) => {
-          // a kink where a = b: finite differences only hold away from it (ties have their own test)
-          if (apart !== undefined) fc.pre(a.sub(b).abs().min().item() > apart);
-          assertGradcheck((x, y) => binary(op, x, y), [a, b]);
-        }),
+        fc.property(
+          broadcastPair().chain(([sa, sb]) => fc.tuple(tensorOf(sa, domain[0]), tensorOf(sb, domain[1]))),
+          ([a, b]) => {
+            // a kink where a = b: finite differences only hold away from it (ties have their own test)
+            if (apart !== undefined) fc.pre(a.sub(b).abs().min().item() > apart);
+            assertGradcheck((x, y) => binary(op, x, y), [a, b]);
+          },
+        ),
         RUNS,
       );
     });
   }
   it('pow with a scalar exponent passes the gradient checker', () => {
-    fc.assert(fc.property(anyTensor(3, 4, { min: 0.2, max: 3 }), fc.double({ min: -3, max: 3, noNaN: true }), (x, p) => assertGradcheck((t) => pow(t, p), [x])), RUNS);
+    fc.assert(
+      fc.property(anyTensor(3, 4, { min: 0.2, max: 3 }), fc.double({ min: -3, max: 3, noNaN: true }), (x, p) => assertGradcheck((t) => pow(t, p), [x])),
+      RUNS,
+    );
   });
   it('where passes the gradient checker and routes gradients by the condition', () => {
     fc.assert(
-      fc.property(broadcastPair().chain(([sa, sb]) => fc.tuple(tensorOf(sa), tensorOf(sb))), ([a, b]) => {
-        const cond = a.gt(0);
-        assertGradcheck((x, y) => where(cond, x, y), [a, b]);
-      }),
+      fc.property(
+        broadcastPair().chain(([sa, sb]) => fc.tuple(tensorOf(sa), tensorOf(sb))),
+        ([a, b]) => {
+          const cond = a.gt(0);
+          assertGradcheck((x, y) => where(cond, x, y), [a, b]);
+        },
+      ),
       RUNS,
     );
   });
@@ -57,20 +72,23 @@ describe('binary ops: every differentiable op of the table passes the gradient c
 describe('broadcasting', () => {
   it('matches a naive index-by-index reference', () => {
     fc.assert(
-      fc.property(broadcastPair(4, 3).chain(([sa, sb]) => fc.tuple(tensorOf(sa), tensorOf(sb))), ([a, b]) => {
-        const out = broadcastShapes('ref', a.shape, b.shape);
-        const got = a.sub(b).data;
-        const ref = (t: Tensor, idx: number[]): number => {
-          const st = stridesOf(t.shape);
-          const off = idx.length - t.rank;
-          return t.data[t.shape.reduce((s, d, i) => s + (d === 1 ? 0 : idx[off + i]!) * st[i]!, 0)]!;
-        };
-        const os = stridesOf(out);
-        for (let k = 0; k < sizeOf(out); k++) {
-          const idx = out.map((_, i) => Math.floor(k / os[i]!) % out[i]!);
-          assert.equal(got[k], ref(a, idx) - ref(b, idx));
-        }
-      }),
+      fc.property(
+        broadcastPair(4, 3).chain(([sa, sb]) => fc.tuple(tensorOf(sa), tensorOf(sb))),
+        ([a, b]) => {
+          const out = broadcastShapes('ref', a.shape, b.shape);
+          const got = a.sub(b).data;
+          const ref = (t: Tensor, idx: number[]): number => {
+            const st = stridesOf(t.shape);
+            const off = idx.length - t.rank;
+            return t.data[t.shape.reduce((s, d, i) => s + (d === 1 ? 0 : idx[off + i]!) * st[i]!, 0)]!;
+          };
+          const os = stridesOf(out);
+          for (let k = 0; k < sizeOf(out); k++) {
+            const idx = out.map((_, i) => Math.floor(k / os[i]!) % out[i]!);
+            assert.equal(got[k], ref(a, idx) - ref(b, idx));
+          }
+        },
+      ),
       RUNS,
     );
   });
@@ -116,7 +134,12 @@ describe('conventions at kinks and ties', () => {
   });
   it('pow at zero as IEEE and PyTorch: 0⁰ = 1, d/da a⁰ = 0, d/da a⁻¹ = −∞ at a = 0', () => {
     assert.deepEqual([...tensor([0, 0, 2]).pow(tensor([0, 2, 0])).data], [1, 0, 1]);
-    const cases: [number, number][] = [[0, 0], [-1, -Infinity], [2, 0], [1, 1]];
+    const cases: [number, number][] = [
+      [0, 0],
+      [-1, -Infinity],
+      [2, 0],
+      [1, 1],
+    ];
     for (const [b, want] of cases) {
       const a = tensor([0], { requiresGrad: true });
       a.pow(b).sum().backward();

@@ -8,14 +8,38 @@ import type { Tensor, TensorLike } from '../tensor.js';
 
 // ---- unary: everything about each op is in ./tables/unary.ts ----
 
-const unaryFn = (op: PublicUnaryOp) => (x: Tensor): Tensor => unary(op, x);
+const unaryFn =
+  (op: PublicUnaryOp) =>
+  (x: Tensor): Tensor =>
+    unary(op, x);
 
 /** Every public op of the unary table as a function `op(x)` (the same as the method `x.op()`); index.ts checks that none is missing. */
-export const neg = unaryFn('neg'), exp = unaryFn('exp'), log = unaryFn('log'), sqrt = unaryFn('sqrt'), abs = unaryFn('abs'), sign = unaryFn('sign');
-export const tanh = unaryFn('tanh'), sigmoid = unaryFn('sigmoid'), relu = unaryFn('relu'), sin = unaryFn('sin'), cos = unaryFn('cos'), tan = unaryFn('tan');
-export const asin = unaryFn('asin'), acos = unaryFn('acos'), atan = unaryFn('atan'), log1p = unaryFn('log1p'), expm1 = unaryFn('expm1');
-export const reciprocal = unaryFn('reciprocal'), rsqrt = unaryFn('rsqrt'), square = unaryFn('square'), erf = unaryFn('erf');
-export const floor = unaryFn('floor'), ceil = unaryFn('ceil'), round = unaryFn('round'), softplus = unaryFn('softplus'), silu = unaryFn('silu');
+export const neg = unaryFn('neg'),
+  exp = unaryFn('exp'),
+  log = unaryFn('log'),
+  sqrt = unaryFn('sqrt'),
+  abs = unaryFn('abs'),
+  sign = unaryFn('sign');
+export const tanh = unaryFn('tanh'),
+  sigmoid = unaryFn('sigmoid'),
+  relu = unaryFn('relu'),
+  sin = unaryFn('sin'),
+  cos = unaryFn('cos'),
+  tan = unaryFn('tan');
+export const asin = unaryFn('asin'),
+  acos = unaryFn('acos'),
+  atan = unaryFn('atan'),
+  log1p = unaryFn('log1p'),
+  expm1 = unaryFn('expm1');
+export const reciprocal = unaryFn('reciprocal'),
+  rsqrt = unaryFn('rsqrt'),
+  square = unaryFn('square'),
+  erf = unaryFn('erf');
+export const floor = unaryFn('floor'),
+  ceil = unaryFn('ceil'),
+  round = unaryFn('round'),
+  softplus = unaryFn('softplus'),
+  silu = unaryFn('silu');
 
 /** x·Φ(x) with the exact erf form, or PyTorch's tanh approximation with `'tanh'`. */
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
@@ -28,12 +52,27 @@ export const elu = (x: Tensor, alpha = 1): Tensor => where(x.gt(0), x, x.expm1()
 
 // ---- binary: everything about each op is in ./tables/binary.ts ----
 
-const binaryFn = (op: BinaryOp) => (a: TensorLike, b: TensorLike): Tensor => binary(op, a, b);
+const binaryFn =
+  (op: BinaryOp) =>
+  (a: TensorLike, b: TensorLike): Tensor =>
+    binary(op, a, b);
 
 /** Every op of the binary table as a function `op(a, b)` (the same as `a.op(b)`); comparisons return 0/1 in the inputs' dtype. */
-export const add = binaryFn('add'), sub = binaryFn('sub'), mul = binaryFn('mul'), div = binaryFn('div'), pow = binaryFn('pow');
-export const maximum = binaryFn('maximum'), minimum = binaryFn('minimum'), atan2 = binaryFn('atan2'), remainder = binaryFn('remainder');
-export const eq = binaryFn('eq'), ne = binaryFn('ne'), gt = binaryFn('gt'), ge = binaryFn('ge'), lt = binaryFn('lt'), le = binaryFn('le');
+export const add = binaryFn('add'),
+  sub = binaryFn('sub'),
+  mul = binaryFn('mul'),
+  div = binaryFn('div'),
+  pow = binaryFn('pow');
+export const maximum = binaryFn('maximum'),
+  minimum = binaryFn('minimum'),
+  atan2 = binaryFn('atan2'),
+  remainder = binaryFn('remainder');
+export const eq = binaryFn('eq'),
+  ne = binaryFn('ne'),
+  gt = binaryFn('gt'),
+  ge = binaryFn('ge'),
+  lt = binaryFn('lt'),
+  le = binaryFn('le');
 
 /** `cond ? a : b` elementwise with broadcasting; cond is nonzero for true. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {

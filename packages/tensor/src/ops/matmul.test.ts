@@ -8,7 +8,13 @@ import { matmulT } from './matmul.js';
 
 /** Batch shapes that broadcast, plus m, k, n. */
 const mmShapes = fc
-  .tuple(fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 3 }))
+  .tuple(
+    fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+    fc.integer({ min: 1, max: 5 }),
+    fc.integer({ min: 1, max: 5 }),
+    fc.integer({ min: 1, max: 5 }),
+    fc.integer({ min: 0, max: 3 }),
+  )
   .map(([batch, m, k, n, mode]) => {
     const aBatch = mode & 1 ? batch.map(() => 1) : batch;
     const bBatch = mode & 2 ? batch.slice(1) : batch;
@@ -17,31 +23,48 @@ const mmShapes = fc
 
 function naive(a: Float64Array | Float32Array, b: Float64Array | Float32Array, m: number, k: number, n: number): number[] {
   const out: number[] = [];
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
-    out.push(s);
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+      out.push(s);
+    }
   return out;
 }
 
 describe('matmul', () => {
   it('equals a triple loop (2-d)', () => {
     fc.assert(
-      fc.property(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 })).chain(([m, k, n]) => fc.tuple(tensorOf([m, k]), tensorOf([k, n]))), ([a, b]) => {
-        const [m, k] = a.shape as [number, number];
-        const n = b.shape[1]!;
-        const got = Array.from(matmul(a, b).data);
-        naive(a.data as Float64Array, b.data as Float64Array, m, k, n).forEach((v, i) => assert.ok(Math.abs(v - got[i]!) < 1e-12));
-      }),
+      fc.property(
+        fc
+          .tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }))
+          .chain(([m, k, n]) => fc.tuple(tensorOf([m, k]), tensorOf([k, n]))),
+        ([a, b]) => {
+          const [m, k] = a.shape as [number, number];
+          const n = b.shape[1]!;
+          const got = Array.from(matmul(a, b).data);
+          naive(a.data as Float64Array, b.data as Float64Array, m, k, n).forEach((v, i) => assert.ok(Math.abs(v - got[i]!) < 1e-12));
+        },
+      ),
       RUNS,
     );
   });
   it('passes the gradient checker with broadcast batch dims', () => {
-    fc.assert(fc.property(mmShapes.chain((s) => fc.tuple(tensorOf(s.a), tensorOf(s.b))), ([a, b]) => assertGradcheck(matmul, [a, b])), RUNS);
+    fc.assert(
+      fc.property(
+        mmShapes.chain((s) => fc.tuple(tensorOf(s.a), tensorOf(s.b))),
+        ([a, b]) => assertGradcheck(matmul, [a, b]),
+      ),
+      RUNS,
+    );
   });
   it('passes the gradient checker for every transpose combination', () => {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const g = new Generator(3);
       const a = randn(ta ? [2, 4, 3] : [2, 3, 4], { dtype: 'float64', generator: g });
       const b = randn(tb ? [5, 4] : [4, 5], { dtype: 'float64', generator: g });
@@ -50,7 +73,11 @@ describe('matmul', () => {
   });
   it('handles 1-d operands as PyTorch does', () => {
     const v = tensor([1, 2, 3]);
-    const m = tensor([[1, 0], [0, 1], [1, 1]]);
+    const m = tensor([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
     assert.deepEqual(matmul(v, m).toArray(), [4, 5]);
     assert.deepEqual(matmul(m.transpose(), v).toArray(), [4, 5]);
     assert.equal(matmul(v, v).item(), 14);

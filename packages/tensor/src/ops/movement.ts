@@ -18,10 +18,12 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
   if (out.some((d) => !Number.isInteger(d) || d < -1)) throw new Error(`reshape: invalid target shape ${fmt(shape)}`);
   if (free >= 0) {
     const known = out.reduce((p, d) => (d === -1 ? p : p * d), 1);
-    if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot infer -1 in ${fmt(shape)} for a tensor of shape ${fmt(x.shape)} (${x.size} elements)`);
+    if (known === 0 || x.size % known !== 0)
+      throw new Error(`reshape: cannot infer -1 in ${fmt(shape)} for a tensor of shape ${fmt(x.shape)} (${x.size} elements)`);
     out[free] = x.size / known;
   }
-  if (sizeOf(out) !== x.size) throw new Error(`reshape: cannot reshape a tensor of shape ${fmt(x.shape)} (${x.size} elements) into ${fmt(shape)} (${sizeOf(out)} elements)`);
+  if (sizeOf(out) !== x.size)
+    throw new Error(`reshape: cannot reshape a tensor of shape ${fmt(x.shape)} (${x.size} elements) into ${fmt(shape)} (${sizeOf(out)} elements)`);
   return out;
 }
 
@@ -132,10 +134,23 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const inner = sizeOf(first.shape.slice(a + 1));
   const shape = [...first.shape];
   shape[a] = sizes.reduce((s, n) => s + n, 0);
-  const out = first.withStorage(first.backend.concat(xs.map((t) => t.storage), outer, sizes, inner, first.dtype), shape, first.dtype);
+  const out = first.withStorage(
+    first.backend.concat(
+      xs.map((t) => t.storage),
+      outer,
+      sizes,
+      inner,
+      first.dtype,
+    ),
+    shape,
+    first.dtype,
+  );
   return record(out, 'concat', xs, (g) => {
     let off = 0;
-    return sizes.map((n) => narrow(g, a, (off += n) - n, n));
+    return sizes.map((n) => {
+      off += n;
+      return narrow(g, a, off - n, n);
+    });
   });
 }
 
@@ -145,7 +160,10 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (first === undefined) throw new Error('stack: expected at least one tensor');
   for (const t of xs) if (!sameShape(t.shape, first.shape)) throw new Error(`stack: shapes ${xs.map((u) => fmt(u.shape)).join(', ')} differ`);
   const a = normAxis('stack', axis, first.rank + 1);
-  return concat(xs.map((t) => t.unsqueeze(a)), a);
+  return concat(
+    xs.map((t) => t.unsqueeze(a)),
+    a,
+  );
 }
 
 /** Picks entries along `axis` by integer index: `out[..., j, ...] = x[..., index[j], ...]`. */
@@ -153,12 +171,16 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor | readonly nu
   const a = normAxis('indexSelect', axis, x.rank);
   const n = x.shape[a] ?? 1;
   const check = (v: number, j: number) => {
-    if (!Number.isInteger(v) || v < 0 || v >= n) throw new Error(`indexSelect: index ${v} at position ${j} is ${Number.isInteger(v) ? 'out of range' : 'not an integer'} for dim ${a} of size ${n} (shape ${fmt(x.shape)})`);
+    if (!Number.isInteger(v) || v < 0 || v >= n)
+      throw new Error(
+        `indexSelect: index ${v} at position ${j} is ${Number.isInteger(v) ? 'out of range' : 'not an integer'} for dim ${a} of size ${n} (shape ${fmt(x.shape)})`,
+      );
   };
   const list = Array.isArray(index) ? (index as readonly number[]) : null;
   list?.forEach(check); // before Int32Array truncates 1.7 or wraps 2³²
   const idx = list === null ? (index as Tensor) : x.withStorage(x.backend.fromArray(Int32Array.from(list)), [list.length], 'int32');
-  if (idx.dtype !== 'int32' || idx.rank !== 1) throw new Error(`indexSelect: the index must be a 1-d int32 tensor, got ${idx.dtype} of shape ${fmt(idx.shape)}`);
+  if (idx.dtype !== 'int32' || idx.rank !== 1)
+    throw new Error(`indexSelect: the index must be a 1-d int32 tensor, got ${idx.dtype} of shape ${fmt(idx.shape)}`);
   idx.data.forEach(check);
   const outer = sizeOf(x.shape.slice(0, a));
   const inner = sizeOf(x.shape.slice(a + 1));

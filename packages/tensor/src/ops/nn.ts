@@ -43,8 +43,12 @@ export function logSoftmaxComposed(x: Tensor, axis = -1): Tensor {
 function checkLayerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null): number {
   const d = x.shape[x.rank - 1];
   if (d === undefined) throw new Error('layerNorm: expected a tensor of rank >= 1');
-  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
-    if (p !== null && (p.rank !== 1 || p.shape[0] !== d)) throw new Error(`layerNorm: ${name} has shape ${fmt(p.shape)} but the input's last dim is ${d} (input ${fmt(x.shape)})`);
+  for (const [name, p] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (p !== null && (p.rank !== 1 || p.shape[0] !== d))
+      throw new Error(`layerNorm: ${name} has shape ${fmt(p.shape)} but the input's last dim is ${d} (input ${fmt(x.shape)})`);
   }
   if (bias !== null && weight === null) throw new Error('layerNorm: a bias needs a weight');
   return d;
@@ -138,16 +142,27 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, re
     throw new Error(`linear: input ${fmt(x.shape)} does not fit weight ${fmt(weight.shape)} (expected last dim ${din ?? '?'})`);
   }
   const dout = weight.shape[0]!;
-  if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== dout)) throw new Error(`linear: bias ${fmt(bias.shape)} does not fit weight ${fmt(weight.shape)} (expected [${dout}])`);
+  if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== dout))
+    throw new Error(`linear: bias ${fmt(bias.shape)} does not fit weight ${fmt(weight.shape)} (expected [${dout}])`);
   const outShape = [...x.shape.slice(0, -1), dout];
-  if (residual !== null && !sameShape(residual.shape, outShape)) throw new Error(`linear: residual ${fmt(residual.shape)} differs from the output ${fmt(outShape)}`);
+  if (residual !== null && !sameShape(residual.shape, outShape))
+    throw new Error(`linear: residual ${fmt(residual.shape)} differs from the output ${fmt(outShape)}`);
   const dtype = [x, weight, bias, residual].reduce<DType>((d, t) => (t === null ? d : promote(d, t.dtype)), weight.dtype);
   if (dtype === 'int32') throw new Error('linear: expected float tensors, got int32');
-  const [xc, wc, bc, rc] = [x, weight, bias, residual].map((t) => (t === null || t.dtype === dtype ? t : t.cast(dtype))) as [Tensor, Tensor, Tensor | null, Tensor | null];
+  const [xc, wc, bc, rc] = [x, weight, bias, residual].map((t) => (t === null || t.dtype === dtype ? t : t.cast(dtype))) as [
+    Tensor,
+    Tensor,
+    Tensor | null,
+    Tensor | null,
+  ];
   const flat = xc.rank === 2 ? xc : xc.reshape([-1, din!]);
   const be = flat.backend;
   const shape = [flat.shape[0]!, dout];
-  const y = flat.withStorage(be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null), shape, dtype);
+  const y = flat.withStorage(
+    be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null),
+    shape,
+    dtype,
+  );
   const inputs = [flat, wc, ...(bc ? [bc] : []), ...(rc ? [rc.reshape(shape)] : [])];
   const out = record(y, 'linear', inputs, (g, need) => [
     need[0] ? matmulT(g, wc, false, false) : null, //   dx = G W

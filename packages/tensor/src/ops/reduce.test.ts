@@ -9,18 +9,32 @@ import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
 const withAxes = shape(4, 3, 1).chain((s) =>
   fc.tuple(
     tensorOf(s),
-    fc.subarray([...s.keys()]).chain((ax) => fc.constantFrom(ax, ax.map((a) => a - s.length))),
+    fc.subarray([...s.keys()]).chain((ax) =>
+      fc.constantFrom(
+        ax,
+        ax.map((a) => a - s.length),
+      ),
+    ),
     fc.boolean(),
   ),
 );
 
 describe('reductions', () => {
-  for (const [name, f] of [['sum', sum], ['mean', mean]] as const) {
+  for (const [name, f] of [
+    ['sum', sum],
+    ['mean', mean],
+  ] as const) {
     it(`${name} over any axes passes the gradient checker`, () => {
-      fc.assert(fc.property(withAxes, ([x, axes, keep]) => assertGradcheck((t) => f(t, axes.length ? axes : undefined, keep), [x])), RUNS);
+      fc.assert(
+        fc.property(withAxes, ([x, axes, keep]) => assertGradcheck((t) => f(t, axes.length ? axes : undefined, keep), [x])),
+        RUNS,
+      );
     });
   }
-  for (const [name, f] of [['max', max], ['min', min]] as const) {
+  for (const [name, f] of [
+    ['max', max],
+    ['min', min],
+  ] as const) {
     it(`${name} over any axes passes the gradient checker (distinct values)`, () => {
       fc.assert(
         fc.property(withAxes, ([x, axes, keep]) => {
@@ -35,18 +49,30 @@ describe('reductions', () => {
     });
   }
   it('max splits the gradient evenly among tied maxima', () => {
-    const x = tensor([[3, 1, 3], [0, 2, 2]], { requiresGrad: true });
+    const x = tensor(
+      [
+        [3, 1, 3],
+        [0, 2, 2],
+      ],
+      { requiresGrad: true },
+    );
     max(x, 1).sum().backward();
     assert.deepEqual(Array.from(x.grad!.data), [0.5, 0, 0.5, 0, 0.5, 0.5]);
   });
   it('keepdim keeps size-1 dims and axes may be negative', () => {
-    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const x = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.deepEqual(x.sum(-1, true).shape, [2, 1]);
     assert.deepEqual(x.sum([0, 1]).shape, []);
     assert.deepEqual(x.mean(0).toArray(), [2.5, 3.5, 4.5]);
   });
   it('argmax returns the first maximum as int32', () => {
-    const x = tensor([[1, 7, 7], [9, 0, 9]]);
+    const x = tensor([
+      [1, 7, 7],
+      [9, 0, 9],
+    ]);
     assert.deepEqual(x.argmax(1).toArray(), [1, 0]);
     assert.equal(x.argmax(1).dtype, 'int32');
     assert.equal(x.argmax().item(), 3);
@@ -73,7 +99,12 @@ describe('reductions', () => {
   it('a 0-d tensor reduces over axis 0 or -1 to itself, as in PyTorch; softmax of it is 1', () => {
     for (const axis of [0, -1]) {
       for (const keepdim of [false, true]) {
-        for (const [name, f] of [['sum', sum], ['mean', mean], ['max', max], ['min', min]] as const) {
+        for (const [name, f] of [
+          ['sum', sum],
+          ['mean', mean],
+          ['max', max],
+          ['min', min],
+        ] as const) {
           const x = tensor(3.5, { requiresGrad: true });
           const y = f(x, axis, keepdim);
           assert.deepEqual([y.shape, y.item()], [[], 3.5], `${name}(${axis}, keepdim ${keepdim})`);

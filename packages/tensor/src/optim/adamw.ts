@@ -25,8 +25,8 @@ export class AdamW extends Optimizer<AdamWHyper> {
 
   protected update(h: AdamWHyper, p: TypedArray, g: TypedArray, key: string): void {
     const { lr, weightDecay: wd, beta1: b1, beta2: b2, eps } = h;
-    const m = this.buffer(key + '.expAvg', p);
-    const v = this.buffer(key + '.expAvgSq', p);
+    const m = this.buffer(`${key}.expAvg`, p);
+    const v = this.buffer(`${key}.expAvgSq`, p);
     const t = this.stepCount;
     const c1 = 1 - b1 ** t;
     const c2 = Math.sqrt(1 - b2 ** t);

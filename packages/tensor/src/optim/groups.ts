@@ -9,7 +9,11 @@ const NO_DECAY = /(^|\.)(pos_embed|cls_token|pool\.p)$/;
  * weights, i.e. every tensor of rank <= 1, embeddings and the pooling p), as timm does.
  * Frozen parameters (requiresGrad false) are left out of both.
  */
-export function splitWeightDecay(named: readonly [string, Tensor][], weightDecay: number, isNoDecay: (name: string, p: Tensor) => boolean = (n, p) => p.rank <= 1 || NO_DECAY.test(n)): ParamGroup[] {
+export function splitWeightDecay(
+  named: readonly [string, Tensor][],
+  weightDecay: number,
+  isNoDecay: (name: string, p: Tensor) => boolean = (n, p) => p.rank <= 1 || NO_DECAY.test(n),
+): ParamGroup[] {
   const trainable = named.filter(([, p]) => p.requiresGrad);
   return [
     { params: trainable.filter(([n, p]) => !isNoDecay(n, p)).map(([, p]) => p), weightDecay },

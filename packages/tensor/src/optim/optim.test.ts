@@ -51,7 +51,10 @@ describe('optim', () => {
       const g = new Generator(200 + s);
       const x = randn([5, 6], { generator: g });
       const y = randint([5], 0, 3, { generator: g });
-      for (const [m, o] of [[m1, o1], [m2, o2]] as const) {
+      for (const [m, o] of [
+        [m1, o1],
+        [m2, o2],
+      ] as const) {
         o.zeroGrad();
         crossEntropy(m.forward(x), y).backward();
       }
@@ -59,7 +62,10 @@ describe('optim', () => {
       await o2.stepAsync();
     }
     m1.parameters().forEach((p, i) => assert.deepEqual(m2.parameters()[i]!.data, p.data));
-    assert.ok(m2.parameters().every((p, i) => p.data.some((v, j) => v !== before[i]![j])), 'every parameter moved');
+    assert.ok(
+      m2.parameters().every((p, i) => p.data.some((v, j) => v !== before[i]![j])),
+      'every parameter moved',
+    );
   });
   it('splitWeightDecay leaves rank-1 tensors, embeddings and pool.p out of decay', () => {
     const named: [string, Tensor][] = [
@@ -85,17 +91,31 @@ describe('optim', () => {
   it('clipGradNorm scales the global norm down to the limit and reports it', () => {
     const a = tensor([3, 0], { requiresGrad: true });
     const b = tensor([4], { requiresGrad: true });
-    a.mul(tensor([3, 0])).sum().add(b.mul(4).sum()).backward();
+    a.mul(tensor([3, 0]))
+      .sum()
+      .add(b.mul(4).sum())
+      .backward();
     const norm = optim.clipGradNorm([a, b], 1);
     assert.equal(norm, 5);
     assert.ok(Math.abs(Math.hypot(...a.grad!.data, ...b.grad!.data) - 1) < 1e-6);
   });
   it('rejects a negative lr with a clear error', () => {
     assert.throws(() => new optim.AdamW([randn([2], { requiresGrad: true })], { lr: -1 }), /AdamW: lr must be >= 0, got -1/);
-    for (const [k, v] of [['beta1', 2], ['beta1', -0.1], ['beta2', 1], ['beta2', NaN]] as const) {
-      assert.throws(() => new optim.AdamW([randn([2], { requiresGrad: true })], { lr: 1e-3, [k]: v }), new RegExp(`AdamW: ${k} must be in \\[0, 1\\), got ${v} \\(group 0\\)`));
+    for (const [k, v] of [
+      ['beta1', 2],
+      ['beta1', -0.1],
+      ['beta2', 1],
+      ['beta2', NaN],
+    ] as const) {
+      assert.throws(
+        () => new optim.AdamW([randn([2], { requiresGrad: true })], { lr: 1e-3, [k]: v }),
+        new RegExp(`AdamW: ${k} must be in \\[0, 1\\), got ${v} \\(group 0\\)`),
+      );
     }
-    assert.throws(() => new optim.AdamW([{ params: [randn([2], { requiresGrad: true })], beta1: 1.5 }], { lr: 1e-3 }), /AdamW: beta1 must be in \[0, 1\), got 1.5 \(group 0\)/);
+    assert.throws(
+      () => new optim.AdamW([{ params: [randn([2], { requiresGrad: true })], beta1: 1.5 }], { lr: 1e-3 }),
+      /AdamW: beta1 must be in \[0, 1\), got 1.5 \(group 0\)/,
+    );
     assert.throws(() => new optim.AdamW([randn([2], { requiresGrad: true })], { lr: 1e-3, eps: -1 }), /AdamW: eps must be >= 0/);
   });
   it('AdamW never decays a group with weightDecay 0', () => {

@@ -24,7 +24,10 @@ export class WarmupCosineSchedule {
   private readonly base: number[];
   t = 0;
 
-  constructor(private readonly optimizer: Optimizer, private readonly options: WarmupCosineOptions) {
+  constructor(
+    private readonly optimizer: Optimizer,
+    private readonly options: WarmupCosineOptions,
+  ) {
     if (options.warmupSteps < 0 || options.totalSteps < options.warmupSteps) {
       throw new Error(`WarmupCosineSchedule: need 0 <= warmupSteps <= totalSteps, got ${options.warmupSteps} and ${options.totalSteps}`);
     }

@@ -19,8 +19,8 @@ export class SGD extends Optimizer<SGDHyper> {
 
   protected update(h: SGDHyper, p: TypedArray, g: TypedArray, key: string): void {
     const { lr, weightDecay: wd, momentum: mu, nesterov } = h;
-    const first = !this.buffers.has(key + '.momentum');
-    const b = mu > 0 ? this.buffer(key + '.momentum', p) : null;
+    const first = !this.buffers.has(`${key}.momentum`);
+    const b = mu > 0 ? this.buffer(`${key}.momentum`, p) : null;
     for (let i = 0; i < p.length; i++) {
       let d = g[i]! + wd * p[i]!;
       if (b !== null) {

@@ -40,8 +40,16 @@ describe('DataParallel', () => {
   };
 
   it('splits rows as evenly as they allow', () => {
-    assert.deepEqual(split(7, 3), [[0, 3], [3, 5], [5, 7]]);
-    assert.deepEqual(split(1, 3), [[0, 1], [1, 1], [1, 1]]);
+    assert.deepEqual(split(7, 3), [
+      [0, 3],
+      [3, 5],
+      [5, 7],
+    ]);
+    assert.deepEqual(split(1, 3), [
+      [0, 1],
+      [1, 1],
+      [1, 1],
+    ]);
   });
 
   for (const workers of [1, 2]) {
@@ -66,7 +74,14 @@ describe('DataParallel', () => {
     dp.step(x, y);
     const once = dp.parameters.map((p) => p.grad!.data.slice());
     dp.step(x, y);
-    dp.parameters.forEach((p, i) => assertClose(p.grad!.data, once[i]!.map((v) => 2 * v), 1e-6, `gradient ${i}`));
+    dp.parameters.forEach((p, i) =>
+      assertClose(
+        p.grad!.data,
+        once[i]!.map((v) => 2 * v),
+        1e-6,
+        `gradient ${i}`,
+      ),
+    );
   });
 
   it('trains: AdamW steps follow the single-replica trajectory, the workers seeing each update', async () => {
@@ -99,7 +114,7 @@ describe('DataParallel', () => {
     dp.parameters.forEach((p, i) => assertClose(p.grad!.data, ref.parameters[i]!.grad!.data, 1e-5, `gradient ${i}`));
   });
 
-  it('still collects the workers\' shards when this thread\'s shard fails, so the next step is whole', async () => {
+  it("still collects the workers' shards when this thread's shard fails, so the next step is whole", async () => {
     const dp = await create(1, { ...ARG, fail: 'first-main-loss' });
     const [x, y] = batch(8, 4);
     assert.throws(() => dp.step(x, y), /DataParallel\.step: replica 0 \(this thread\): the first loss fails here/);
@@ -115,7 +130,10 @@ describe('DataParallel', () => {
   it('names the replica, the module and the problem when something goes wrong', async () => {
     await assert.rejects(create(1, { ...ARG, fail: 'build' }), /replica 1 did not start: .*this replica refuses to build/);
     await assert.rejects(create(1, { ...ARG, fail: 'shape' }), /parameter 0 of replica 1 is float32 \[17, 12\], the main replica's float32 \[16, 12\]/);
-    await assert.rejects(DataParallel.create({ module: MODULE, exportName: 'nope', workers: 1, preload: PRELOAD }), /mlp-replica\.ts has no exported function nope/);
+    await assert.rejects(
+      DataParallel.create({ module: MODULE, exportName: 'nope', workers: 1, preload: PRELOAD }),
+      /mlp-replica\.ts has no exported function nope/,
+    );
     const dp = await create(1, { ...ARG, fail: 'loss' });
     const [x, y] = batch(8, 2);
     assert.throws(() => dp.step(x, y), /DataParallel\.step: replica 1: Error: no loss for a shard of 4 rows/);

@@ -114,7 +114,13 @@ export class DataParallel {
       for (let index = 1; index <= workers; index++) {
         const { port1, port2 } = new MessageChannel();
         const init: WorkerInit = {
-          module, exportName, arg: options.arg, index, params: shared, shapes, port: port2,
+          module,
+          exportName,
+          arg: options.arg,
+          index,
+          params: shared,
+          shapes,
+          port: port2,
           control: allocate('int32', Ctrl.Count, true) as Int32Array,
           grads: params.map((p) => allocate(p.dtype, p.size, true)),
           loss: allocate('float64', 1, true) as Float64Array,
@@ -269,7 +275,9 @@ function checkBatch(inputs: Tensor[]): number {
   if (inputs.length === 0) throw new Error('DataParallel.step: expected at least one input');
   const n = inputs[0]!.shape[0];
   if (n === undefined || n < 1 || inputs.some((t) => t.shape[0] !== n)) {
-    throw new Error(`DataParallel.step: every input needs the same first (batch) dimension >= 1, got shapes ${inputs.map((t) => `[${t.shape.join(', ')}]`).join(', ')}`);
+    throw new Error(
+      `DataParallel.step: every input needs the same first (batch) dimension >= 1, got shapes ${inputs.map((t) => `[${t.shape.join(', ')}]`).join(', ')}`,
+    );
   }
   return n;
 }

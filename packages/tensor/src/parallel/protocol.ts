@@ -8,7 +8,7 @@ import type { Tensor } from '../tensor.js';
  * stores the same number in `Done`. The job itself (the shard of the batch) and any error
  * travel as messages on a MessagePort, read synchronously on both sides.
  */
-export const enum Ctrl {
+export enum Ctrl {
   /** Job number: the main thread increments it to start a job, -1 asks the worker to stop. */
   Seq,
   /** The number of the last job the worker finished. */

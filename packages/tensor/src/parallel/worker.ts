@@ -2,7 +2,7 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import { setCpuThreads } from '../backend/cpu/matmul.js';
 import { Tensor } from '../tensor.js';
 import { dtypeOf } from '../dtype.js';
-import { Ctrl, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
 
 /**
  * The body of a data-parallel worker: build the replica, bind its parameters to the shared
@@ -14,7 +14,7 @@ import { Ctrl, type ReplicaFactory, type ShardInput, type WorkerInit, type Worke
 export async function run(init: WorkerInit): Promise<void> {
   const { port } = init;
   const post = (m: WorkerMessage) => port.postMessage(m);
-  let replica;
+  let replica: Replica;
   try {
     setCpuThreads(1);
     const mod = (await import(init.module)) as Record<string, unknown>;
@@ -44,7 +44,8 @@ export async function run(init: WorkerInit): Promise<void> {
       l.backward();
       loss[0] = l.item();
       replica.parameters.forEach((p, i) => {
-        if (p.grad === null) grads[i]!.fill(0); // a parameter the loss does not reach
+        if (p.grad === null)
+          grads[i]!.fill(0); // a parameter the loss does not reach
         else grads[i]!.set(p.grad.data);
       });
       Atomics.store(ctrl, Ctrl.Failed, 0);

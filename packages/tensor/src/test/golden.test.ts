@@ -7,9 +7,27 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { crossEntropy, gelu, layerNorm, logSoftmax, matmul, optim, softmax, tensor, type Tensor } from '../index.js';
 
-interface Arr { shape: number[]; data: number[] }
-interface Case { name: string; params: Record<string, number>; inputs: Record<string, Arr>; ints: Record<string, Arr>; w: Arr; out: Arr; grads: Record<string, number[]> }
-interface OptimCase { name: string; w0: number[]; b0: number[]; x: number[]; target: number[]; history: { w: number[]; b: number[] }[] }
+interface Arr {
+  shape: number[];
+  data: number[];
+}
+interface Case {
+  name: string;
+  params: Record<string, number>;
+  inputs: Record<string, Arr>;
+  ints: Record<string, Arr>;
+  w: Arr;
+  out: Arr;
+  grads: Record<string, number[]>;
+}
+interface OptimCase {
+  name: string;
+  w0: number[];
+  b0: number[];
+  x: number[];
+  target: number[];
+  history: { w: number[]; b: number[] }[];
+}
 const golden = JSON.parse(readFileSync(new URL('../../golden/tensor-golden.json', import.meta.url), 'utf8')) as { cases: Case[]; optim: OptimCase[] };
 
 const ops: Record<string, (x: Record<string, Tensor>, ints: Record<string, number[]>, p: Record<string, number>) => Tensor> = {
@@ -46,7 +64,9 @@ describe('golden values from PyTorch (float32)', () => {
       const y = f(xs, ints, c.params);
       assert.deepEqual(y.shape, c.out.shape);
       close(y.data, c.out.data, 1e-5, `${c.name} output`);
-      y.mul(tensor(Float32Array.from(c.w.data), { shape: c.w.shape })).sum().backward();
+      y.mul(tensor(Float32Array.from(c.w.data), { shape: c.w.shape }))
+        .sum()
+        .backward();
       for (const [k, g] of Object.entries(c.grads)) close(xs[k]!.grad!.data, g, 1e-5, `${c.name} d/d${k}`);
     });
   }
@@ -85,8 +105,12 @@ describe('float64 golden values (golden/generate_float64.py: CPython erfc, cross
    * absolute above x = -3, where gelu' crosses zero (near -0.75) by cancellation.
    */
   const tolerance = (x: number, w: number) => (x < -10 ? 1e-12 : 1e-13) * Math.max(Math.abs(w), 1e-300) + (x > -3 ? 1e-15 : 0);
-  const worst = (xs: number[], got: ArrayLike<number>, want: number[]) => want.reduce((m, w, i) => Math.max(m, Math.abs(got[i]! - w) / tolerance(xs[i]!, w)), 0);
-  for (const [name, values] of [['the reference', g64.gelu], ['PyTorch, x >= -2', g64.torch_gelu]] as const) {
+  const worst = (xs: number[], got: ArrayLike<number>, want: number[]) =>
+    want.reduce((m, w, i) => Math.max(m, Math.abs(got[i]! - w) / tolerance(xs[i]!, w)), 0);
+  for (const [name, values] of [
+    ['the reference', g64.gelu],
+    ['PyTorch, x >= -2', g64.torch_gelu],
+  ] as const) {
     it(`the exact GELU and its derivative are float64-accurate in float64 (${name})`, () => {
       const x = tensor(Float64Array.from(values.x), { requiresGrad: true });
       const y = gelu(x);

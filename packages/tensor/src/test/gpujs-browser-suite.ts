@@ -4,7 +4,7 @@
  * where the case gives a limit), values and gradients compared, and the kernel classes
  * that ran. Results go to `window.__results`.
  */
-import { cpuBackend, Generator, randn, Tensor, type Backend, type Domain } from '../index.js';
+import { cpuBackend, Generator, randn, type Tensor, type Backend, type Domain } from '../index.js';
 import { createGpujsBackend } from '../backend/gpujs/index.js';
 import { adamwSteps, caseInputs, gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
 

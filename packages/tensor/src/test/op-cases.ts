@@ -5,7 +5,27 @@
  * gradients are compared with a reference backend's; values are read with dataAsync, which
  * every backend answers (webgpu kernels return promises).
  */
-import { attention, binaryOps, binaryTable, concat, crossEntropy, Generator, layerNorm, linear, logSoftmax, matmulT, optim, randn, softmax, Tensor, unaryOps, unaryTable, where, type Backend, type Domain } from '../index.js';
+import {
+  attention,
+  binaryOps,
+  binaryTable,
+  concat,
+  crossEntropy,
+  Generator,
+  layerNorm,
+  linear,
+  logSoftmax,
+  matmulT,
+  optim,
+  randn,
+  softmax,
+  Tensor,
+  unaryOps,
+  unaryTable,
+  where,
+  type Backend,
+  type Domain,
+} from '../index.js';
 import { binary, unary } from '../ops/primitive.js';
 
 /**
@@ -22,29 +42,90 @@ export type OpCase = [name: string, f: (...xs: Tensor[]) => Tensor, shapes: numb
  */
 const tableCases: OpCase[] = [
   ...unaryOps.map((op, i): OpCase => [`unary ${op}`, (a) => unary(op, a), [[5, 9]], i === 0 ? 16 : undefined, [unaryTable[op].domain]]),
-  ...binaryOps.map((op, i): OpCase => [
-    `binary ${op} (broadcast)`,
-    binaryTable[op].grad === null ? (a, b) => binary(op, a, b).mul(a).add(b) : (a, b) => binary(op, a, b),
-    [[3, 4, 5], [4, 1]],
-    i === 0 ? 24 : undefined,
-    binaryTable[op].domain,
-  ]),
+  ...binaryOps.map(
+    (op, i): OpCase => [
+      `binary ${op} (broadcast)`,
+      binaryTable[op].grad === null ? (a, b) => binary(op, a, b).mul(a).add(b) : (a, b) => binary(op, a, b),
+      [
+        [3, 4, 5],
+        [4, 1],
+      ],
+      i === 0 ? 24 : undefined,
+      binaryTable[op].domain,
+    ],
+  ),
 ];
 
 export const opCases: OpCase[] = [
   ...tableCases,
-  ['batched matmul with transposes', (a, b) => matmulT(a, b, true, true), [[2, 5, 3], [2, 4, 5]], 20],
+  [
+    'batched matmul with transposes',
+    (a, b) => matmulT(a, b, true, true),
+    [
+      [2, 5, 3],
+      [2, 4, 5],
+    ],
+    20,
+  ],
   ['linear (bias and residual in the product)', (x, w, b, r) => linear(x, w, b, r), [[7, 6], [5, 6], [5], [7, 5]], 30],
   ['sum and max over an axis', (a) => a.sum(1).add(a.max(0).sum()), [[4, 6, 3]], 20],
   ['softmax and logSoftmax', (a) => softmax(a, -1).add(logSoftmax(a, 1)), [[3, 5, 4]], 20],
   ['layerNorm', (x, w, b) => layerNorm(x, w, b, 1e-5), [[6, 8], [8], [8]], 16],
   ['pow (positive bases, and a negative base to integer powers)', (a, b) => a.abs().add(0.5).pow(b).add(a.pow(3)).sub(a.pow(-2).mul(0.01)), [[4, 6], [6]], 12],
-  ['comparisons and where (broadcast)', (a, b) => where(a.gt(b), a, b.mul(2)).add(a.le(b).mul(a)).add(a.eq(a).add(a.ge(b)).add(a.lt(b))), [[3, 4, 5], [4, 1]], 24],
-  ['permute, slice and expand (strided views)', (a) => a.permute([2, 0, 1]).narrow(1, 1, 2).add(a.narrow(0, 0, 1).permute([2, 0, 1])), [[3, 4, 5]], 24],
-  ['expand and strided slices (their adjoints sum a broadcast and fill the gaps)', (a, b) => a.narrow(1, 1, 3).expand([2, 4, 3, 5]).mul(b).add(a.slice([null, [2, 5], null])), [[4, 5, 5], [4, 3, 5]], 40],
+  [
+    'comparisons and where (broadcast)',
+    (a, b) =>
+      where(a.gt(b), a, b.mul(2))
+        .add(a.le(b).mul(a))
+        .add(a.eq(a).add(a.ge(b)).add(a.lt(b))),
+    [
+      [3, 4, 5],
+      [4, 1],
+    ],
+    24,
+  ],
+  [
+    'permute, slice and expand (strided views)',
+    (a) =>
+      a
+        .permute([2, 0, 1])
+        .narrow(1, 1, 2)
+        .add(a.narrow(0, 0, 1).permute([2, 0, 1])),
+    [[3, 4, 5]],
+    24,
+  ],
+  [
+    'expand and strided slices (their adjoints sum a broadcast and fill the gaps)',
+    (a, b) =>
+      a
+        .narrow(1, 1, 3)
+        .expand([2, 4, 3, 5])
+        .mul(b)
+        .add(a.slice([null, [2, 5], null])),
+    [
+      [4, 5, 5],
+      [4, 3, 5],
+    ],
+    40,
+  ],
   ['fused attention', (qkv) => attention(qkv, 2).y, [[2, 5, 3 * 2 * 4]], 120],
-  ['concatenation and clamp', (a, b) => concat([a, b], 1).clamp(-0.5, 0.7), [[2, 3, 4], [2, 5, 4]], 32],
-  ['matmul 64×64 (the sizes a software renderer can take)', (a, b) => matmulT(a, b, false, false), [[64, 64], [64, 64]]],
+  [
+    'concatenation and clamp',
+    (a, b) => concat([a, b], 1).clamp(-0.5, 0.7),
+    [
+      [2, 3, 4],
+      [2, 5, 4],
+    ],
+    32,
+  ],
+  [
+    'matmul 64×64 (the sizes a software renderer can take)',
+    (a, b) => matmulT(a, b, false, false),
+    [
+      [64, 64],
+      [64, 64],
+    ],
+  ],
 ];
 
 /**
@@ -74,7 +155,9 @@ export const on = (t: Tensor, be: Backend): Tensor => new Tensor(be.fromArray(t.
 export async function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<ArrayLike<number>[]> {
   const xs = inputs.map((t) => on(t, be).setRequiresGrad(true));
   const y = f(...xs);
-  y.mul(on(randn(y.shape, { generator: new Generator(99) }).cast(y.dtype), be)).sum().backward();
+  y.mul(on(randn(y.shape, { generator: new Generator(99) }).cast(y.dtype), be))
+    .sum()
+    .backward();
   return Promise.all([y.dataAsync(), ...xs.map((x) => x.grad!.dataAsync())]);
 }
 
@@ -89,7 +172,14 @@ export function maxError(got: ArrayLike<number>[], want: ArrayLike<number>[]): n
 }
 
 /** The fused GeM / GGeM kernels at the backend level on x `[b, n, c]`: y and the x and p gradients for an upstream gy. */
-export function gemOutputs(be: Backend, x: Float32Array | Float64Array, [b, n, c]: number[], start: number, p: Float32Array | Float64Array, gy: Float32Array | Float64Array): Promise<ArrayLike<number>[]> {
+export function gemOutputs(
+  be: Backend,
+  x: Float32Array | Float64Array,
+  [b, n, c]: number[],
+  start: number,
+  p: Float32Array | Float64Array,
+  gy: Float32Array | Float64Array,
+): Promise<ArrayLike<number>[]> {
   const dtype = x instanceof Float64Array ? 'float64' : 'float32';
   const r = be.gem!(be.fromArray(x.slice()), b!, n!, c!, start, be.fromArray(p.slice()), p.length, 1e-6, dtype);
   const { gx, gp } = be.gemBackward!(r.saved, be.fromArray(gy.slice()), dtype);
@@ -102,7 +192,9 @@ export function gemOutputs(be: Backend, x: Float32Array | Float64Array, [b, n, c
  */
 export async function adamwSteps(be: Backend, dtype: 'float32' | 'float64' = 'float32'): Promise<ArrayLike<number>[]> {
   const g = new Generator(6);
-  const init = [randn([5, 6], { generator: g }), randn([5], { generator: g }), randn([3, 5], { generator: g }), randn([3], { generator: g })].map((t) => t.cast(dtype));
+  const init = [randn([5, 6], { generator: g }), randn([5], { generator: g }), randn([3, 5], { generator: g }), randn([3], { generator: g })].map((t) =>
+    t.cast(dtype),
+  );
   const x = on(randn([8, 6], { generator: g }).cast(dtype), be);
   const y = new Tensor(be.fromArray(Int32Array.from({ length: 8 }, (_, i) => i % 3)), [8], 'int32', be);
   const params = init.map((t) => on(t, be).setRequiresGrad(true));

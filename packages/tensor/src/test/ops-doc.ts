@@ -36,7 +36,9 @@ export function opsMarkdown(): string {
   lines.push('', '## Binary, broadcasting: `a.op(b)`, `op(a, b)`', '', '| op | computes | gradient | test domains |', '|---|---|---|---|');
   for (const op of binaryOps) {
     const d = binaryTable[op];
-    lines.push(`| \`${op}\` | ${cell(d.doc)} | ${d.grad === null ? 'none (0/1 output)' : 'a rule of Tensor ops'} | a ${range(d.domain[0])}; b ${range(d.domain[1])} |`);
+    lines.push(
+      `| \`${op}\` | ${cell(d.doc)} | ${d.grad === null ? 'none (0/1 output)' : 'a rule of Tensor ops'} | a ${range(d.domain[0])}; b ${range(d.domain[1])} |`,
+    );
   }
   lines.push('', 'Composed from these (gradients from their parts): `leakyRelu(x, slope)`, `elu(x, alpha)`, `clamp(x, min, max)`, `where(cond, a, b)`.', '');
   return lines.join('\n');

@@ -10,7 +10,13 @@ import { describe, it } from 'node:test';
 import { binaryOps, elu, leakyRelu, tensor, unaryOps, type Tensor } from '../index.js';
 import { binary, unary } from '../ops/primitive.js';
 
-interface Case { name: string; inputs: { shape: number[]; data: number[] }[]; w: number[]; out: number[]; grads: (number[] | null)[] }
+interface Case {
+  name: string;
+  inputs: { shape: number[]; data: number[] }[];
+  w: number[];
+  out: number[];
+  grads: (number[] | null)[];
+}
 const golden = JSON.parse(readFileSync(new URL('../../golden/ops-golden.json', import.meta.url), 'utf8')) as { cases: Case[] };
 
 const composites: Record<string, (x: Tensor) => Tensor> = {
@@ -35,7 +41,10 @@ function close(got: ArrayLike<number>, want: number[], what: string): void {
 describe('the op tables against PyTorch (float64)', () => {
   it('every op of the tables has a golden case', () => {
     const names = new Set(golden.cases.map((c) => c.name));
-    assert.deepEqual([...unaryOps, ...binaryOps].filter((op) => !names.has(op)), []);
+    assert.deepEqual(
+      [...unaryOps, ...binaryOps].filter((op) => !names.has(op)),
+      [],
+    );
   });
   for (const c of golden.cases) {
     it(`${c.name}: output and gradients`, () => {
@@ -45,7 +54,9 @@ describe('the op tables against PyTorch (float64)', () => {
       const y = f(...xs);
       close(y.data, c.out, `${c.name} output`);
       if (c.grads[0] === null) return; // a comparison: 0/1, no gradient
-      y.mul(tensor(Float64Array.from(c.w), { shape: y.shape })).sum().backward();
+      y.mul(tensor(Float64Array.from(c.w), { shape: y.shape }))
+        .sum()
+        .backward();
       c.grads.forEach((g, k) => close(xs[k]!.grad!.data, g!, `${c.name} d/dx${k}`));
     });
   }

@@ -66,7 +66,8 @@ export function recordingGpu(gpu: GpuLike): GpuLike & { most: number } {
       const wrapped = (...args: unknown[]) => {
         const sizes = args.map((a) => (ArrayBuffer.isView(a) ? (a as Float32Array).length : -1));
         first ??= sizes;
-        if (sizes.some((n, i) => n !== first![i])) throw new Error(`a kernel given arguments of ${sizes} cells after ${first} (GL kernels keep their first sizes)`);
+        if (sizes.some((n, i) => n !== first![i]))
+          throw new Error(`a kernel given arguments of ${sizes} cells after ${first} (GL kernels keep their first sizes)`);
         r.most = Math.max(r.most, ...sizes);
         return k(...args);
       };

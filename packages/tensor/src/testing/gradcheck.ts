@@ -30,7 +30,9 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: readonly Tenso
   const eps = options.eps ?? 1e-6;
   const atol = options.atol ?? 1e-6;
   const rtol = options.rtol ?? 1e-5;
-  const xs = inputs.map((t) => (t.dtype === 'int32' ? t : new Tensor(t.backend.fromArray(Float64Array.from(t.data)), t.shape, 'float64', t.backend).setRequiresGrad(true)));
+  const xs = inputs.map((t) =>
+    t.dtype === 'int32' ? t : new Tensor(t.backend.fromArray(Float64Array.from(t.data)), t.shape, 'float64', t.backend).setRequiresGrad(true),
+  );
   const out = f(...xs);
   if (out.dtype !== 'float64') throw new Error(`gradcheck: f returned ${out.dtype}; with float64 inputs it must compute in float64`);
   const rng = new Generator(options.seed ?? 1234);

@@ -30,7 +30,17 @@ export function attention(qkv: TypedArray, b: number, n: number, h: number, d: n
   return { y: arena.take(Y!, b * n * dm), probs: arena.take(P!, b * h * n * n) };
 }
 
-export function attentionBackward(qkv: TypedArray, probs: TypedArray, gy: TypedArray, b: number, n: number, h: number, d: number, scale: number, dtype: DType): TypedArray {
+export function attentionBackward(
+  qkv: TypedArray,
+  probs: TypedArray,
+  gy: TypedArray,
+  b: number,
+  n: number,
+  h: number,
+  d: number,
+  scale: number,
+  dtype: DType,
+): TypedArray {
   const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
   if (arena === null) return reference.attentionBackward(qkv, probs, gy, b, n, h, d, scale, dtype);
   const dm = h * d;
@@ -58,4 +68,3 @@ export function attentionBackward(qkv: TypedArray, probs: TypedArray, gy: TypedA
   }
   return arena.take(G!, b * n * 3 * dm);
 }
-

@@ -43,7 +43,17 @@ function simdFor(dtype: DType, c: number): NonNullable<typeof simd> | null {
   return dtype === 'float32' && c % 4 === 0 ? (wasm() ?? null) : null;
 }
 
-export function gem(x: TypedArray, b: number, n: number, c: number, start: number, pg: TypedArray, groups: number, eps: number, dtype: DType): GemResult<TypedArray> {
+export function gem(
+  x: TypedArray,
+  b: number,
+  n: number,
+  c: number,
+  start: number,
+  pg: TypedArray,
+  groups: number,
+  eps: number,
+  dtype: DType,
+): GemResult<TypedArray> {
   const k = simdFor(dtype, c);
   if (k === null) return reference.gem(x, b, n, c, start, pg, groups, eps, dtype);
   const tokens = n - start;

@@ -42,7 +42,18 @@ export function getCpuMatmul(): MatmulKernel {
 }
 
 /** float32 products on the WebAssembly SIMD gemm (on worker threads when large), float64 ones on the reference. */
-export function matmul(a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType, bias: TypedArray | null = null, residual: TypedArray | null = null): TypedArray {
+export function matmul(
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  transA: boolean,
+  transB: boolean,
+  outShape: Shape,
+  dtype: DType,
+  bias: TypedArray | null = null,
+  residual: TypedArray | null = null,
+): TypedArray {
   if (dtype === 'float32' && fastGemm === undefined) fastGemm = getGemm(getCpuMatmul(), threads);
   const gemm = dtype === 'float32' && fastGemm != null ? fastGemm : gemmReference;
   return batchedMatmul(gemm, a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual);

@@ -33,7 +33,15 @@ export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: 
 }
 
 /** Layer norm of float32 rows whose length is a multiple of 4 in WebAssembly SIMD. */
-export function layerNorm(x: TypedArray, w: TypedArray | null, b: TypedArray | null, rows: number, d: number, eps: number, dtype: DType): LayerNormResult<TypedArray> {
+export function layerNorm(
+  x: TypedArray,
+  w: TypedArray | null,
+  b: TypedArray | null,
+  rows: number,
+  d: number,
+  eps: number,
+  dtype: DType,
+): LayerNormResult<TypedArray> {
   const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
   if (arena !== null) {
     const [X, W, B, Y, MEAN, RSTD] = arena.layout(rows * d, d, d, rows * d, rows, rows);
@@ -48,7 +56,16 @@ export function layerNorm(x: TypedArray, w: TypedArray | null, b: TypedArray | n
   return reference.layerNorm(x, w, b, rows, d, eps, dtype);
 }
 
-export function layerNormBackward(g: TypedArray, x: TypedArray, w: TypedArray | null, mean: TypedArray, rstd: TypedArray, rows: number, d: number, dtype: DType): LayerNormGrads<TypedArray> {
+export function layerNormBackward(
+  g: TypedArray,
+  x: TypedArray,
+  w: TypedArray | null,
+  mean: TypedArray,
+  rstd: TypedArray,
+  rows: number,
+  d: number,
+  dtype: DType,
+): LayerNormGrads<TypedArray> {
   const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
   if (arena !== null) {
     const [G, X, W, MEAN, RSTD, GX, GW, GB] = arena.layout(rows * d, rows * d, d, rows, rows, rows * d, 2 * d, 2 * d);

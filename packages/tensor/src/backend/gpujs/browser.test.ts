@@ -26,8 +26,14 @@ describe('gpu.js backend in Chromium (headless)', { skip: skipWithoutChromium },
   before(async () => {
     const suite = await build({
       entryPoints: [fileURLToPath(new URL('../../test/gpujs-browser-suite.ts', import.meta.url))],
-      bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
-      conditions: ['@ggem/source'], external: ['gpu.js'], logLevel: 'silent',
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      conditions: ['@ggem/source'],
+      external: ['gpu.js'],
+      logLevel: 'silent',
     });
     server = await serve({
       '/': ['text/html', '<!doctype html><meta charset="utf-8"><script src="/gpu.js"></script><script type="module" src="/suite.js"></script>'],
@@ -45,7 +51,10 @@ describe('gpu.js backend in Chromium (headless)', { skip: skipWithoutChromium },
     await server?.close();
   });
 
-  for (const [mode, kernelClass] of [['webgl2', 'WebGL2Kernel'], ['webgpu', 'WebGPUKernel']] as const) {
+  for (const [mode, kernelClass] of [
+    ['webgl2', 'WebGL2Kernel'],
+    ['webgpu', 'WebGPUKernel'],
+  ] as const) {
     it(`${mode}: every op's values and gradients equal the CPU backend's, on ${kernelClass}s`, async () => {
       const r = await page.evaluate((m) => (globalThis as unknown as { __suite: (m: string) => Promise<SuiteResult> }).__suite(m), mode);
       assert.equal(r.cases.length, opCases.length + 2 + opCases.filter((c) => c[3] !== undefined).length);

@@ -67,7 +67,9 @@ describe('gpu.js backend with promise-returning kernels (the webgpu contract)', 
   it('says to use dataAsync when values are still on their way, and runs CPU fallbacks once the inputs arrive', async () => {
     const x = on(randn([4, 6], { generator: new Generator(3) }), be).mul(2);
     assert.throws(() => x.data, /computed asynchronously on the device; read them with await tensor\.dataAsync\(\)/);
-    const want = randn([4, 6], { generator: new Generator(3) }).mul(2).argmax(1).data;
+    const want = randn([4, 6], { generator: new Generator(3) })
+      .mul(2)
+      .argmax(1).data;
     assert.deepEqual(await x.argmax(1).dataAsync(), want);
     assert.ok(be.fallbacks.has('argReduce'));
   });
@@ -80,7 +82,8 @@ it(`gpu.js backend: a tensor over the default cell limit (2²⁴ − 1), ${4097 
   const x = new Tensor(be.fromArray(data), [4097, 4096], 'float32', be);
   const y = x.mul(2).add(1);
   const got = await y.dataAsync();
-  for (const i of [0, 1, MAX_CELLS - 1, MAX_CELLS, MAX_CELLS + 1, data.length - 1]) assert.equal(got[i], Math.fround(Math.fround(data[i]! * 2) + 1), `cell ${i}`);
+  for (const i of [0, 1, MAX_CELLS - 1, MAX_CELLS, MAX_CELLS + 1, data.length - 1])
+    assert.equal(got[i], Math.fround(Math.fround(data[i]! * 2) + 1), `cell ${i}`);
   const rows = await y.sum(1).dataAsync();
   const want = (r: number) => data.subarray(r * 4096, (r + 1) * 4096).reduce((s, v) => s + Math.fround(Math.fround(v * 2) + 1), 0);
   for (const r of [0, 4095, 4096]) close([rows[r]!], [want(r)], `row ${r}`);

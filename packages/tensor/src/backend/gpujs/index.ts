@@ -18,7 +18,7 @@
  */
 import type { DType, TypedArray } from '../../dtype.js';
 import { broadcastStrides, sameShape, sizeOf } from '../../shape.js';
-import { registerBackend, type Backend, type FusedKernels, type Primitives, type UnaryOp } from '../backend.js';
+import { registerBackend, type Backend, type FusedKernels, type Primitives } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import * as k from './kernels.js';
 
@@ -105,7 +105,8 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       if (x.parts !== undefined) {
         const h = new Float32Array(x.size);
         for (const p of x.parts) h.set(host(p.s), p.at);
-        return (x.host = h);
+        x.host = h;
+        return h;
       }
       const v = x.out?.toArray();
       if (v === undefined || v instanceof Promise) {
@@ -137,7 +138,8 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     });
     const settled = s.pending.catch(() => {}); // an error is reported to whoever reads the value
     for (const x of inputs) {
-      const readers = (x.readers ??= new Set());
+      x.readers ??= new Set();
+      const readers = x.readers;
       readers.add(settled);
       void settled.then(() => readers.delete(settled));
     }
@@ -152,7 +154,14 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
    * the size of each argument's texture at their first call, so kernels are kept per size
    * of argument as well (a strided view of one shape reads storages of several sizes).
    */
-  function kernelFor(key: string, fn: ((...args: never[]) => number) | string, cells: number, constants: Record<string, number>, vals: unknown[], sizes: number[]): Kernel {
+  function kernelFor(
+    key: string,
+    fn: ((...args: never[]) => number) | string,
+    cells: number,
+    constants: Record<string, number>,
+    vals: unknown[],
+    sizes: number[],
+  ): Kernel {
     const kinds = vals.map((v, i) => (ArrayBuffer.isView(v) ? 'a' : typeof v === 'object' ? 'd' : 'n') + sizes[i]).join(',');
     const id = `${key}|${cells}|${JSON.stringify(constants)}|${kinds}`;
     let kernel = kernels.get(id);
@@ -194,13 +203,16 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         fallbacks.add(op);
         warn(`gpujs backend: ${op} has no gpu.js kernel here; it runs on the CPU`);
       }
-      const conv = (a: unknown): unknown => (isStorage(a) ? host(a) : Array.isArray(a) && a.length > 0 && isStorage(a[0]) ? a.map((s) => host(s as GpuStorage)) : a);
+      const conv = (a: unknown): unknown =>
+        isStorage(a) ? host(a) : Array.isArray(a) && a.length > 0 && isStorage(a[0]) ? a.map((s) => host(s as GpuStorage)) : a;
       const call = () => (cpuBackend[name] as (...a: unknown[]) => unknown)(...args.map(conv));
       const storages = args.flatMap((a) => (isStorage(a) ? [a] : Array.isArray(a) ? a.filter(isStorage) : []));
       // synchronous modes read device values back here; webgpu waits for them
       if (!asynchronous || storages.every((s) => s.host !== null)) return wrapResult(call());
       if (SEVERAL_RESULTS.has(name)) {
-        throw new Error(`gpujs (${gpu.mode}): ${op} has no kernel here and returns several arrays, which cannot wait on values still being computed on the device`);
+        throw new Error(
+          `gpujs (${gpu.mode}): ${op} has no kernel here and returns several arrays, which cannot wait on values still being computed on the device`,
+        );
       }
       return deferred(Promise.all(storages.map(hostAsync)).then(call), storages, RESULT_CELLS[name]!(...args));
     }) as unknown as NonNullable<Backend[K]>;
@@ -291,7 +303,12 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     }
     if (x.out === null && !x.pending) return hostStorage(x.host!.subarray(at, at + n));
     // webgpu: a CPU fallback's array over the limit, still on its way (a kernel's output is within it)
-    if (x.pending && x.size > limit) return deferred(x.pending.then(() => x.host!.subarray(at, at + n)), [x], n);
+    if (x.pending && x.size > limit)
+      return deferred(
+        x.pending.then(() => x.host!.subarray(at, at + n)),
+        [x],
+        n,
+      );
     const c = run('slice', k.sliceKernel, n, { at }, x);
     made.push(c);
     return c;
@@ -299,7 +316,14 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
   /** An elementwise op on equal-sized inputs, in chunks of the limit when over it. */
   function elementwise(size: number, xs: GpuStorage[], f: (xs: GpuStorage[], size: number) => GpuStorage): GpuStorage {
     if (size <= limit) return f(xs, size);
-    return join(chunks(size, limit, (r, n) => f(xs.map((x) => cut(x, r, n)), n)));
+    return join(
+      chunks(size, limit, (r, n) =>
+        f(
+          xs.map((x) => cut(x, r, n)),
+          n,
+        ),
+      ),
+    );
   }
 
   const be: GpujsBackend & { peakCells: number } = {
@@ -341,8 +365,17 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const size = sizeOf(outShape);
       if (!f32(dtype) || size === 0 || outShape.length > 4) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
       const body = k.binaryKernel(op);
-      if (sameShape(aShape, bShape)) return elementwise(size, [a, b], ([ac, bc], n) => run(`binary ${op}`, body, n, broadcastConstants([n], { a: [n], b: [n] }), ac, bc));
-      if (size > limit) return broadcastChunks([[a, aShape], [b, bShape]], outShape, ([x, y], os) => be.binary(op, ...x!, ...y!, os, dtype));
+      if (sameShape(aShape, bShape))
+        return elementwise(size, [a, b], ([ac, bc], n) => run(`binary ${op}`, body, n, broadcastConstants([n], { a: [n], b: [n] }), ac, bc));
+      if (size > limit)
+        return broadcastChunks(
+          [
+            [a, aShape],
+            [b, bShape],
+          ],
+          outShape,
+          ([x, y], os) => be.binary(op, ...x!, ...y!, os, dtype),
+        );
       return run(`binary ${op}`, body, size, broadcastConstants(outShape, { a: aShape, b: bShape }), a, b);
     },
     where(cond, cShape, a, aShape, b, bShape, outShape, dtype) {
@@ -350,7 +383,16 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       // a condition of another dtype (an int32 array from the host) goes to the CPU
       const floatCond = cond.host === null || cond.host instanceof Float32Array;
       if (!f32(dtype) || !floatCond || size === 0 || outShape.length > 4) return cpu('where')(cond, cShape, a, aShape, b, bShape, outShape, dtype);
-      if (size > limit) return broadcastChunks([[cond, cShape], [a, aShape], [b, bShape]], outShape, ([c, x, y], os) => be.where(...c!, ...x!, ...y!, os, dtype));
+      if (size > limit)
+        return broadcastChunks(
+          [
+            [cond, cShape],
+            [a, aShape],
+            [b, bShape],
+          ],
+          outShape,
+          ([c, x, y], os) => be.where(...c!, ...x!, ...y!, os, dtype),
+        );
       return run('where', k.whereKernel, size, broadcastConstants(outShape, { c: cShape, a: aShape, b: bShape }), cond, a, b);
     },
     clamp(x, size, lo, hi, dtype) {
@@ -362,24 +404,34 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     reduce(op, x, outer, n, inner, dtype) {
       if (!f32(dtype) || outer * inner === 0 || n === 0) return cpu('reduce', `reduce ${op}`)(op, x, outer, n, inner, dtype);
       if (outer * n * inner <= limit) return run('reduce', k.reduceKernel, outer * inner, { op: op === 'sum' ? 0 : op === 'max' ? 1 : 2, n, inner }, x);
-      if (n * inner <= limit) return join(chunks(outer, fit(n * inner), (o, rows) => be.reduce(op, cut(x, o * n * inner, rows * n * inner), rows, n, inner, dtype)));
+      if (n * inner <= limit)
+        return join(chunks(outer, fit(n * inner), (o, rows) => be.reduce(op, cut(x, o * n * inner, rows * n * inner), rows, n, inner, dtype)));
       if (inner > limit) {
         // blocks of columns, each gathered by a strided view ([n, m], in chunks itself where over the limit)
         const blocks: GpuStorage[] = [];
         for (let o = 0; o < outer; o++) {
-          blocks.push(...chunks(inner, fit(n), (j, m) => {
-            const cols = be.strided(x, { shape: [n, m], strides: [inner, 1], offset: o * n * inner + j }, dtype);
-            const r = be.reduce(op, cols, 1, n, m, dtype);
-            be.release!(cols);
-            return r;
-          }));
+          blocks.push(
+            ...chunks(inner, fit(n), (j, m) => {
+              const cols = be.strided(x, { shape: [n, m], strides: [inner, 1], offset: o * n * inner + j }, dtype);
+              const r = be.reduce(op, cols, 1, n, m, dtype);
+              be.release!(cols);
+              return r;
+            }),
+          );
         }
         return join(blocks);
       }
       // a row over the limit: partial reductions over runs of the middle axis, combined
       const combine = op === 'sum' ? 'add' : op === 'max' ? 'maximum' : 'minimum';
-      return join(Array.from({ length: outer }, (_, o) =>
-        total(chunks(n, fit(inner), (t, m) => be.reduce(op, cut(x, (o * n + t) * inner, m * inner), 1, m, inner, dtype)), inner, combine)));
+      return join(
+        Array.from({ length: outer }, (_, o) =>
+          total(
+            chunks(n, fit(inner), (t, m) => be.reduce(op, cut(x, (o * n + t) * inner, m * inner), 1, m, inner, dtype)),
+            inner,
+            combine,
+          ),
+        ),
+      );
     },
     argReduce: cpu('argReduce'),
     matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null, residual = null) {
@@ -402,23 +454,45 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         if (batch > 1) {
           // chunks of whole matrices
           const step = fit(Math.max(aBatch > 1 ? m * kk : 0, bBatch > 1 ? kk * n : 0, m * n));
-          return join(chunks(batch, step, (t, tb) => be.matmul(
-            aBatch > 1 ? cut(a, t * m * kk, tb * m * kk) : a, aBatch > 1 ? [tb, ...aShape.slice(-2)] : aShape.slice(-2),
-            bBatch > 1 ? cut(b, t * kk * n, tb * kk * n) : b, bBatch > 1 ? [tb, ...bShape.slice(-2)] : bShape.slice(-2),
-            transA, transB, [tb, m, n], dtype, bias, res(t * m * n, tb * m * n))));
+          return join(
+            chunks(batch, step, (t, tb) =>
+              be.matmul(
+                aBatch > 1 ? cut(a, t * m * kk, tb * m * kk) : a,
+                aBatch > 1 ? [tb, ...aShape.slice(-2)] : aShape.slice(-2),
+                bBatch > 1 ? cut(b, t * kk * n, tb * kk * n) : b,
+                bBatch > 1 ? [tb, ...bShape.slice(-2)] : bShape.slice(-2),
+                transA,
+                transB,
+                [tb, m, n],
+                dtype,
+                bias,
+                res(t * m * n, tb * m * n),
+              ),
+            ),
+          );
         }
         if (rowBlocks) {
-          return join(chunks(m, fit(Math.max(kk, n)), (i, rows) =>
-            be.matmul(cut(a, i * kk, rows * kk), [rows, kk], b, bShape.slice(-2), false, transB, [rows, n], dtype, bias, res(i * n, rows * n))));
+          return join(
+            chunks(m, fit(Math.max(kk, n)), (i, rows) =>
+              be.matmul(cut(a, i * kk, rows * kk), [rows, kk], b, bShape.slice(-2), false, transB, [rows, n], dtype, bias, res(i * n, rows * n)),
+            ),
+          );
         }
         const partial = chunks(kk, fit(Math.max(m, n)), (p, q) =>
-          be.matmul(cut(a, p * m, q * m), [q, m], cut(b, p * n, q * n), [q, n], true, false, [m, n], dtype, p === 0 ? bias : null, p === 0 ? residual : null));
+          be.matmul(cut(a, p * m, q * m), [q, m], cut(b, p * n, q * n), [q, n], true, false, [m, n], dtype, p === 0 ? bias : null, p === 0 ? residual : null),
+        );
         return total(partial, m * n);
       }
       const c = {
-        m, n, k: kk,
-        aMat: aBatch === 1 ? 0 : m * kk, bMat: bBatch === 1 ? 0 : kk * n,
-        ars: transA ? 1 : kk, acs: transA ? m : 1, brs: transB ? 1 : n, bcs: transB ? kk : 1,
+        m,
+        n,
+        k: kk,
+        aMat: aBatch === 1 ? 0 : m * kk,
+        bMat: bBatch === 1 ? 0 : kk * n,
+        ars: transA ? 1 : kk,
+        acs: transA ? m : 1,
+        brs: transB ? 1 : n,
+        bcs: transB ? kk : 1,
         bias: bias === null ? 0 : 1,
         residual: residual === null ? 0 : 1,
       };
@@ -447,7 +521,11 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const row = (n0 + n1) * inner;
       if (outer * row <= limit) return run('concat', k.concat2Kernel, outer * row, { n0, n1, inner }, xs[0]!, xs[1]!);
       if (row > limit) return cpu('concat', 'concat (rows over the cell limit)')(xs, outer, sizes, inner, dtype);
-      return join(chunks(outer, fit(row), (o, rows) => be.concat([cut(xs[0]!, o * n0 * inner, rows * n0 * inner), cut(xs[1]!, o * n1 * inner, rows * n1 * inner)], rows, sizes, inner, dtype)));
+      return join(
+        chunks(outer, fit(row), (o, rows) =>
+          be.concat([cut(xs[0]!, o * n0 * inner, rows * n0 * inner), cut(xs[1]!, o * n1 * inner, rows * n1 * inner)], rows, sizes, inner, dtype),
+        ),
+      );
     },
     gather: cpu('gather'),
     scatterAdd: cpu('scatterAdd'),
@@ -462,7 +540,10 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       const row = n * inner;
       if (!f32(dtype) || outer * row === 0) return cpu('softmaxBackward')(y, g, outer, n, inner, log, dtype);
       if (row > limit) return cpu('softmaxBackward', 'softmaxBackward (rows over the cell limit)')(y, g, outer, n, inner, log, dtype);
-      if (outer * row > limit) return join(chunks(outer, fit(row), (o, rows) => be.softmaxBackward(cut(y, o * row, rows * row), cut(g, o * row, rows * row), rows, n, inner, log, dtype)));
+      if (outer * row > limit)
+        return join(
+          chunks(outer, fit(row), (o, rows) => be.softmaxBackward(cut(y, o * row, rows * row), cut(g, o * row, rows * row), rows, n, inner, log, dtype)),
+        );
       return run('softmaxBackward', k.softmaxBackwardKernel, outer * row, { n, inner, log: log ? 1 : 0 }, y, g);
     },
     layerNorm(x, w, b, rows, d, eps, dtype) {
@@ -474,15 +555,37 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       }
       const mean = run('layerNorm mean', k.rowMeanKernel, rows, { d }, x);
       const rstd = run('layerNorm rstd', k.rowRstdKernel, rows, { d, eps }, x, mean);
-      const y = run('layerNorm', k.layerNormKernel, rows * d, { d }, x, mean, rstd, w ?? hostStorage(new Float32Array(d).fill(1)), b ?? hostStorage(new Float32Array(d)));
+      const y = run(
+        'layerNorm',
+        k.layerNormKernel,
+        rows * d,
+        { d },
+        x,
+        mean,
+        rstd,
+        w ?? hostStorage(new Float32Array(d).fill(1)),
+        b ?? hostStorage(new Float32Array(d)),
+      );
       return { y, mean, rstd };
     },
     layerNormBackward(g, x, w, mean, rstd, rows, d, dtype) {
       if (!f32(dtype) || rows * d === 0) return cpu('layerNormBackward')(g, x, w, mean, rstd, rows, d, dtype);
       if (d > limit) return cpu('layerNormBackward', 'layerNormBackward (rows over the cell limit)')(g, x, w, mean, rstd, rows, d, dtype);
       if (rows * d > limit) {
-        const rs = chunks(rows, fit(d), (r, m) => be.layerNormBackward(cut(g, r * d, m * d), cut(x, r * d, m * d), w, cut(mean, r, m), cut(rstd, r, m), m, d, dtype));
-        return { gx: join(rs.map((q) => q.gx)), gw: total(rs.map((q) => q.gw), d), gb: total(rs.map((q) => q.gb), d) };
+        const rs = chunks(rows, fit(d), (r, m) =>
+          be.layerNormBackward(cut(g, r * d, m * d), cut(x, r * d, m * d), w, cut(mean, r, m), cut(rstd, r, m), m, d, dtype),
+        );
+        return {
+          gx: join(rs.map((q) => q.gx)),
+          gw: total(
+            rs.map((q) => q.gw),
+            d,
+          ),
+          gb: total(
+            rs.map((q) => q.gb),
+            d,
+          ),
+        };
       }
       return {
         gx: run('layerNorm gx', k.layerNormGxKernel, rows * d, { d }, g, x, w ?? hostStorage(new Float32Array(d).fill(1)), mean, rstd),
@@ -507,10 +610,24 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     attentionBackward(qkv, probs, gy, b, n, h, d, scale, dtype) {
       const [inRow, pRow] = [n * 3 * h * d, h * n * n];
       if (!f32(dtype) || b * n === 0) return cpu('attentionBackward')(qkv, probs, gy, b, n, h, d, scale, dtype);
-      if (Math.max(inRow, pRow) > limit) return cpu('attentionBackward', 'attentionBackward (rows over the cell limit)')(qkv, probs, gy, b, n, h, d, scale, dtype);
+      if (Math.max(inRow, pRow) > limit)
+        return cpu('attentionBackward', 'attentionBackward (rows over the cell limit)')(qkv, probs, gy, b, n, h, d, scale, dtype);
       if (b * Math.max(inRow, pRow) > limit) {
-        return join(chunks(b, fit(Math.max(inRow, pRow)), (i, m) =>
-          be.attentionBackward(cut(qkv, i * inRow, m * inRow), cut(probs, i * pRow, m * pRow), cut(gy, i * n * h * d, m * n * h * d), m, n, h, d, scale, dtype)));
+        return join(
+          chunks(b, fit(Math.max(inRow, pRow)), (i, m) =>
+            be.attentionBackward(
+              cut(qkv, i * inRow, m * inRow),
+              cut(probs, i * pRow, m * pRow),
+              cut(gy, i * n * h * d, m * n * h * d),
+              m,
+              n,
+              h,
+              d,
+              scale,
+              dtype,
+            ),
+          ),
+        );
       }
       const c = { n, h, d, dm: h * d, scale };
       const dp = run('attention dP', k.attentionDpKernel, b * pRow, c, gy, qkv);
@@ -530,7 +647,13 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         // x's chunks stay alive for the backward pass
         const rs = chunks(b, fit(row), (i, m) => ({ at: i, rows: m, ...be.gem(keep(cut(x, i * n * c, m * n * c)), m, n, c, start, p, groups, eps, dtype) }));
         // the chunks' y stay alive too (saved for their backward)
-        return { y: join(rs.map((q) => q.y), false), saved: { chunks: rs.map(({ at, rows, saved }) => ({ at, rows, saved })), c, groups } };
+        return {
+          y: join(
+            rs.map((q) => q.y),
+            false,
+          ),
+          saved: { chunks: rs.map(({ at, rows, saved }) => ({ at, rows, saved })), c, groups },
+        };
       }
       const kc = { n, c, start, eps, per: Math.ceil(c / groups), tokens: n - start, bc: b * c };
       const M = run('gem max', k.gemMaxKernel, b * c, kc, x);
@@ -543,7 +666,13 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       if (st.chunks !== undefined) {
         const { c, groups } = st;
         const rs = st.chunks.map(({ at, rows, saved: s }) => scoped(() => be.gemBackward(s, cut(gy, at * c, rows * c), dtype)));
-        return { gx: join(rs.map((q) => q.gx)), gp: total(rs.map((q) => q.gp), groups) };
+        return {
+          gx: join(rs.map((q) => q.gx)),
+          gp: total(
+            rs.map((q) => q.gp),
+            groups,
+          ),
+        };
       }
       if (st.gpu === undefined) return cpu('gemBackward')(st.cpu, gy, dtype);
       const { x, M, sums, p, y, b, groups, k: kc } = st.gpu;
@@ -558,18 +687,26 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
    * to its rows (or whole where it broadcasts along that axis); one row at a time without
    * the leading axis, recursively, when a row is over the limit.
    */
-  function broadcastChunks(operands: [GpuStorage, readonly number[]][], outShape: readonly number[], f: (operands: [GpuStorage, number[]][], outShape: number[]) => GpuStorage): GpuStorage {
+  function broadcastChunks(
+    operands: [GpuStorage, readonly number[]][],
+    outShape: readonly number[],
+    f: (operands: [GpuStorage, number[]][], outShape: number[]) => GpuStorage,
+  ): GpuStorage {
     const padded = operands.map(([x, s]) => [x, [...Array(outShape.length - s.length).fill(1), ...s]] as [GpuStorage, number[]]);
     const rest = outShape.slice(1);
     const drop = sizeOf(rest) > limit;
-    return join(chunks(outShape[0]!, drop ? 1 : fit(sizeOf(rest)), (i, m) => f(
-      padded.map(([x, s]) => {
-        const tail = s.slice(1);
-        const shape = drop ? tail : [s[0] === 1 ? 1 : m, ...tail];
-        return [s[0] === 1 ? x : cut(x, i * sizeOf(tail), m * sizeOf(tail)), shape];
-      }),
-      drop ? rest : [m, ...rest],
-    )));
+    return join(
+      chunks(outShape[0]!, drop ? 1 : fit(sizeOf(rest)), (i, m) =>
+        f(
+          padded.map(([x, s]) => {
+            const tail = s.slice(1);
+            const shape = drop ? tail : [s[0] === 1 ? 1 : m, ...tail];
+            return [s[0] === 1 ? x : cut(x, i * sizeOf(tail), m * sizeOf(tail)), shape];
+          }),
+          drop ? rest : [m, ...rest],
+        ),
+      ),
+    );
   }
 
   /**
@@ -586,11 +723,13 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     const hi = rest.reduce((acc, dim, i) => acc + Math.max(0, (dim - 1) * rs[i]!), 0);
     if (row <= limit && hi - lo + 1 <= limit) {
       const step = Math.min(fit(row), s0 === 0 ? Infinity : Math.floor((limit - (hi - lo + 1)) / Math.abs(s0)) + 1);
-      return join(chunks(d0, Math.max(1, step), (i, m) => {
-        const off = view.offset + i * s0;
-        const [from, to] = [off + Math.min(0, (m - 1) * s0) + lo, off + Math.max(0, (m - 1) * s0) + hi];
-        return be.strided(cut(x, from, to - from + 1), { shape: [m, ...rest], strides: view.strides, offset: off - from }, dtype);
-      }));
+      return join(
+        chunks(d0, Math.max(1, step), (i, m) => {
+          const off = view.offset + i * s0;
+          const [from, to] = [off + Math.min(0, (m - 1) * s0) + lo, off + Math.max(0, (m - 1) * s0) + hi];
+          return be.strided(cut(x, from, to - from + 1), { shape: [m, ...rest], strides: view.strides, offset: off - from }, dtype);
+        }),
+      );
     }
     if (d0 > 64) return cpu('strided', 'strided (rows over the cell limit)')(x, view, dtype);
     return join(chunks(d0, 1, (i) => be.strided(x, { shape: rest, strides: rs, offset: view.offset + i * s0 }, dtype)));
@@ -607,7 +746,8 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     const [s0, ...rs] = view.strides as [number, ...number[]];
     const row = sizeOf(rest);
     const span = rest.reduce((acc, dim, i) => acc + (dim - 1) * rs[i]!, 0) + 1;
-    if (view.shape.length === 0 || (d0 > 1 && s0 < span) || row > limit || span > limit) return cpu('stridedAdjoint', 'stridedAdjoint (over the cell limit)')(x, view, outShape, dtype);
+    if (view.shape.length === 0 || (d0 > 1 && s0 < span) || row > limit || span > limit)
+      return cpu('stridedAdjoint', 'stridedAdjoint (over the cell limit)')(x, view, outShape, dtype);
     const step = Math.max(1, Math.min(fit(row), s0 === 0 ? Infinity : Math.floor((limit - span) / s0) + 1));
     const pieces: GpuStorage[] = [];
     let at = 0;
@@ -676,7 +816,7 @@ function broadcastConstants(outShape: readonly number[], operands: Record<string
 }
 
 /** The cells of an op's result, from its arguments: a webgpu fallback's size before it has run. */
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// biome-ignore lint/suspicious/noExplicitAny: each entry takes its kernel's arguments
 const RESULT_CELLS: { [K in keyof Backend]?: (...args: any[]) => number } = {
   cast: (_x, size) => size,
   unary: (_op, _x, size) => size,
@@ -704,4 +844,3 @@ const SEVERAL_RESULTS = new Set<string>(['layerNorm', 'layerNormBackward', 'atte
 function isStorage(a: unknown): a is GpuStorage {
   return a !== null && typeof a === 'object' && 'host' in a && 'out' in a;
 }
-

@@ -6,7 +6,6 @@
 import { binaryTable, type BinaryOp } from '../../ops/tables/binary.js';
 import { unaryTable, type UnaryOp } from '../../ops/tables/unary.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export type K = (this: any, ...args: any[]) => number;
 
 /** The kernel of a unary op of the table: its gpu.js body applied to the cell's value. */
@@ -71,7 +70,15 @@ export const stridedKernel: K = function (this: any, x: any) {
   r = Math.floor(r / this.constants.d2);
   const i1 = r % this.constants.d1;
   const i0 = Math.floor(r / this.constants.d1);
-  return x[this.constants.offset + i0 * this.constants.s0 + i1 * this.constants.s1 + i2 * this.constants.s2 + i3 * this.constants.s3 + i4 * this.constants.s4 + i5 * this.constants.s5];
+  return x[
+    this.constants.offset +
+      i0 * this.constants.s0 +
+      i1 * this.constants.s1 +
+      i2 * this.constants.s2 +
+      i3 * this.constants.s3 +
+      i4 * this.constants.s4 +
+      i5 * this.constants.s5
+  ];
 };
 
 /** Two blocks [outer, n0, inner] and [outer, n1, inner] side by side along the middle axis. */
@@ -142,7 +149,7 @@ export const attentionGradKernel: K = function (this: any, qkv: any, p: any, ds:
   const part = Math.floor(this.thread.x / dm) % 3;
   const t = Math.floor(this.thread.x / (3 * dm)) % n;
   const bi = Math.floor(this.thread.x / (3 * dm * n));
-  const base = ((bi * this.constants.h + hi) * n) * n;
+  const base = (bi * this.constants.h + hi) * n * n;
   let s = 0;
   if (part === 0) {
     for (let j = 0; j < n; j++) s += ds[base + t * n + j] * qkv[(bi * n + j) * 3 * dm + dm + hi * this.constants.d + c];
@@ -332,7 +339,6 @@ export const layerNormKernel: K = function (this: any, x: any, mean: any, rstd: 
   return (x[this.thread.x] - mean[row]) * rstd[row] * w[j] + b[j];
 };
 
-
 /** Cells [at, at + n) of x (a piece of a larger storage, copied to a kernel's own output). */
 export const sliceKernel: K = function (this: any, x: any) {
   return x[this.thread.x + this.constants.at];
@@ -386,7 +392,16 @@ export const stridedAdjointKernel: K = function (this: any, x: any) {
     q = Math.floor(q / this.constants.f2);
     const z1 = q % this.constants.f1;
     const z0 = Math.floor(q / this.constants.f1);
-    s += x[xi + z0 * this.constants.zs0 + z1 * this.constants.zs1 + z2 * this.constants.zs2 + z3 * this.constants.zs3 + z4 * this.constants.zs4 + z5 * this.constants.zs5];
+    s +=
+      x[
+        xi +
+          z0 * this.constants.zs0 +
+          z1 * this.constants.zs1 +
+          z2 * this.constants.zs2 +
+          z3 * this.constants.zs3 +
+          z4 * this.constants.zs4 +
+          z5 * this.constants.zs5
+      ];
   }
   return s;
 };

@@ -46,7 +46,17 @@ export function attention(qkv: TypedArray, b: number, n: number, h: number, d: n
   return { y, probs };
 }
 
-export function attentionBackward(qkv: TypedArray, probs: TypedArray, gy: TypedArray, b: number, n: number, h: number, d: number, scale: number, dtype: DType): TypedArray {
+export function attentionBackward(
+  qkv: TypedArray,
+  probs: TypedArray,
+  gy: TypedArray,
+  b: number,
+  n: number,
+  h: number,
+  d: number,
+  scale: number,
+  dtype: DType,
+): TypedArray {
   const dm = h * d;
   const g = allocate(dtype, b * n * 3 * dm);
   const ds = new Float64Array(n * n);

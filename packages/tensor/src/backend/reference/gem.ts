@@ -39,7 +39,18 @@ export function channelP(pg: TypedArray, c: number, groups: number): Float64Arra
 }
 
 /** y, kx and ∂y/∂p of image bi from its column max M and sums s = Σ r^p, T = Σ r^p ln r. */
-export function finish(bi: number, c: number, tokens: number, p: Float64Array, M: ArrayLike<number>, s: ArrayLike<number>, T: ArrayLike<number>, y: TypedArray, kx: Float64Array, dydp: Float64Array): void {
+export function finish(
+  bi: number,
+  c: number,
+  tokens: number,
+  p: Float64Array,
+  M: ArrayLike<number>,
+  s: ArrayLike<number>,
+  T: ArrayLike<number>,
+  y: TypedArray,
+  kx: Float64Array,
+  dydp: Float64Array,
+): void {
   for (let j = 0; j < c; j++) {
     const pj = p[j]!;
     const m = s[j]! / tokens;
@@ -50,7 +61,17 @@ export function finish(bi: number, c: number, tokens: number, p: Float64Array, M
   }
 }
 
-export function gem(x: TypedArray, b: number, n: number, c: number, start: number, pg: TypedArray, groups: number, eps: number, dtype: DType): GemResult<TypedArray> {
+export function gem(
+  x: TypedArray,
+  b: number,
+  n: number,
+  c: number,
+  start: number,
+  pg: TypedArray,
+  groups: number,
+  eps: number,
+  dtype: DType,
+): GemResult<TypedArray> {
   const tokens = n - start;
   const p = channelP(pg, c, groups);
   const y = allocate(dtype, b * c);

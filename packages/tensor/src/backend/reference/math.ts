@@ -53,7 +53,8 @@ export function erfc64(x: number): number {
   const z = Math.abs(x);
   let r: number;
   if (z < 1) return x >= 0 ? 1 - erfSeries(z) : 1 + erfSeries(z);
-  if (z > 27) r = 0; // below the smallest float64
+  if (z > 27)
+    r = 0; // below the smallest float64
   else {
     // f = z + a1/(z + a2/(z + ...)), a_k = k/2, evaluated by the modified Lentz method
     const tiny = 1e-300;

@@ -7,12 +7,23 @@ import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
  * accumulating)` where A and B are read through strides (so transposes cost nothing) and C
  * is contiguous at `cOff`.
  */
-export interface Gemm {
-  (m: number, n: number, k: number,
-   a: TypedArray, aOff: number, aRow: number, aCol: number,
-   b: TypedArray, bOff: number, bRow: number, bCol: number,
-   c: TypedArray, cOff: number, bias: TypedArray | null, accumulate?: boolean): void;
-}
+export type Gemm = (
+  m: number,
+  n: number,
+  k: number,
+  a: TypedArray,
+  aOff: number,
+  aRow: number,
+  aCol: number,
+  b: TypedArray,
+  bOff: number,
+  bRow: number,
+  bCol: number,
+  c: TypedArray,
+  cOff: number,
+  bias: TypedArray | null,
+  accumulate?: boolean,
+) => void;
 
 /**
  * The reference kernel, in plain TypeScript: i-k-j order so the inner loop runs along rows
@@ -36,12 +47,35 @@ export const gemmReference: Gemm = (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow,
  * Batched matmul with broadcast batch dims, a bias row added to every output row and a
  * residual of the output's shape added to it, when given; both operands have rank >= 2.
  */
-export function matmul(a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType, bias: TypedArray | null = null, residual: TypedArray | null = null): TypedArray {
+export function matmul(
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  transA: boolean,
+  transB: boolean,
+  outShape: Shape,
+  dtype: DType,
+  bias: TypedArray | null = null,
+  residual: TypedArray | null = null,
+): TypedArray {
   return batchedMatmul(gemmReference, a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual);
 }
 
 /** The batched product through one `gemm` per matrix of the batch (the CPU backend passes its SIMD kernel). */
-export function batchedMatmul(gemm: Gemm, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType, bias: TypedArray | null = null, residual: TypedArray | null = null): TypedArray {
+export function batchedMatmul(
+  gemm: Gemm,
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  transA: boolean,
+  transB: boolean,
+  outShape: Shape,
+  dtype: DType,
+  bias: TypedArray | null = null,
+  residual: TypedArray | null = null,
+): TypedArray {
   const r = outShape.length;
   const m = outShape[r - 2]!;
   const n = outShape[r - 1]!;

@@ -78,7 +78,10 @@ export function stridedAdjoint(x: TypedArray, view: View, outShape: Shape, dtype
  * holds for slices and permutations, and fails for broadcasts, whose stride is 0).
  */
 function injective(view: View): boolean {
-  const dims = view.shape.map((d, i) => [d, view.strides[i]!] as const).filter(([d]) => d > 1).sort((a, b) => a[1] - b[1]);
+  const dims = view.shape
+    .map((d, i) => [d, view.strides[i]!] as const)
+    .filter(([d]) => d > 1)
+    .sort((a, b) => a[1] - b[1]);
   let span = 0;
   for (const [d, s] of dims) {
     if (s <= span) return false;

@@ -60,7 +60,15 @@ export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: 
 }
 
 /** y = (x − mean) / sqrt(var + eps) · w + b over rows of length d (biased variance, as PyTorch). */
-export function layerNorm(x: TypedArray, w: TypedArray | null, b: TypedArray | null, rows: number, d: number, eps: number, dtype: DType): LayerNormResult<TypedArray> {
+export function layerNorm(
+  x: TypedArray,
+  w: TypedArray | null,
+  b: TypedArray | null,
+  rows: number,
+  d: number,
+  eps: number,
+  dtype: DType,
+): LayerNormResult<TypedArray> {
   const y = allocate(dtype, rows * d);
   const mean = allocate(dtype, rows);
   const rstd = allocate(dtype, rows);
@@ -90,7 +98,16 @@ export function layerNorm(x: TypedArray, w: TypedArray | null, b: TypedArray | n
  * dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)),  dw = Σ_rows g ⊙ x̂,  db = Σ_rows g.
  * The μ and rstd used are the ones the forward computed (read back from its storage).
  */
-export function layerNormBackward(g: TypedArray, x: TypedArray, w: TypedArray | null, mean: TypedArray, rstd: TypedArray, rows: number, d: number, dtype: DType): LayerNormGrads<TypedArray> {
+export function layerNormBackward(
+  g: TypedArray,
+  x: TypedArray,
+  w: TypedArray | null,
+  mean: TypedArray,
+  rstd: TypedArray,
+  rows: number,
+  d: number,
+  dtype: DType,
+): LayerNormGrads<TypedArray> {
   const gx = allocate(dtype, rows * d);
   const gw = new Float64Array(d);
   const gb = new Float64Array(d);

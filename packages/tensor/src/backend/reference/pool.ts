@@ -30,7 +30,10 @@ export function release(a: TypedArray): void {
   if (a.length < MIN || pooled.has(a) || bytes + a.byteLength > LIMIT || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return;
   const key = `${a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32'}:${a.length}`;
   let list = free.get(key);
-  if (list === undefined) free.set(key, (list = []));
+  if (list === undefined) {
+    list = [];
+    free.set(key, list);
+  }
   list.push(a);
   pooled.add(a);
   bytes += a.byteLength;

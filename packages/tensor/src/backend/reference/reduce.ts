@@ -34,10 +34,10 @@ export function reduce(op: ReduceOp, x: TypedArray, outer: number, n: number, in
 
 // NaN propagates through max and min, as in NumPy and PyTorch.
 function maxNaN(a: number, b: number): number {
-  return b > a || b !== b ? b : a;
+  return b > a || Number.isNaN(b) ? b : a;
 }
 function minNaN(a: number, b: number): number {
-  return b < a || b !== b ? b : a;
+  return b < a || Number.isNaN(b) ? b : a;
 }
 
 /** Index of the first maximum (or minimum) along the middle axis. */

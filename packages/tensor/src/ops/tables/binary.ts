@@ -46,7 +46,13 @@ function tieSplit(wins: Tensor, ties: Tensor, g: Tensor): [Tensor, Tensor] {
   return [ga, g.sub(ga)];
 }
 
-const cmp = (doc: string, f: (a: number, b: number) => boolean, gpu: string): BinaryDef => ({ doc, f: (a, b) => (f(a, b) ? 1 : 0), gpu: `return ${gpu} ? 1 : 0;`, grad: null, domain: [{}, {}] });
+const cmp = (doc: string, f: (a: number, b: number) => boolean, gpu: string): BinaryDef => ({
+  doc,
+  f: (a, b) => (f(a, b) ? 1 : 0),
+  gpu: `return ${gpu} ? 1 : 0;`,
+  grad: null,
+  domain: [{}, {}],
+});
 
 export const binaryTable: { [K in BinaryOp]: BinaryDef } = {
   add: { doc: 'a + b', f: (a, b) => a + b, gpu: 'return x + y;', grad: (_a, _b, _y, g) => [g, g], domain: [{}, {}] }, // d(a + b) = da + db
@@ -54,7 +60,13 @@ export const binaryTable: { [K in BinaryOp]: BinaryDef } = {
   // d(ab) = b da + a db
   mul: { doc: 'a·b', f: (a, b) => a * b, gpu: 'return x * y;', grad: (a, b, _y, g, n) => [n[0] ? g.mul(b) : null, n[1] ? g.mul(a) : null], domain: [{}, {}] },
   // d(a/b) = da/b − (a/b²) db
-  div: { doc: 'a / b', f: (a, b) => a / b, gpu: 'return x / y;', grad: (_a, b, y, g, n) => [n[0] ? g.div(b) : null, n[1] ? g.mul(y).div(b).neg() : null], domain: [{}, { min: 0.5, max: 3 }] },
+  div: {
+    doc: 'a / b',
+    f: (a, b) => a / b,
+    gpu: 'return x / y;',
+    grad: (_a, b, y, g, n) => [n[0] ? g.div(b) : null, n[1] ? g.mul(y).div(b).neg() : null],
+    domain: [{}, { min: 0.5, max: 3 }],
+  },
   pow: {
     doc: 'aᵇ',
     f: Math.pow,
@@ -62,10 +74,27 @@ export const binaryTable: { [K in BinaryOp]: BinaryDef } = {
     // d aᵇ = b·aᵇ⁻¹ da + aᵇ·ln a db; the base's gradient is 0 where b = 0 (a⁰ is constant, also at
     // a = 0, where b·aᵇ⁻¹ would be 0·∞), the exponent's 0 where a <= 0 (ln undefined); as PyTorch
     grad: (a, b, y, g, n) => [n[0] ? g.mul(b.mul(a.pow(b.sub(1))).where(b.ne(0), 0)) : null, n[1] ? g.mul(y).mul(a.log().where(a.gt(0), 0)) : null],
-    domain: [{ min: 0.2, max: 3 }, { min: -2, max: 2 }],
+    domain: [
+      { min: 0.2, max: 3 },
+      { min: -2, max: 2 },
+    ],
   },
-  maximum: { doc: 'max(a, b)', f: (a, b) => (a >= b ? a : b), gpu: 'return Math.max(x, y);', grad: (a, b, _y, g) => tieSplit(a.gt(b), a.eq(b), g), domain: [{}, {}], apart: 0.01 },
-  minimum: { doc: 'min(a, b)', f: (a, b) => (a <= b ? a : b), gpu: 'return Math.min(x, y);', grad: (a, b, _y, g) => tieSplit(a.lt(b), a.eq(b), g), domain: [{}, {}], apart: 0.01 },
+  maximum: {
+    doc: 'max(a, b)',
+    f: (a, b) => (a >= b ? a : b),
+    gpu: 'return Math.max(x, y);',
+    grad: (a, b, _y, g) => tieSplit(a.gt(b), a.eq(b), g),
+    domain: [{}, {}],
+    apart: 0.01,
+  },
+  minimum: {
+    doc: 'min(a, b)',
+    f: (a, b) => (a <= b ? a : b),
+    gpu: 'return Math.min(x, y);',
+    grad: (a, b, _y, g) => tieSplit(a.lt(b), a.eq(b), g),
+    domain: [{}, {}],
+    apart: 0.01,
+  },
   // d atan2(a, b) = (b da − a db) / (a² + b²)
   atan2: {
     doc: 'the angle of the point (b, a), in (−π, π]',
@@ -75,7 +104,10 @@ export const binaryTable: { [K in BinaryOp]: BinaryDef } = {
       const r2 = a.square().add(b.square());
       return [n[0] ? g.mul(b).div(r2) : null, n[1] ? g.mul(a).div(r2).neg() : null];
     },
-    domain: [{ min: 0.3, max: 3 }, { min: 0.3, max: 3 }],
+    domain: [
+      { min: 0.3, max: 3 },
+      { min: 0.3, max: 3 },
+    ],
   },
   // a − b·⌊a/b⌋, the sign of b (as PyTorch's remainder and Python's %); d = da − ⌊a/b⌋ db
   remainder: {
@@ -83,7 +115,10 @@ export const binaryTable: { [K in BinaryOp]: BinaryDef } = {
     f: (a, b) => a - b * Math.floor(a / b),
     gpu: 'return x - y * Math.floor(x / y);',
     grad: (a, b, _y, g, n) => [n[0] ? g : null, n[1] ? g.mul(a.div(b).floor()).neg() : null],
-    domain: [{ min: 4.2, max: 4.8 }, { min: 2.5, max: 3.5 }],
+    domain: [
+      { min: 4.2, max: 4.8 },
+      { min: 2.5, max: 3.5 },
+    ],
   },
   eq: cmp('a = b (0/1)', (a, b) => a === b, 'x === y'),
   ne: cmp('a ≠ b (0/1)', (a, b) => a !== b, 'x !== y'),

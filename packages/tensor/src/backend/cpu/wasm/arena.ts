@@ -23,7 +23,9 @@ export class Arena {
   private view = new Float32Array(this.memory.buffer);
 
   constructor() {
-    const module = new WebAssembly.Module(buildModule([...elementwiseFunctions(), ...attentionFunctions(features.relaxedSimd), ...rowwiseFunctions()], { shared: false, min: 1, max: 65536 }));
+    const module = new WebAssembly.Module(
+      buildModule([...elementwiseFunctions(), ...attentionFunctions(features.relaxedSimd), ...rowwiseFunctions()], { shared: false, min: 1, max: 65536 }),
+    );
     this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as Record<string, Kernel>;
   }
 

@@ -31,7 +31,15 @@ function kernel(name: string, backward: boolean): FuncDef {
   const f = new Fn(name, backward ? [I32, I32, I32, I32] : [I32, I32, I32]);
   const [X, G, OUT, N] = backward ? [0, 1, 2, 3] : [0, -1, 1, 2];
   const i = f.local(I32);
-  const [xv, u, z, t, phi, s1, s2] = [V128, V128, V128, V128, V128, V128, V128].map((ty) => f.local(ty)) as number[] as [number, number, number, number, number, number, number];
+  const [xv, u, z, t, phi, s1, s2] = [V128, V128, V128, V128, V128, V128, V128].map((ty) => f.local(ty)) as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   f.loop(i, op.i32(0), [...op.get(N), ...op.i32(4), ...op.i32Mul], 16, () => {
     f.emit(op.get(X), op.get(i), op.i32Add, op.v128Load(0), op.set(xv));
     f.emit(v.mul(v.get(xv), v.f(-Math.SQRT1_2)), op.set(u));

@@ -94,7 +94,10 @@ export class Fn {
   readonly body: number[] = [];
   private readonly locals: number[] = [];
 
-  constructor(readonly name: string, readonly params: number[]) {}
+  constructor(
+    readonly name: string,
+    readonly params: number[],
+  ) {}
 
   /** A new local of `type` (I32, F32 or V128); returns its index. */
   local(type: number): number {
@@ -130,7 +133,14 @@ export function buildModule(funcs: FuncDef[], memory: { shared: boolean; min: nu
     return [...uleb(body.length), ...body];
   });
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, vec(imports)),
     ...section(3, vec(funcs.map((_, i) => uleb(i)))),

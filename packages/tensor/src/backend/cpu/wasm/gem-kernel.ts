@@ -86,7 +86,15 @@ function backward(): FuncDef {
     {
       emit(op.get(ROW), op.get(CO), op.i32Add, op.v128Load(0), op.set(XV));
       emit(op.get(OUT), op.get(CO), op.i32Add);
-      emit(v.and(v.div(v.mul([...op.get(K), ...op.get(CO), ...op.i32Add, ...op.v128Load(0)], [...op.get(SRC), ...op.get(CO), ...op.i32Add, ...op.v128Load(0)]), v.get(XV)), v.ge(v.get(XV), v.get(EV))));
+      emit(
+        v.and(
+          v.div(
+            v.mul([...op.get(K), ...op.get(CO), ...op.i32Add, ...op.v128Load(0)], [...op.get(SRC), ...op.get(CO), ...op.i32Add, ...op.v128Load(0)]),
+            v.get(XV),
+          ),
+          v.ge(v.get(XV), v.get(EV)),
+        ),
+      );
       emit(op.v128Store(0));
       emit(op.get(CO), op.i32(16), op.i32Add, op.tee(CO), op.get(STRIDE), op.i32LtS, op.brIf(0));
     }

@@ -52,31 +52,46 @@ describe('WebAssembly SIMD gemm', () => {
           gemm(m, n, k, a, 3, aRow, aCol, b, 5, bRow, bCol, got, 1, bias, accumulate);
           assert.equal(got[0], 7, 'nothing written before the output');
           assert.equal(got[m * n + 1], 7, 'nothing written after the output');
-          for (let i = 1; i <= m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)) * Math.sqrt(k), `entry ${i - 1}: ${got[i]} vs ${want[i]}`);
+          for (let i = 1; i <= m * n; i++)
+            assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)) * Math.sqrt(k), `entry ${i - 1}: ${got[i]} vs ${want[i]}`);
         }),
         { numRuns: 60 },
       );
     });
   }
   it('two threads (a worker sharing the memory) give the single-thread result, for any split', async () => {
-    const threaded = new WasmGemm([{ mr: 2, nr: 16, fma: features.relaxedSimd }, { mr: 4, nr: 8, fma: false }], 2, 0);
+    const threaded = new WasmGemm(
+      [
+        { mr: 2, nr: 16, fma: features.relaxedSimd },
+        { mr: 4, nr: 8, fma: false },
+      ],
+      2,
+      0,
+    );
     // the worker marks itself ready once started; until then products run on one thread
     const deadline = Date.now() + 10_000;
     while (!threaded.ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.ok(threaded.ready(), 'the worker started');
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 90 }), fc.integer({ min: 17, max: 120 }), fc.integer({ min: 1, max: 60 }), fc.boolean(), fc.integer({ min: 0, max: 1 }), (m, n, k, tb, shape) => {
-        const g = new Generator(m * n + k);
-        const a = Float32Array.from({ length: m * k }, () => g.normal());
-        const b = Float32Array.from({ length: k * n }, () => g.normal());
-        const [bRow, bCol] = tb ? [1, k] : [n, 1];
-        const want = new Float32Array(m * n);
-        const got = new Float32Array(m * n);
-        const bias = Float32Array.from({ length: n }, () => g.normal());
-        gemmReference(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, want, 0, bias);
-        threaded.gemm(shape)(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, got, 0, bias);
-        for (let i = 0; i < m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-4 * (1 + Math.abs(want[i]!)), `entry ${i}: ${got[i]} vs ${want[i]}`);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 17, max: 120 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1 }),
+        (m, n, k, tb, shape) => {
+          const g = new Generator(m * n + k);
+          const a = Float32Array.from({ length: m * k }, () => g.normal());
+          const b = Float32Array.from({ length: k * n }, () => g.normal());
+          const [bRow, bCol] = tb ? [1, k] : [n, 1];
+          const want = new Float32Array(m * n);
+          const got = new Float32Array(m * n);
+          const bias = Float32Array.from({ length: n }, () => g.normal());
+          gemmReference(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, want, 0, bias);
+          threaded.gemm(shape)(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, got, 0, bias);
+          for (let i = 0; i < m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-4 * (1 + Math.abs(want[i]!)), `entry ${i}: ${got[i]} vs ${want[i]}`);
+        },
+      ),
       { numRuns: 40 },
     );
     assert.ok(threaded.threadedCalls >= 40, `the products ran on two threads (${threaded.threadedCalls})`);

@@ -19,7 +19,6 @@ const SPIN = 20_000;
 /** A worker that does not finish its share in this time is taken for dead. */
 const WORKER_TIMEOUT_MS = 60_000;
 
-
 /** The slots claimPanels reads and writes: Np, Chunk, Next, J0, J1. */
 const CLAIM_SLOTS = [Slot.Np, Slot.Chunk, Slot.Next, Slot.J0, Slot.J1] as const;
 
@@ -89,7 +88,11 @@ export class WasmGemm {
   /** Products split across threads so far (tests check that the threaded path ran). */
   threadedCalls = 0;
 
-  constructor(private readonly shapes: readonly KernelShape[], threads = 1, private readonly threadMinMacs = THREAD_MIN_MACS) {
+  constructor(
+    private readonly shapes: readonly KernelShape[],
+    threads = 1,
+    private readonly threadMinMacs = THREAD_MIN_MACS,
+  ) {
     const workerThreads = threads > 1 ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
     const shared = workerThreads !== null;
     const module = new WebAssembly.Module(gemmModule(shapes, shared));
@@ -201,7 +204,8 @@ export class WasmGemm {
       for (const w of ready) {
         for (let s = 0; s < SPIN && Atomics.load(w.ctrl, Slot.Done) !== w.seq; s++);
         while (Atomics.load(w.ctrl, Slot.Done) !== w.seq) {
-          if (Atomics.wait(w.ctrl, Slot.Done, w.seq - 1, WORKER_TIMEOUT_MS) === 'timed-out') throw new Error(`matmul: a gemm worker thread did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
+          if (Atomics.wait(w.ctrl, Slot.Done, w.seq - 1, WORKER_TIMEOUT_MS) === 'timed-out')
+            throw new Error(`matmul: a gemm worker thread did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
         }
       }
       if (ldc === n) c.set(f32.subarray(cp, cp + m * n), cOff);

@@ -29,12 +29,19 @@ export function defaultThreads(): number {
  */
 export function getGemm(kernel: MatmulKernel, threads: number): Gemm | null {
   if (kernel === 'typescript') return null;
-  if (!availableKernels().includes(kernel)) throw new Error(`setCpuMatmul: kernel "${kernel}" is not available here; available: ${availableKernels().join(', ')}`);
+  if (!availableKernels().includes(kernel))
+    throw new Error(`setCpuMatmul: kernel "${kernel}" is not available here; available: ${availableKernels().join(', ')}`);
   const fma = kernel === 'wasm-relaxed-simd';
   const key = `${kernel}/${threads}`;
   let engine = engines.get(key);
   if (engine === undefined) {
-    engine = new WasmGemm([{ mr: 2, nr: 16, fma }, { mr: 4, nr: 8, fma }], threads);
+    engine = new WasmGemm(
+      [
+        { mr: 2, nr: 16, fma },
+        { mr: 4, nr: 8, fma },
+      ],
+      threads,
+    );
     engines.set(key, engine);
   }
   const wide = engine.gemm(0);

@@ -60,7 +60,34 @@ export const kernelNames = (s: KernelShape) => ({
  * Int32 slots of a job in a control block (pointers, strides and ldc in bytes). Np panels
  * are claimed Chunk at a time through the main thread's `Next` (see gemm.ts).
  */
-export const enum Slot { Seq, Done, Ready, Shape, RowMajorB, Rb, BRow, BCol, J0, J1, N, K, Bp, A, Ars, Aks, Aps, Cp, Mp, Ldc, Bias, Acc, Np, Chunk, Next, Count }
+export enum Slot {
+  Seq,
+  Done,
+  Ready,
+  Shape,
+  RowMajorB,
+  Rb,
+  BRow,
+  BCol,
+  J0,
+  J1,
+  N,
+  K,
+  Bp,
+  A,
+  Ars,
+  Aks,
+  Aps,
+  Cp,
+  Mp,
+  Ldc,
+  Bias,
+  Acc,
+  Np,
+  Chunk,
+  Next,
+  Count,
+}
 
 /**
  * part{i}(ctrl): one thread's share of a product with tile shape i. Reads its job from
@@ -179,11 +206,13 @@ function gemmFn(s: KernelShape): FuncDef {
     emit(op.i32(0), op.set(IP), op.loop);
     {
       // the tile starts from the bias of its columns
-      for (let r = 0; r < mr; r++) for (let c = 0; c < nv; c++) emit(op.get(BIAS), op.get(JP), op.i32(nr * 4), op.i32Mul, op.i32Add, op.v128Load(c * 16), op.set(acc(r, c)));
+      for (let r = 0; r < mr; r++)
+        for (let c = 0; c < nv; c++) emit(op.get(BIAS), op.get(JP), op.i32(nr * 4), op.i32Mul, op.i32Add, op.v128Load(c * 16), op.set(acc(r, c)));
       // accumulating: plus the tile of C already there
       emit(op.get(ACCUMULATE), op.if);
       for (let r = 0; r < mr; r++) {
-        for (let c = 0; c < nv; c++) emit(op.get(CTILE), op.get(LDC), op.i32(r), op.i32Mul, op.i32Add, op.v128Load(c * 16), op.get(acc(r, c)), op.f32x4Add, op.set(acc(r, c)));
+        for (let c = 0; c < nv; c++)
+          emit(op.get(CTILE), op.get(LDC), op.i32(r), op.i32Mul, op.i32Add, op.v128Load(c * 16), op.get(acc(r, c)), op.f32x4Add, op.set(acc(r, c)));
       }
       emit(op.end);
       // B panel jp starts at bp + jp·k·nr·4

@@ -59,7 +59,16 @@ function layerNormBackward(): FuncDef {
   const f = new Fn('layerNormBackward', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [G, X, W, MEAN, RSTD, GX, GW, GB, ROWS, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [r, j, row, bytes, xp, gp] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const [mu, rs, sg, sgx, xh, gv, gh, t] = [V128, V128, V128, V128, V128, V128, V128, V128].map((ty) => f.local(ty)) as [number, number, number, number, number, number, number, number];
+  const [mu, rs, sg, sgx, xh, gv, gh, t] = [V128, V128, V128, V128, V128, V128, V128, V128].map((ty) => f.local(ty)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const fd = () => v.splat([...op.get(D), ...[0xb2]]);
   f.emit(op.get(D), op.i32(4), op.i32Mul, op.set(bytes));
   f.loop(r, op.i32(0), op.get(ROWS), 1, () => {

@@ -6,7 +6,9 @@ import { op, uleb } from './emit.js';
  */
 type E = number[];
 const simd = (code: number) => [0xfd, ...uleb(code)];
-const bin = (code: number) => (a: E, b: E): E => [...a, ...b, ...simd(code)];
+const bin =
+  (code: number) =>
+  (a: E, b: E): E => [...a, ...b, ...simd(code)];
 
 function constBytes(view: (dv: DataView) => void): E {
   const dv = new DataView(new ArrayBuffer(16));
@@ -80,11 +82,13 @@ function swapHalves(a: E): E {
   return [...a, ...a, ...simd(0x0d), ...lanes];
 }
 
-const SQRTHF = 0.707106781186547524;
-const LOG_P = [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1];
-const EXP_P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+const SQRTHF = Math.SQRT1_2;
+const LOG_P = [
+  7.0376836292e-2, -1.151461031e-1, 1.167699874e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+];
+const EXP_P = [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 const LN2_HI = 0.693359375;
-const LN2_LO = -2.12194440e-4;
+const LN2_LO = -2.1219444e-4;
 
 export function horner(x: E, coeffs: number[]): E {
   let acc = v.f(coeffs[0]!);
@@ -101,17 +105,25 @@ export function log(x: E, m: number, e: number, k: number): E {
   const bits = x;
   return [
     // m in [0.5, 1): mantissa with exponent 126; e = biased exponent − 126
-    ...v.or(v.and(bits, v.i(0x007fffff)), v.i(0x3f000000)), ...op.set(m),
-    ...v.toF(v.isub(v.shrU(bits, 23), v.i(126))), ...op.set(e),
+    ...v.or(v.and(bits, v.i(0x007fffff)), v.i(0x3f000000)),
+    ...op.set(m),
+    ...v.toF(v.isub(v.shrU(bits, 23), v.i(126))),
+    ...op.set(e),
     // where m < √½: e −= 1 and m = 2m − 1, else m = m − 1
-    ...v.lt(v.get(m), v.f(SQRTHF)), ...op.set(k),
-    ...v.sub(v.get(e), v.and(v.get(k), v.f(1))), ...op.set(e),
-    ...v.add(v.sub(v.get(m), v.f(1)), v.and(v.get(k), v.get(m))), ...op.set(m),
+    ...v.lt(v.get(m), v.f(SQRTHF)),
+    ...op.set(k),
+    ...v.sub(v.get(e), v.and(v.get(k), v.f(1))),
+    ...op.set(e),
+    ...v.add(v.sub(v.get(m), v.f(1)), v.and(v.get(k), v.get(m))),
+    ...op.set(m),
     // y = m³·P(m) − m²/2 + e·LN2_LO; result = m + y + e·LN2_HI
     ...v.add(
       v.add(
         v.get(m),
-        v.add(v.sub(v.mul(v.mul(horner(v.get(m), LOG_P), v.get(m)), v.mul(v.get(m), v.get(m))), v.mul(v.f(0.5), v.mul(v.get(m), v.get(m)))), v.mul(v.get(e), v.f(LN2_LO))),
+        v.add(
+          v.sub(v.mul(v.mul(horner(v.get(m), LOG_P), v.get(m)), v.mul(v.get(m), v.get(m))), v.mul(v.f(0.5), v.mul(v.get(m), v.get(m)))),
+          v.mul(v.get(e), v.f(LN2_LO)),
+        ),
       ),
       v.mul(v.get(e), v.f(LN2_HI)),
     ),
@@ -124,12 +136,12 @@ export function log(x: E, m: number, e: number, k: number): E {
  */
 export function exp(x: E, r: number, n: number): E {
   return [
-    ...v.max(x, v.f(-87)), ...op.set(r),
-    ...v.floor(v.add(v.mul(v.get(r), v.f(Math.LOG2E)), v.f(0.5))), ...op.set(n),
-    ...v.sub(v.sub(v.get(r), v.mul(v.get(n), v.f(LN2_HI))), v.mul(v.get(n), v.f(LN2_LO))), ...op.set(r),
-    ...v.mul(
-      v.add(v.add(v.mul(horner(v.get(r), EXP_P), v.mul(v.get(r), v.get(r))), v.get(r)), v.f(1)),
-      v.shl(v.iadd(v.toI(v.get(n)), v.i(127)), 23),
-    ),
+    ...v.max(x, v.f(-87)),
+    ...op.set(r),
+    ...v.floor(v.add(v.mul(v.get(r), v.f(Math.LOG2E)), v.f(0.5))),
+    ...op.set(n),
+    ...v.sub(v.sub(v.get(r), v.mul(v.get(n), v.f(LN2_HI))), v.mul(v.get(n), v.f(LN2_LO))),
+    ...op.set(r),
+    ...v.mul(v.add(v.add(v.mul(horner(v.get(r), EXP_P), v.mul(v.get(r), v.get(r))), v.get(r)), v.f(1)), v.shl(v.iadd(v.toI(v.get(n)), v.i(127)), 23)),
   ];
 }
