@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cpuBackend, full, Generator, randn, referenceBackend, tensor, withBackend, type Backend, type Tensor } from '@ggem/tensor';
 import { assertGradcheck, withoutFusedKernels } from '@ggem/tensor/testing';
-import { allowedGroups, gem, ggem, ggemComposed } from './index.js';
+import { allowedGroups, gem, ggem, ggem2d, ggemComposed } from './index.js';
 
 const RUNS = { numRuns: 25 };
 
@@ -332,5 +332,32 @@ describe('ggem on a backend without the fused kernel', () => {
       ),
       RUNS,
     );
+  });
+});
+
+describe('ggem2d: GeM of CNN feature maps [B, C, H, W]', () => {
+  it('equals the mean-of-powers of each map, and the gradient checker passes in x and p', () => {
+    fc.assert(
+      fc.property(
+        xs(2, 6, 4).map((t) => t.reshape([2, 4, 2, 3])),
+        ps(2),
+        (x, p) => {
+          const y = ggem2d(x, p).data;
+          const [xd, pd] = [x.data, p.data];
+          for (let bi = 0; bi < 2; bi++) {
+            for (let ch = 0; ch < 4; ch++) {
+              const q = pd[Math.floor(ch / 2)]!;
+              const m = Array.from({ length: 6 }, (_, t) => Math.max(xd[(bi * 4 + ch) * 6 + t]!, 1e-6) ** q).reduce((s, v) => s + v, 0) / 6;
+              assert.ok(Math.abs(y[bi * 4 + ch]! - m ** (1 / q)) <= 1e-10 * (1 + m ** (1 / q)));
+            }
+          }
+          assertGradcheck((a, q) => ggem2d(a!, q!), [x, p], { rtol: 1e-5, atol: 1e-7 });
+        },
+      ),
+      RUNS,
+    );
+  });
+  it('rejects tokens, naming the expected shape', () => {
+    assert.throws(() => ggem2d(randn([2, 3, 4]), tensor([3])), /ggem2d: expected feature maps of shape \[B, C, H, W\], got \[2, 3, 4\]/);
   });
 });

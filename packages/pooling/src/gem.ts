@@ -69,3 +69,14 @@ export function gem(x: Tensor, p: Tensor, options: GemOptions = {}): Tensor {
   if (p.size !== 1) throw new Error(`gem: expected a single p (shape [1]), got ${fmt(p.shape)}; use ggem for groups`);
   return ggem(x, p.reshape([1]), options);
 }
+
+/**
+ * GeM / GGeM over the positions of CNN feature maps `[B, C, H, W]` (where GeM comes from:
+ * Radenović et al.'s image retrieval): the maps as H·W tokens of C channels, pooled as `ggem`
+ * pools a ViT's tokens; p `[G]` (G = 1 is GeM). y `[B, C]`.
+ */
+export function ggem2d(x: Tensor, p: Tensor, options: Omit<GemOptions, 'start'> = {}): Tensor {
+  if (x.rank !== 4) throw new Error(`ggem2d: expected feature maps of shape [B, C, H, W], got ${fmt(x.shape)}`);
+  const [b, c] = x.shape as [number, number];
+  return ggem(x.reshape([b, c, -1]).transpose(1, 2), p, options);
+}

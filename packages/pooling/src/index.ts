@@ -2,7 +2,7 @@
  * @ggem/pooling: the pooling family of "Group Generalized Mean Pooling for Vision
  * Transformer": class token, average, max, GeM and GGeM, as functions and modules.
  */
-export { ggem, gem, DEFAULT_EPS, DEFAULT_P_MIN, DEFAULT_P_MAX, type GemOptions } from './gem.js';
+export { ggem, gem, ggem2d, DEFAULT_EPS, DEFAULT_P_MIN, DEFAULT_P_MAX, type GemOptions } from './gem.js';
 export { ggemComposed } from './composed.js';
 export { allowedGroups, checkGroups, channelGroups, groupSize } from './groups.js';
 export {

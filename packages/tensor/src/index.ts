@@ -13,9 +13,35 @@ export { tensor, zeros, ones, full, arange, rand, randn, truncNormal, randint, t
 export { Generator, defaultGenerator, manualSeed, type GeneratorState } from './random.js';
 export { noGrad, isGradEnabled, detectAnomaly, setDetectAnomaly, record, type BackwardOptions, type Node } from './autograd/engine.js';
 export * from './ops/elementwise.js';
-export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
+export { sum, mean, max, min, argmax, argmin, variance, std, logsumexp, prod, cumsum, norm } from './ops/reduce.js';
 export { matmul, matmulT } from './ops/matmul.js';
-export { reshape, flatten, unsqueeze, squeeze, permute, transpose, expand, slice, narrow, concat, stack, indexSelect } from './ops/movement.js';
+export {
+  reshape,
+  flatten,
+  unsqueeze,
+  squeeze,
+  permute,
+  transpose,
+  expand,
+  slice,
+  narrow,
+  concat,
+  stack,
+  indexSelect,
+  split,
+  chunk,
+  unbind,
+  flip,
+  roll,
+  pad,
+  tile,
+  tril,
+  triu,
+} from './ops/movement.js';
+export { gather, scatterAdd, argsort, sort, topk } from './ops/indexing.js';
+export { outer, einsum } from './ops/einsum.js';
+export { conv2d, unfold, maxPool2d, avgPool2d, type Conv2dOptions, type Pool2dOptions } from './ops/conv.js';
+export { mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, nllLoss, type Reduction } from './ops/loss.js';
 export {
   softmax,
   logSoftmax,
@@ -50,7 +76,24 @@ export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './back
 export { availableKernels, features as wasmFeatures, type MatmulKernel } from './backend/cpu/wasm/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
-export { Module, Linear, LayerNorm, Dropout, Identity, Sequential, type AnyModule, type StateDict, type LoadOptions, type LoadReport } from './nn/index.js';
+export {
+  Module,
+  Linear,
+  LayerNorm,
+  Dropout,
+  Identity,
+  Sequential,
+  Conv2d,
+  MaxPool2d,
+  AvgPool2d,
+  Embedding,
+  BatchNorm,
+  GroupNorm,
+  type AnyModule,
+  type StateDict,
+  type LoadOptions,
+  type LoadReport,
+} from './nn/index.js';
 export { unaryOps, unaryTable, type PublicUnaryOp, type UnaryDef, type UnaryRule } from './ops/tables/unary.js';
 export { binaryOps, binaryTable, type BinaryDef, type BinaryRule } from './ops/tables/binary.js';
 export type { Domain } from './ops/tables/domain.js';

@@ -7,6 +7,8 @@ import * as mm from './ops/matmul.js';
 import * as mv from './ops/movement.js';
 import * as nnops from './ops/nn.js';
 import * as red from './ops/reduce.js';
+import * as ix from './ops/indexing.js';
+import * as es from './ops/einsum.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import { formatTensor } from './format.js';
 import { binaryOps } from './ops/tables/binary.js';
@@ -164,6 +166,25 @@ export class Tensor {
   argmax(axis?: number, keepdim = false): Tensor {
     return red.argmax(this, axis, keepdim);
   }
+  /** Variance with Bessel's correction by default (PyTorch's `var`). */
+  var(axes?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return red.variance(this, axes, options);
+  }
+  std(axes?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return red.std(this, axes, options);
+  }
+  logsumexp(axes?: number | number[], keepdim = false): Tensor {
+    return red.logsumexp(this, axes, keepdim);
+  }
+  prod(axis?: number, keepdim = false): Tensor {
+    return red.prod(this, axis, keepdim);
+  }
+  cumsum(axis: number): Tensor {
+    return red.cumsum(this, axis);
+  }
+  norm(p = 2, axes?: number | number[], keepdim = false): Tensor {
+    return red.norm(this, p, axes, keepdim);
+  }
   argmin(axis?: number, keepdim = false): Tensor {
     return red.argmin(this, axis, keepdim);
   }
@@ -195,11 +216,58 @@ export class Tensor {
   expand(shape: readonly number[]): Tensor {
     return mv.expand(this, shape);
   }
-  slice(ranges: readonly (readonly [number, number] | null)[]): Tensor {
+  /** `[start, end)` per dim, or `[start, end, step]`; null keeps a dim whole. */
+  slice(ranges: readonly (readonly [number, number] | readonly [number, number, number] | null)[]): Tensor {
     return mv.slice(this, ranges);
   }
   narrow(axis: number, start: number, length: number): Tensor {
     return mv.narrow(this, axis, start, length);
+  }
+  split(size: number | readonly number[], axis = 0): Tensor[] {
+    return mv.split(this, size, axis);
+  }
+  chunk(chunks: number, axis = 0): Tensor[] {
+    return mv.chunk(this, chunks, axis);
+  }
+  unbind(axis = 0): Tensor[] {
+    return mv.unbind(this, axis);
+  }
+  flip(axes: number | readonly number[]): Tensor {
+    return mv.flip(this, axes);
+  }
+  roll(shift: number, axis: number): Tensor {
+    return mv.roll(this, shift, axis);
+  }
+  /** Repeats along each dim (PyTorch's `repeat`, NumPy's `tile`). */
+  tile(reps: readonly number[]): Tensor {
+    return mv.tile(this, reps);
+  }
+  tril(diagonal = 0): Tensor {
+    return mv.tril(this, diagonal);
+  }
+  triu(diagonal = 0): Tensor {
+    return mv.triu(this, diagonal);
+  }
+  gather(axis: number, index: Tensor): Tensor {
+    return ix.gather(this, axis, index);
+  }
+  scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor {
+    return ix.scatterAdd(this, axis, index, src);
+  }
+  sort(axis = -1, descending = false): { values: Tensor; indices: Tensor } {
+    return ix.sort(this, axis, descending);
+  }
+  argsort(axis = -1, descending = false): Tensor {
+    return ix.argsort(this, axis, descending);
+  }
+  topk(k: number, axis = -1, largest = true): { values: Tensor; indices: Tensor } {
+    return ix.topk(this, k, axis, largest);
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return ew.maskedFill(this, mask, value);
+  }
+  outer(b: Tensor): Tensor {
+    return es.outer(this, b);
   }
   indexSelect(axis: number, index: Tensor | readonly number[]): Tensor {
     return mv.indexSelect(this, axis, index);

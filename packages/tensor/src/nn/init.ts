@@ -1,4 +1,4 @@
-import { full, rand, truncNormal as truncNormalTensor } from '../creation.js';
+import { full, rand, randn, truncNormal as truncNormalTensor } from '../creation.js';
 import type { Generator } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { assign } from './module.js';
@@ -36,4 +36,10 @@ export function fans(p: Tensor): [number, number] {
   if (p.rank < 2) throw new Error(`init: fan in/out need a weight of rank >= 2, got shape [${p.shape.join(', ')}]`);
   const field = p.shape.slice(2).reduce((a, b) => a * b, 1);
   return [p.shape[1]! * field, p.shape[0]! * field];
+}
+
+/** N(mean, std) in place. */
+export function normal(p: Tensor, mean = 0, std = 1, generator?: Generator): Tensor {
+  assign(p, randn(p.shape, { mean, std, dtype: p.dtype, ...(generator ? { generator } : {}) }));
+  return p;
 }

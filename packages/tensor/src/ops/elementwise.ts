@@ -109,3 +109,8 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   if (!isFloat(dtype) || !isFloat(x.dtype)) return out;
   return record(out, 'cast', [x], (g) => [g.cast(x.dtype)]);
 }
+
+/** `value` where `mask` is nonzero, x elsewhere (PyTorch's masked_fill); no gradient flows to the filled entries. */
+export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+  return where(mask, value, x);
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { concat, getBackend, indexSelect, stack, tensor, arange } from '../index.js';
+import { chunk, concat, flip, getBackend, indexSelect, pad, roll, split, stack, tensor, tile, tril, triu, unbind, arange, type Tensor } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
 
@@ -149,5 +149,86 @@ describe('movement ops', () => {
   });
   it('reshape names both shapes on a size mismatch', () => {
     assert.throws(() => arange(6).reshape([4, 2]), /reshape: cannot reshape a tensor of shape \[6\] \(6 elements\) into \[4, 2\] \(8 elements\)/);
+  });
+});
+
+describe('split, chunk, unbind, flip, roll, pad, tile, tril, triu, strided slices: values and the gradient checker', () => {
+  const withAxis = shape(3, 4, 1).chain((s) => fc.tuple(tensorOf(s), fc.integer({ min: 0, max: s.length - 1 })));
+  const cases: [string, (x: Tensor, a: number) => Tensor][] = [
+    [
+      'split (pieces of 2) joined back with weights',
+      (x, a) =>
+        concat(
+          split(x, 2, a).map((p, i) => p.mul(i + 1)),
+          a,
+        ),
+    ],
+    [
+      'chunk into 2',
+      (x, a) =>
+        concat(
+          chunk(x, 2, a).map((p, i) => p.mul(i + 2)),
+          a,
+        ),
+    ],
+    [
+      'unbind',
+      (x, a) =>
+        stack(
+          unbind(x, a).map((p, i) => p.mul(i + 1)),
+          a,
+        ),
+    ],
+    ['flip', (x, a) => flip(x, a)],
+    ['roll', (x, a) => roll(x, 3, a)],
+    ['pad', (x) => pad(x, [[1, 2]], 0.5)],
+    ['tile', (x) => tile(x, [2, ...x.shape.map(() => 2)])],
+    ['a strided slice', (x, a) => x.slice(x.shape.map((d, i) => (i === a ? ([0, d, 2] as const) : null)))],
+  ];
+  for (const [name, f] of cases) {
+    it(name, () => {
+      fc.assert(
+        fc.property(withAxis, ([x, a]) => assertGradcheck((t) => f(t, a), [x])),
+        RUNS,
+      );
+    });
+  }
+  it('tril and triu pass the gradient checker', () => {
+    fc.assert(
+      fc.property(
+        shape(2, 4, 2).chain((s) => tensorOf(s)),
+        fc.integer({ min: -2, max: 2 }),
+        (x, k) => {
+          assertGradcheck((t) => tril(t, k).add(triu(t, k).mul(2)), [x]);
+        },
+      ),
+      RUNS,
+    );
+  });
+  it('values', () => {
+    const x = arange(0, 6).reshape([2, 3]);
+    assert.deepEqual(
+      split(x, [1, 2], 1).map((t) => [...t.data]),
+      [
+        [0, 3],
+        [1, 2, 4, 5],
+      ],
+    );
+    assert.deepEqual(
+      chunk(arange(0, 5), 2).map((t) => [...t.data]),
+      [
+        [0, 1, 2],
+        [3, 4],
+      ],
+    );
+    assert.deepEqual([...flip(x, [0, 1]).data], [5, 4, 3, 2, 1, 0]);
+    assert.deepEqual([...roll(arange(0, 5), -1, 0).data], [1, 2, 3, 4, 0]);
+    assert.deepEqual([...pad(arange(0, 2), [[2, 1]], 9).data], [9, 9, 0, 1, 9]);
+    assert.deepEqual([...tile(tensor([1, 2]), [2, 2]).data], [1, 2, 1, 2, 1, 2, 1, 2]);
+    assert.deepEqual([...tril(arange(0, 9).reshape([3, 3])).data], [0, 0, 0, 3, 4, 0, 6, 7, 8]);
+    assert.deepEqual([...triu(arange(0, 9).reshape([3, 3]), 1).data], [0, 1, 2, 0, 0, 5, 0, 0, 0]);
+    assert.deepEqual([...arange(0, 7).slice([[1, 7, 3]]).data], [1, 4]);
+    assert.throws(() => split(x, [1, 1], 1), /split: sizes \[1, 1\] do not add up to dim 1 of size 3/);
+    assert.throws(() => arange(0, 4).slice([[0, 4, 0]]), /slice: the step must be a positive integer/);
   });
 });

@@ -2,6 +2,7 @@ import { record } from '../autograd/engine.js';
 import type { View } from '../backend/backend.js';
 import { broadcastShapes, fmt, normAxis, sameShape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { constant } from './primitive.js';
 
 /** Same storage, new shape; one dim may be -1. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -88,21 +89,29 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return viewOf(x, view, 'expand', (g) => g);
 }
 
-/** Takes `[start, end)` along each dim (null keeps the dim whole; negative indices count from the end). */
-export function slice(x: Tensor, ranges: readonly (readonly [number, number] | null)[]): Tensor {
+/**
+ * Takes `[start, end)` along each dim, every `step`-th entry when a third number is given
+ * (null keeps the dim whole; negative indices count from the end). A view: the gradient is
+ * written back into the positions taken.
+ */
+export function slice(x: Tensor, ranges: readonly (readonly [number, number] | readonly [number, number, number] | null)[]): Tensor {
   if (ranges.length > x.rank) throw new Error(`slice: ${ranges.length} ranges for a tensor of rank ${x.rank} (shape ${fmt(x.shape)})`);
-  const strides = stridesOf(x.shape);
+  const base = stridesOf(x.shape);
+  const strides = [...base];
   let offset = 0;
   const shape = x.shape.map((d, i) => {
     const r = ranges[i];
     if (r == null) return d;
     const s = r[0] < 0 ? r[0] + d : r[0];
     const e = r[1] < 0 ? r[1] + d : r[1];
+    const step = r[2] ?? 1;
     if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > d || s > e) {
       throw new Error(`slice: range [${r[0]}, ${r[1]}) is out of bounds for dim ${i} of size ${d} (shape ${fmt(x.shape)})`);
     }
-    offset += s * strides[i]!;
-    return e - s;
+    if (!Number.isInteger(step) || step < 1) throw new Error(`slice: the step must be a positive integer, got ${step} for dim ${i}`);
+    offset += s * base[i]!;
+    strides[i] = base[i]! * step;
+    return Math.ceil((e - s) / step);
   });
   if (sameShape(shape, x.shape)) return x;
   const view = { shape, strides, offset };
@@ -191,4 +200,116 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor | readonly nu
   return record(out, 'indexSelect', [x], (g) => [
     g.withStorage(g.backend.scatterAdd(g.storage, outer, n, inner, idx.storage, idx.size, g.dtype), x.shape, g.dtype),
   ]);
+}
+
+/** Pieces of `size` along `axis` (the last may be smaller), or of the given sizes, which must add up to the dim. */
+export function split(x: Tensor, size: number | readonly number[], axis = 0): Tensor[] {
+  const a = normAxis('split', axis, x.rank);
+  const d = x.shape[a]!;
+  let sizes: number[];
+  if (typeof size === 'number') {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`split: the piece size must be a positive integer, got ${size}`);
+    sizes = Array.from({ length: Math.ceil(d / size) }, (_, i) => Math.min(size, d - i * size));
+  } else {
+    sizes = [...size];
+    if (sizes.some((s) => !Number.isInteger(s) || s < 0) || sizes.reduce((p, s) => p + s, 0) !== d)
+      throw new Error(`split: sizes [${sizes.join(', ')}] do not add up to dim ${a} of size ${d} (shape ${fmt(x.shape)})`);
+  }
+  let off = 0;
+  return sizes.map((n) => {
+    off += n;
+    return narrow(x, a, off - n, n);
+  });
+}
+
+/** `chunks` pieces of equal size along `axis` (PyTorch's chunk: ceil(d / chunks) each, the last smaller). */
+export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
+  if (!Number.isInteger(chunks) || chunks < 1) throw new Error(`chunk: expected a positive number of chunks, got ${chunks}`);
+  const d = x.shape[normAxis('chunk', axis, x.rank)]!;
+  return split(x, Math.max(1, Math.ceil(d / chunks)), axis);
+}
+
+/** The slices along `axis`, each without it. */
+export function unbind(x: Tensor, axis = 0): Tensor[] {
+  const a = normAxis('unbind', axis, x.rank);
+  return Array.from({ length: x.shape[a]! }, (_, i) => narrow(x, a, i, 1).squeeze(a));
+}
+
+/** Reverses the order along each of `axes`. */
+export function flip(x: Tensor, axes: number | readonly number[]): Tensor {
+  let y = x;
+  for (const a of typeof axes === 'number' ? [axes] : axes) {
+    const ax = normAxis('flip', a, x.rank);
+    const n = x.shape[ax]!;
+    y = indexSelect(
+      y,
+      ax,
+      Array.from({ length: n }, (_, i) => n - 1 - i),
+    );
+  }
+  return y;
+}
+
+/** Shifts entries along `axis` by `shift`, wrapping around: out[(i + shift) mod n] = x[i]. */
+export function roll(x: Tensor, shift: number, axis: number): Tensor {
+  const a = normAxis('roll', axis, x.rank);
+  const n = x.shape[a]!;
+  if (!Number.isInteger(shift)) throw new Error(`roll: the shift must be an integer, got ${shift}`);
+  const s = ((shift % n) + n) % n;
+  if (s === 0 || n === 0) return x;
+  return concat([narrow(x, a, n - s, s), narrow(x, a, 0, n - s)], a);
+}
+
+/**
+ * Pads with a constant: `widths` gives [before, after] for the last dims, the last dim
+ * first (PyTorch's F.pad order: [left, right, top, bottom, ...] flattened into pairs).
+ */
+export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
+  if (widths.length > x.rank) throw new Error(`pad: ${widths.length} pairs for a tensor of rank ${x.rank} (shape ${fmt(x.shape)})`);
+  let y = x;
+  widths.forEach(([before, after], k) => {
+    const a = x.rank - 1 - k;
+    if (!Number.isInteger(before) || !Number.isInteger(after) || before < 0 || after < 0)
+      throw new Error(`pad: widths must be non-negative integers, got [${before}, ${after}]`);
+    const parts: Tensor[] = [];
+    const filler = (n: number) => {
+      const shape = [...y.shape];
+      shape[a] = n;
+      return constant(y, new Array<number>(sizeOf(shape)).fill(value), shape);
+    };
+    if (before > 0) parts.push(filler(before));
+    parts.push(y);
+    if (after > 0) parts.push(filler(after));
+    if (parts.length > 1) y = concat(parts, a);
+  });
+  return y;
+}
+
+/** Repeats the tensor `reps[i]` times along dim i (NumPy's tile, PyTorch's repeat); leading reps add dims. */
+export function tile(x: Tensor, reps: readonly number[]): Tensor {
+  if (reps.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`tile: repetitions must be positive integers, got [${reps.join(', ')}]`);
+  const rank = Math.max(reps.length, x.rank);
+  const r = [...new Array<number>(rank - reps.length).fill(1), ...reps];
+  const shape = [...new Array<number>(rank - x.rank).fill(1), ...x.shape];
+  // [.., d, ..] -> [.., r, d, ..] by broadcasting a new axis before each dim, then merged
+  const interleaved = shape.flatMap((d) => [1, d]);
+  const expanded = x.reshape(interleaved).expand(shape.flatMap((d, i) => [r[i]!, d]));
+  return expanded.reshape(shape.map((d, i) => d * r[i]!));
+}
+
+function triangle(op: string, x: Tensor, keep: (i: number, j: number) => boolean): Tensor {
+  if (x.rank < 2) throw new Error(`${op}: expected a tensor of rank >= 2, got shape ${fmt(x.shape)}`);
+  const [m, n] = [x.shape[x.rank - 2]!, x.shape[x.rank - 1]!];
+  const mask = Array.from({ length: m * n }, (_, k) => (keep(Math.floor(k / n), k % n) ? 1 : 0));
+  return x.where(constant(x, mask, [m, n]), 0);
+}
+
+/** The lower triangle of the last two dims, on and below the `diagonal`-th diagonal (0 the main one); zeros above. */
+export function tril(x: Tensor, diagonal = 0): Tensor {
+  return triangle('tril', x, (i, j) => j - i <= diagonal);
+}
+
+/** The upper triangle of the last two dims, on and above the `diagonal`-th diagonal; zeros below. */
+export function triu(x: Tensor, diagonal = 0): Tensor {
+  return triangle('triu', x, (i, j) => j - i >= diagonal);
 }

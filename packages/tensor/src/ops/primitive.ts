@@ -54,3 +54,9 @@ export function binary(op: BinaryOp, x: TensorLike, y: TensorLike): Tensor {
   if (!isFloat(dtype)) throw new Error(`${op}: expected float tensors, got ${dtype}`);
   return record(out, op, [a, b], (g, needs) => rule(a, b, out, g, needs));
 }
+
+/** A constant tensor of `values` on `like`'s backend (in `like`'s dtype unless given): masks, index maps, triangles. */
+export function constant(like: Tensor, values: ArrayLike<number>, shape: readonly number[], dtype: DType = like.dtype): Tensor {
+  const data = dtype === 'float64' ? Float64Array.from(values) : dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
+  return like.withStorage(like.backend.fromArray(data), shape, dtype);
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { max, mean, min, sum, tensor, Generator } from '../index.js';
+import { cumsum, logsumexp, max, mean, min, norm, prod, std, sum, tensor, variance, Generator } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, shape, tensorOf } from '../test/arbitraries.js';
 
@@ -119,5 +119,73 @@ describe('reductions', () => {
     assert.equal(z.logSoftmax(0).item(), 0);
     z.softmax().mul(5).backward();
     assert.equal(z.grad!.item(), 0, 'softmax of one entry is constant');
+  });
+});
+
+describe('variance, std, logsumexp, prod, cumsum, norm: the gradient checker on random shapes and axes', () => {
+  /** A shape of rank >= 1 and one of its axes. */
+  const withAxis = shape(3, 4, 1).chain((s) => fc.tuple(tensorOf(s, { awayFrom: [0] }), fc.integer({ min: 0, max: s.length - 1 })));
+  const cases: [string, (x: import('../index.js').Tensor, a: number) => import('../index.js').Tensor][] = [
+    ['variance (Bessel)', (x, a) => (x.shape[a]! > 1 ? variance(x, a) : variance(x, a, { correction: 0 }))],
+    ['std (biased, keepdim)', (x, a) => std(x.add(x.square()), a, { correction: 0, keepdim: true })], // √ has no derivative at a zero variance
+    ['logsumexp', (x, a) => logsumexp(x.mul(3), a)],
+    ['prod', (x, a) => prod(x, a)],
+    ['cumsum', (x, a) => cumsum(x, a)],
+    ['norm 2', (x, a) => norm(x, 2, a)],
+    ['norm 3', (x, a) => norm(x, 3, a)],
+    ['norm 1', (x, a) => norm(x, 1, a)],
+    ['norm ∞', (x) => norm(x.add(x.mul(0.01).square()), Infinity)],
+  ];
+  for (const [name, f] of cases) {
+    it(name, () => {
+      fc.assert(
+        fc.property(withAxis, ([x, a]) => {
+          // √ (std, and the 2-norm's) has no derivative at 0; max (the ∞-norm) has a kink at ties
+          if (name.startsWith('std')) fc.pre(x.shape[a]! > 1 && x.add(x.square()).var(a, { correction: 0 }).min().item() > 1e-3);
+          if (name === 'norm ∞') {
+            const top = [...x.add(x.mul(0.01).square()).abs().data].sort((u, v) => v - u);
+            fc.pre(top.length < 2 || top[0]! - top[1]! > 0.01);
+          }
+          assertGradcheck((t) => f(t, a), [x]);
+        }),
+        RUNS,
+      );
+    });
+  }
+  it('values: variance and std of a known column, logsumexp without overflow, prod with zeros, cumsum, norms', () => {
+    const x = tensor(
+      [
+        [1, 2],
+        [3, 4],
+        [5, 9],
+      ],
+      { dtype: 'float64' },
+    );
+    assert.deepEqual([...variance(x, 0).data], [4, 13]);
+    assert.deepEqual(
+      [...std(x, 0, { correction: 0 }).data].map((v) => Math.round(v * 1e12) / 1e12),
+      [Math.round(Math.sqrt(8 / 3) * 1e12) / 1e12, Math.round(Math.sqrt(26 / 3) * 1e12) / 1e12],
+    );
+    assert.ok(Math.abs(logsumexp(tensor([1e4, 1e4], { dtype: 'float64' })).item() - (1e4 + Math.log(2))) < 1e-9);
+    assert.deepEqual(
+      [
+        ...prod(
+          tensor([
+            [0, 2],
+            [3, 5],
+          ]),
+          0,
+        ).data,
+      ],
+      [0, 10],
+    );
+    const z = tensor([0, 2, 3], { requiresGrad: true, dtype: 'float64' });
+    prod(z).backward();
+    assert.deepEqual([...z.grad!.data], [6, 0, 0]);
+    assert.deepEqual([...cumsum(x, 0).data], [1, 2, 4, 6, 9, 15]);
+    assert.equal(norm(tensor([3, 4])).item(), 5);
+    const o = tensor([0, 0], { requiresGrad: true });
+    norm(o).backward();
+    assert.deepEqual([...o.grad!.data], [0, 0], 'the 2-norm has gradient 0 at 0');
   });
 });

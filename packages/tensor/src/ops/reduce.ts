@@ -2,6 +2,7 @@ import { record } from '../autograd/engine.js';
 import type { ReduceOp } from '../backend/backend.js';
 import { broadcastShapes, fmt, normAxes, normAxis, sameShape, sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { constant } from './primitive.js';
 
 /**
  * Reduces `axes` keeping them as size-1 dims. Runs of adjacent axes are merged into one
@@ -101,4 +102,80 @@ export function sumToSize(g: Tensor, shape: Shape): Tensor {
   }
   const kept = axes.length === 0 ? g : sum(g, axes, true);
   return kept.reshape(shape);
+}
+
+/**
+ * Variance over `axes` with Bessel's correction by default (`correction` 1, as PyTorch's
+ * `var`; 0 gives the biased variance): Σ (x − mean)² / (n − correction).
+ */
+export function variance(
+  x: Tensor,
+  axes?: number | readonly number[],
+  { correction = 1, keepdim = false }: { correction?: number; keepdim?: boolean } = {},
+): Tensor {
+  const ax = normAxes('variance', axes, x.rank);
+  const n = ax.reduce((p, a) => p * x.shape[a]!, 1);
+  return x
+    .sub(x.mean(ax, true))
+    .square()
+    .sum(ax, keepdim)
+    .div(n - correction);
+}
+
+/** Standard deviation: the square root of `variance` (the same options). */
+export function std(x: Tensor, axes?: number | readonly number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+  return variance(x, axes, options).sqrt();
+}
+
+/** ln Σ eˣ over `axes`, without overflow: m + ln Σ e^(x − m) with m the max (a constant shift). */
+export function logsumexp(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
+  const ax = normAxes('logsumexp', axes, x.rank);
+  const m = x.max(ax, true).detach();
+  const y = x.sub(m).exp().sum(ax, true).log().add(m);
+  return finish(y, x, ax, keepdim);
+}
+
+/**
+ * The product along `axis` (over every element when omitted), as a product of slices, so
+ * that the gradient is exact with zeros present (∂/∂x_i = Π_{j≠i} x_j).
+ */
+export function prod(x: Tensor, axis?: number, keepdim = false): Tensor {
+  if (axis === undefined) return prod(x.reshape([x.size]), 0, false);
+  const a = normAxis('prod', axis, x.rank);
+  const n = x.shape[a]!;
+  if (n === 0) return x.sum(a, keepdim).add(1);
+  let p = x.narrow(a, 0, 1);
+  for (let i = 1; i < n; i++) p = p.mul(x.narrow(a, i, 1));
+  return keepdim ? p : p.squeeze(a);
+}
+
+/** Running sums along `axis`: out[..., i, ...] = Σ_{j<=i} x[..., j, ...] (a product with a triangle of ones; its gradient is the reversed cumsum). */
+export function cumsum(x: Tensor, axis: number): Tensor {
+  const a = normAxis('cumsum', axis, x.rank);
+  const n = x.shape[a]!;
+  const ones = new Array<number>(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) ones[i * n + j] = i <= j ? 1 : 0;
+  const moved = x.transpose(a, -1);
+  return moved.matmul(constant(x, ones, [n, n])).transpose(a, -1);
+}
+
+/**
+ * The p-norm over `axes` (all when omitted): (Σ |x|^p)^(1/p); p = 2 by default, Infinity
+ * the max of |x|, 1 the sum of |x|. Its gradient at x = 0 is 0 for p = 2 (as PyTorch's subgradient).
+ */
+export function norm(x: Tensor, p = 2, axes?: number | readonly number[], keepdim = false): Tensor {
+  const ax = normAxes('norm', axes, x.rank);
+  if (p === Infinity) return x.abs().max(ax, keepdim);
+  if (p === 1) return x.abs().sum(ax, keepdim);
+  if (p === 2) {
+    const s = x.square().sum(ax, keepdim);
+    // √s with a zero gradient where s = 0 (d√s = ds / (2√s) would be 0/0)
+    return s.where(s.gt(0), 1).sqrt().where(s.gt(0), 0);
+  }
+  if (!(p > 0)) throw new Error(`norm: p must be positive, got ${p}`);
+  return x
+    .abs()
+    .pow(p)
+    .sum(ax, keepdim)
+    .pow(1 / p);
 }

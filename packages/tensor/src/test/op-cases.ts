@@ -7,17 +7,27 @@
  */
 import {
   attention,
+  avgPool2d,
+  binaryCrossEntropyWithLogits,
   binaryOps,
   binaryTable,
   concat,
+  conv2d,
   crossEntropy,
+  einsum,
   Generator,
   layerNorm,
   linear,
   logSoftmax,
   matmulT,
+  maxPool2d,
+  mseLoss,
+  nllLoss,
   optim,
+  outer,
+  pad,
   randn,
+  smoothL1Loss,
   softmax,
   Tensor,
   unaryOps,
@@ -124,6 +134,61 @@ export const opCases: OpCase[] = [
     [
       [64, 64],
       [64, 64],
+    ],
+  ],
+  [
+    'variance, std, logsumexp, cumsum, prod and norm',
+    (a) => a.var(1).add(a.std(0).sum()).add(a.logsumexp(1)).add(a.cumsum(1).sum(1)).add(a.prod(1)).add(a.norm(2, 1)),
+    [[3, 4]],
+  ],
+  [
+    'flip, roll, pad, tile, tril, triu and a strided slice',
+    (a) =>
+      pad(a.flip(1).roll(1, 0), [[1, 1]], 0.5)
+        .add(a.tile([1, 2]).narrow(1, 0, 5).mul(0.5))
+        .sum(1)
+        .add(a.tril().sum(1))
+        .add(a.triu(1).sum(1))
+        .add(a.slice([null, [0, 3, 2]]).sum(1)),
+    [[4, 3]],
+  ],
+  [
+    'gather, scatterAdd, einsum and outer',
+    (a, b) => {
+      const idx = new Tensor(a.backend.fromArray(Int32Array.from([2, 0, 1, 1, 0, 2])), [3, 2], 'int32', a.backend);
+      return a
+        .gather(1, idx)
+        .sum(1)
+        .add(a.scatterAdd(1, idx, b).sum(1))
+        .add(einsum('ij,kj->ik', a, a).sum(1))
+        .add(outer(a.sum(1), a.sum(0)).sum(1));
+    },
+    [
+      [3, 3],
+      [3, 2],
+    ],
+  ],
+  [
+    'conv2d, maxPool2d and avgPool2d',
+    (x, w) =>
+      maxPool2d(conv2d(x, w, null, { padding: 1 }), 2)
+        .sum()
+        .add(avgPool2d(x, 2).sum()),
+    [
+      [1, 2, 4, 4],
+      [3, 2, 3, 3],
+    ],
+  ],
+  [
+    'losses: mse, smooth L1, BCE with logits, nll',
+    (a, b) =>
+      mseLoss(a, b)
+        .add(smoothL1Loss(a, b))
+        .add(binaryCrossEntropyWithLogits(a, b.sigmoid()))
+        .add(nllLoss(a.logSoftmax(1), [0, 2, 1])),
+    [
+      [3, 4],
+      [3, 4],
     ],
   ],
 ];

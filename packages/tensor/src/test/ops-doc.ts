@@ -13,6 +13,45 @@ const range = (d: Domain): string => {
 /** A table cell: pipes escaped. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
+/** The ops written as compositions, by family (kept by hand: each family's file is its own list). */
+const composed: [string, string[], string][] = [
+  ['elementwise', ['leakyRelu', 'elu', 'clamp', 'where', 'maskedFill'], 'src/ops/elementwise.ts'],
+  ['reductions', ['sum', 'mean', 'max', 'min', 'argmax', 'argmin', 'variance (x.var)', 'std', 'logsumexp', 'prod', 'cumsum', 'norm'], 'src/ops/reduce.ts'],
+  [
+    'movement',
+    [
+      'reshape',
+      'permute',
+      'expand',
+      'slice (with a step)',
+      'narrow',
+      'concat',
+      'stack',
+      'split',
+      'chunk',
+      'unbind',
+      'flip',
+      'roll',
+      'pad',
+      'tile',
+      'tril',
+      'triu',
+      'indexSelect',
+    ],
+    'src/ops/movement.ts',
+  ],
+  ['indexing', ['gather', 'scatterAdd', 'sort', 'argsort', 'topk'], 'src/ops/indexing.ts'],
+  ['products', ['matmul', 'outer', 'einsum'], 'src/ops/matmul.ts, src/ops/einsum.ts'],
+  [
+    'network',
+    ['softmax', 'logSoftmax', 'layerNorm', 'attention', 'linear', 'crossEntropy', 'dropout'],
+    'src/ops/nn.ts (fused where the backend has the kernel)',
+  ],
+  ['losses', ['mseLoss', 'l1Loss', 'smoothL1Loss', 'binaryCrossEntropyWithLogits', 'nllLoss'], 'src/ops/loss.ts'],
+  ['convolution', ['conv2d', 'unfold', 'maxPool2d', 'avgPool2d'], 'src/ops/conv.ts'],
+  ['layers', ['Linear', 'LayerNorm', 'Dropout', 'Embedding', 'Conv2d', 'MaxPool2d', 'AvgPool2d', 'BatchNorm', 'GroupNorm'], 'src/nn/'],
+];
+
 export function opsMarkdown(): string {
   const lines = [
     '# The elementwise ops',
@@ -40,6 +79,14 @@ export function opsMarkdown(): string {
       `| \`${op}\` | ${cell(d.doc)} | ${d.grad === null ? 'none (0/1 output)' : 'a rule of Tensor ops'} | a ${range(d.domain[0])}; b ${range(d.domain[1])} |`,
     );
   }
-  lines.push('', 'Composed from these (gradients from their parts): `leakyRelu(x, slope)`, `elu(x, alpha)`, `clamp(x, min, max)`, `where(cond, a, b)`.', '');
+  lines.push(
+    '',
+    '## The other ops, by family (most composed from the primitives, their gradients from their parts)',
+    '',
+    '| family | ops | file |',
+    '|---|---|---|',
+    ...composed.map(([family, ops, file]) => `| ${family} | ${ops.map((o) => `\`${o}\``).join(', ')} | \`${file}\` |`),
+    '',
+  );
   return lines.join('\n');
 }

@@ -1,0 +1,61 @@
+import { zeros } from '../creation.js';
+import { avgPool2d, conv2d, maxPool2d, type Conv2dOptions, type Pool2dOptions } from '../ops/conv.js';
+import type { Generator } from '../random.js';
+import type { Tensor } from '../tensor.js';
+import { uniform } from './init.js';
+import { Module } from './module.js';
+
+/**
+ * A 2-d convolution over `[B, C, H, W]`: weight `[O, C, KH, KW]` and bias `[O]` (PyTorch's
+ * names and layout), initialised as PyTorch's nn.Conv2d (uniform in ±1/√(C·KH·KW)).
+ */
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number | [number, number],
+    readonly options: Conv2dOptions & { bias?: boolean; dtype?: 'float32' | 'float64'; generator?: Generator } = {},
+  ) {
+    super();
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    const bound = 1 / Math.sqrt(inChannels * kh * kw);
+    const o = { dtype: options.dtype ?? 'float32', requiresGrad: true } as const;
+    this.weight = uniform(zeros([outChannels, inChannels, kh, kw], o), -bound, bound, options.generator);
+    this.bias = options.bias === false ? null : uniform(zeros([outChannels], o), -bound, bound, options.generator);
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.options);
+  }
+}
+
+/** Max over each window of `[B, C, H, W]` (stride = the window by default). */
+export class MaxPool2d extends Module {
+  constructor(
+    readonly kernelSize: number | [number, number],
+    readonly options: Pool2dOptions = {},
+  ) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, this.options);
+  }
+}
+
+/** Mean over each window of `[B, C, H, W]` (stride = the window by default). */
+export class AvgPool2d extends Module {
+  constructor(
+    readonly kernelSize: number | [number, number],
+    readonly options: Pool2dOptions = {},
+  ) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.kernelSize, this.options);
+  }
+}
