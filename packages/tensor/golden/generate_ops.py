@@ -62,6 +62,8 @@ unary = {
     "round": (torch.round, {"away": halves, "extra": [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5]}),
     "softplus": (F.softplus, {}),
     "silu": (F.silu, {}),
+    "sinh": (torch.sinh, {"extra": [1e-9, -0.01]}),
+    "cosh": (torch.cosh, {}),
     # composites of the tables
     "leakyRelu": (lambda x: F.leaky_relu(x, 0.1), {"away": [0.0]}),
     "elu": (lambda x: F.elu(x, 0.7), {"away": [0.0]}),

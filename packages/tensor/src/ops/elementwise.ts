@@ -39,7 +39,9 @@ export const floor = unaryFn('floor'),
   ceil = unaryFn('ceil'),
   round = unaryFn('round'),
   softplus = unaryFn('softplus'),
-  silu = unaryFn('silu');
+  silu = unaryFn('silu'),
+  sinh = unaryFn('sinh'),
+  cosh = unaryFn('cosh');
 
 /** x·Φ(x) with the exact erf form, or PyTorch's tanh approximation with `'tanh'`. */
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);

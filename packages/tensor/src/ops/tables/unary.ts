@@ -39,6 +39,8 @@ export const unaryOps = [
   'round',
   'softplus',
   'silu',
+  'sinh',
+  'cosh',
 ] as const;
 export type UnaryOp = (typeof unaryOps)[number];
 
@@ -218,6 +220,21 @@ export const unaryTable: { [K in UnaryOp]: UnaryDef } = {
       const s = x.sigmoid();
       return g.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
     },
+    domain: {},
+  },
+  // (eˣ − e⁻ˣ)/2, and v + v³/6 + v⁵/120 near 0, where the difference cancels in float32
+  sinh: {
+    doc: 'sinh x',
+    f: Math.sinh,
+    gpu: 'if (Math.abs(v) < 0.05) return v + v * v * v / 6 + v * v * v * v * v / 120; const e = Math.exp(v); return 0.5 * (e - 1 / e);',
+    grad: (x, _y, g) => g.mul(x.cosh()), // d sinh = cosh dx
+    domain: {},
+  },
+  cosh: {
+    doc: 'cosh x',
+    f: Math.cosh,
+    gpu: 'const e = Math.exp(v); return 0.5 * (e + 1 / e);',
+    grad: (x, _y, g) => g.mul(x.sinh()), // d cosh = sinh dx
     domain: {},
   },
 };
