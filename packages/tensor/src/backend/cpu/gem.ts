@@ -2,7 +2,7 @@ import type { DType, TypedArray } from '../../dtype.js';
 import type { GemResult } from '../backend.js';
 import { allocate } from '../reference/pool.js';
 import * as reference from '../reference/gem.js';
-import { channelP, finish, groupSums, type GemSaved, type PerImage } from '../reference/gem.js';
+import { groupSums, type GemSaved, type PerImage } from '../reference/gem.js';
 import { features } from './wasm/features.js';
 import { gemModule } from './wasm/gem-kernel.js';
 
@@ -56,13 +56,8 @@ export function gem(
 ): GemResult<TypedArray> {
   const k = simdFor(dtype, c);
   if (k === null) return reference.gem(x, b, n, c, start, pg, groups, eps, dtype);
-  const tokens = n - start;
-  const p = channelP(pg, c, groups);
-  const y = allocate(dtype, b * c);
-  const kx = new Float64Array(b * c);
-  const dydp = new Float64Array(b * c);
-  const saved: GemSaved = { x, b, n, c, start, groups, eps, rp: null, p, kx, dydp };
-  simdForward(k, saved, (bi, M, s, T) => finish(bi, c, tokens, p, M, s, T, y, kx, dydp));
+  const { y, saved, each } = reference.gemState(x, b, n, c, start, pg, groups, eps, dtype);
+  simdForward(k, saved, each);
   return { y, saved };
 }
 

@@ -19,39 +19,35 @@ export function unaryGradKernel(op: UnaryOp): string | undefined {
   return df && `function (x, g) { const v = x[this.thread.x]; const gv = g[this.thread.x]; ${df.gpu} }`;
 }
 
-/**
- * The kernel of a binary op of the table: out[i] = x op y with x = a[ia], y = b[ib], the
- * indices through up to 4 broadcast dims (d0..d3, strides a0..a3, b0..b3).
- */
-export function binaryKernel(op: BinaryOp): string {
-  return `function (a, b) {
-    const i = this.thread.x;
+/** The broadcast index: i0..i3, the cell's index in up to 4 dims d0..d3 of the output. */
+const BROADCAST_INDEX = `    const i = this.thread.x;
     const i3 = i % this.constants.d3;
     const r3 = Math.floor(i / this.constants.d3);
     const i2 = r3 % this.constants.d2;
     const r2 = Math.floor(r3 / this.constants.d2);
     const i1 = r2 % this.constants.d1;
     const i0 = Math.floor(r2 / this.constants.d1);
-    const x = a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
+`;
+
+/**
+ * The kernel of a binary op of the table: out[i] = x op y with x = a[ia], y = b[ib], the
+ * indices through up to 4 broadcast dims (d0..d3, strides a0..a3, b0..b3).
+ */
+export function binaryKernel(op: BinaryOp): string {
+  return `function (a, b) {
+${BROADCAST_INDEX}    const x = a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
     const y = b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
     ${binaryTable[op].gpu}
   }`;
 }
 
 /** out[i] = cond[ic] ≠ 0 ? a[ia] : b[ib], broadcast as binaryKernel's (condition strides c0..c3). */
-export const whereKernel: K = function (this: any, cond: any, a: any, b: any) {
-  const i = this.thread.x;
-  const i3 = i % this.constants.d3;
-  const r3 = Math.floor(i / this.constants.d3);
-  const i2 = r3 % this.constants.d2;
-  const r2 = Math.floor(r3 / this.constants.d2);
-  const i1 = r2 % this.constants.d1;
-  const i0 = Math.floor(r2 / this.constants.d1);
-  if (cond[i0 * this.constants.c0 + i1 * this.constants.c1 + i2 * this.constants.c2 + i3 * this.constants.c3] !== 0) {
-    return a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
-  }
-  return b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
-};
+export const whereKernel = `function (cond, a, b) {
+${BROADCAST_INDEX}    if (cond[i0 * this.constants.c0 + i1 * this.constants.c1 + i2 * this.constants.c2 + i3 * this.constants.c3] !== 0) {
+      return a[i0 * this.constants.a0 + i1 * this.constants.a1 + i2 * this.constants.a2 + i3 * this.constants.a3];
+    }
+    return b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
+  }`;
 
 export const clampKernel: K = function (this: any, x: any) {
   return Math.min(Math.max(x[this.thread.x], this.constants.lo), this.constants.hi);

@@ -61,6 +61,17 @@ export function finish(
   }
 }
 
+/** A forward's outputs and state, and what fills them image by image from the column sums (shared with the SIMD kernel). */
+export function gemState(x: TypedArray, b: number, n: number, c: number, start: number, pg: TypedArray, groups: number, eps: number, dtype: DType) {
+  const p = channelP(pg, c, groups);
+  const y = allocate(dtype, b * c);
+  const kx = new Float64Array(b * c);
+  const dydp = new Float64Array(b * c);
+  const saved: GemSaved = { x, b, n, c, start, groups, eps, rp: null, p, kx, dydp };
+  const each: PerImage = (bi, M, s, T) => finish(bi, c, n - start, p, M, s, T, y, kx, dydp);
+  return { y, saved, each };
+}
+
 export function gem(
   x: TypedArray,
   b: number,
@@ -72,13 +83,8 @@ export function gem(
   eps: number,
   dtype: DType,
 ): GemResult<TypedArray> {
-  const tokens = n - start;
-  const p = channelP(pg, c, groups);
-  const y = allocate(dtype, b * c);
-  const kx = new Float64Array(b * c);
-  const dydp = new Float64Array(b * c);
-  const saved: GemSaved = { x, b, n, c, start, groups, eps, rp: null, p, kx, dydp };
-  saved.rp = forward(saved, (bi, M, s, T) => finish(bi, c, tokens, p, M, s, T, y, kx, dydp));
+  const { y, saved, each } = gemState(x, b, n, c, start, pg, groups, eps, dtype);
+  saved.rp = forward(saved, each);
   return { y, saved };
 }
 
