@@ -15,44 +15,27 @@
  *
  * An op without a kernel here (or on int32 / float64 data, or a shape that cannot be
  * chunked) runs on the CPU backend, reported once per op.
+ *
+ * The parts: storage.ts (device outputs, host arrays, reading back, webgpu's promises),
+ * runs.ts (compiling and running kernels within the cell limit), fallback.ts (the CPU
+ * fallback), chunking.ts (ops and tensors over the cell limit), kernels.ts (the kernels'
+ * source); this file is the backend's op table, which uses them.
  */
-import type { DType, TypedArray } from '../../dtype.js';
-import { broadcastStrides, sameShape, sizeOf } from '../../shape.js';
-import { registerBackend, type Backend, type FusedKernels, type Primitives } from '../backend.js';
+import type { DType } from '../../dtype.js';
+import { sameShape, sizeOf } from '../../shape.js';
+import { registerBackend, type FusedKernels, type Primitives } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
+import { adjointConstants, broadcastConstants, chunking } from './chunking.js';
+import { cpuFallback } from './fallback.js';
 import * as k from './kernels.js';
+import { kernelRuns, type GpuLike, type RunStats } from './runs.js';
+import { deviceStorage, hostStorage, type GpuStorage } from './storage.js';
+
+export type { GpuStorage, GpuOutput } from './storage.js';
+export type { GpuLike, Kernel } from './runs.js';
 
 export type GpujsMode = 'gpu' | 'webgpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webasm' | 'cpu';
 
-/**
- * A tensor's storage on this backend: a device output, a host array, or both (after a
- * read-back); over the cell limit, consecutive pieces. In webgpu mode, whose kernels return
- * promises, it starts as `pending` (the kernel's result, chained on its inputs' promises)
- * and becomes `out` once computed.
- */
-export interface GpuStorage {
-  out: GpuOutput | null;
-  host: TypedArray | null;
-  /** Cells. */
-  size: number;
-  /** A storage over the cell limit: pieces of the flat array, `at` the first cell of each. */
-  parts?: { s: GpuStorage; at: number }[];
-  pending?: Promise<unknown> | null;
-  /** webgpu: the queued kernels that read this storage (it is deleted after them); each leaves once it has run. */
-  readers?: Set<Promise<unknown>>;
-}
-interface GpuOutput {
-  toArray(): ArrayLike<number> | Promise<ArrayLike<number>>;
-  delete?(): void;
-}
-export type Kernel = ((...args: unknown[]) => unknown) & { kernel: { constructor: { name: string } } };
-/** What the backend needs of a gpu.js `GPU` (so that tests can wrap one). */
-export interface GpuLike {
-  mode: string;
-  createKernel(fn: ((...args: never[]) => number) | string, settings: Record<string, unknown>): Kernel;
-}
-
-/** The most cells a kernel reads or writes by default: gpu.js computes indices in float32, exact below 2²⁴. */
 export const MAX_CELLS = 2 ** 24 - 1;
 
 export interface GpujsOptions {
@@ -90,249 +73,31 @@ export async function useGpujs(options: GpujsOptions & { mode?: GpujsMode; warn?
 }
 
 const f32 = (d: DType) => d === 'float32';
-const hostStorage = (host: TypedArray): GpuStorage => ({ out: null, host, size: host.length });
-
 export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void, options: GpujsOptions = {}): GpujsBackend {
-  const kernels = new Map<string, Kernel>();
-  const kernelClasses = new Set<string>();
   const fallbacks = new Set<string>();
   const limit = options.maxCells ?? MAX_CELLS;
-  /** webgpu kernels return promises: values are chained on the device and read back with toArrayAsync. */
-  const asynchronous = gpu.mode === 'webgpu';
+  const stats: RunStats = { peakCells: 0, kernelClasses: new Set<string>() };
+  const storage = deviceStorage(gpu);
+  const { asynchronous, host, hostAsync } = storage;
+  const { run } = kernelRuns(gpu, limit, storage, stats);
+  const { cpu } = cpuFallback(gpu, warn, fallbacks, storage);
+  const { scoped, fit, chunks, keep, join, total, cut, elementwise, broadcastChunks, stridedChunks, adjointChunks } = chunking(
+    limit,
+    run,
+    cpu,
+    storage,
+    () => be,
+  );
 
-  const host = (x: GpuStorage): TypedArray => {
-    if (x.host === null) {
-      if (x.parts !== undefined) {
-        const h = new Float32Array(x.size);
-        for (const p of x.parts) h.set(host(p.s), p.at);
-        x.host = h;
-        return h;
-      }
-      const v = x.out?.toArray();
-      if (v === undefined || v instanceof Promise) {
-        throw new Error(`gpujs (${gpu.mode}): the values are computed asynchronously on the device; read them with await tensor.dataAsync()`);
-      }
-      x.host = Float32Array.from(v);
-    }
-    return x.host;
-  };
-  const hostAsync = async (x: GpuStorage): Promise<TypedArray> => {
-    if (x.pending) await x.pending;
-    if (x.host === null && x.parts !== undefined) {
-      const h = new Float32Array(x.size);
-      for (const p of x.parts) h.set(await hostAsync(p.s), p.at);
-      x.host = h;
-    }
-    if (x.host === null) x.host = Float32Array.from(await x.out!.toArray());
-    return x.host;
-  };
-  /** What a kernel takes: the device output when there is one, else the host array, else (webgpu) the promise of either. */
-  const value = (a: unknown): unknown => (isStorage(a) ? (a.out ?? a.host ?? a.pending) : a);
-  const wrap = (r: unknown, size: number): GpuStorage => (ArrayBuffer.isView(r) ? hostStorage(r as TypedArray) : { out: r as GpuOutput, host: null, size });
-  /** Storage for a result still being computed; `readers` learn that `inputs` are in use until it is. */
-  function deferred(p: Promise<unknown>, inputs: GpuStorage[], size: number): GpuStorage {
-    const s: GpuStorage = { out: null, host: null, size };
-    s.pending = p.then((r) => {
-      Object.assign(s, wrap(r, size), { pending: null });
-      return r;
-    });
-    const settled = s.pending.catch(() => {}); // an error is reported to whoever reads the value
-    for (const x of inputs) {
-      x.readers ??= new Set();
-      const readers = x.readers;
-      readers.add(settled);
-      void settled.then(() => readers.delete(settled));
-    }
-    return s;
-  }
-
-  /**
-   * The kernel for `key` with these constants and arguments, compiled on first use. gpu.js
-   * fixes a kernel's argument types at its first call (device buffer or array), and its
-   * webgpu kernels do not switch when they change (they take an array for a buffer from
-   * another device), so kernels are kept per kind of argument too; and its GL kernels fix
-   * the size of each argument's texture at their first call, so kernels are kept per size
-   * of argument as well (a strided view of one shape reads storages of several sizes).
-   */
-  function kernelFor(
-    key: string,
-    fn: ((...args: never[]) => number) | string,
-    cells: number,
-    constants: Record<string, number>,
-    vals: unknown[],
-    sizes: number[],
-  ): Kernel {
-    const kinds = vals.map((v, i) => (ArrayBuffer.isView(v) ? 'a' : typeof v === 'object' ? 'd' : 'n') + sizes[i]).join(',');
-    const id = `${key}|${cells}|${JSON.stringify(constants)}|${kinds}`;
-    let kernel = kernels.get(id);
-    if (kernel === undefined) {
-      kernel = gpu.createKernel(fn, { output: [cells], constants, pipeline: true, immutable: true, precision: 'single', tactic: 'precision' });
-      kernels.set(id, kernel);
-    }
-    return kernel;
-  }
-
-  /** Runs a kernel on `args` (storages or host arrays, each within the cell limit); webgpu: once the inputs are computed. */
-  function run(key: string, fn: ((...args: never[]) => number) | string, cells: number, constants: Record<string, number>, ...args: unknown[]): GpuStorage {
-    const sizes = args.map((a) => (isStorage(a) ? (a.parts ? Infinity : a.size) : ArrayBuffer.isView(a) ? (a as TypedArray).length : 0));
-    const most = Math.max(cells, ...sizes);
-    if (most > limit) throw new Error(`gpujs: ${key} was given ${most} cells, over the ${limit} a kernel can index (the op should have run in chunks)`);
-    be.peakCells = Math.max(be.peakCells, most);
-    if (!asynchronous) {
-      const vals = args.map(value);
-      const kernel = kernelFor(key, fn, cells, constants, vals, sizes);
-      const r = kernel(...vals);
-      kernelClasses.add(kernel.kernel.constructor.name);
-      return wrap(r, cells);
-    }
-    const p = Promise.all(args.map(value)).then(async (vals) => {
-      const long = vals.find((v) => ArrayBuffer.isView(v) && (v as TypedArray).length > limit) as TypedArray | undefined;
-      if (long !== undefined) throw new Error(`gpujs: ${key} was given ${long.length} cells, over the ${limit} a kernel can index`);
-      const kernel = kernelFor(key, fn, cells, constants, vals, sizes);
-      const r = await kernel(...vals);
-      kernelClasses.add(kernel.kernel.constructor.name);
-      return r;
-    });
-    return deferred(p, args.filter(isStorage), cells);
-  }
-
-  /** Runs `name` of the CPU backend on host copies, reporting the op once. */
-  function cpu<K extends keyof Backend>(name: K, op = name as string): NonNullable<Backend[K]> {
-    return ((...args: unknown[]) => {
-      if (!fallbacks.has(op)) {
-        fallbacks.add(op);
-        warn(`gpujs backend: ${op} has no gpu.js kernel here; it runs on the CPU`);
-      }
-      const conv = (a: unknown): unknown =>
-        isStorage(a) ? host(a) : Array.isArray(a) && a.length > 0 && isStorage(a[0]) ? a.map((s) => host(s as GpuStorage)) : a;
-      const call = () => (cpuBackend[name] as (...a: unknown[]) => unknown)(...args.map(conv));
-      const storages = args.flatMap((a) => (isStorage(a) ? [a] : Array.isArray(a) ? a.filter(isStorage) : []));
-      // synchronous modes read device values back here; webgpu waits for them
-      if (!asynchronous || storages.every((s) => s.host !== null)) return wrapResult(call());
-      if (SEVERAL_RESULTS.has(name)) {
-        throw new Error(
-          `gpujs (${gpu.mode}): ${op} has no kernel here and returns several arrays, which cannot wait on values still being computed on the device`,
-        );
-      }
-      return deferred(Promise.all(storages.map(hostAsync)).then(call), storages, RESULT_CELLS[name]!(...args));
-    }) as unknown as NonNullable<Backend[K]>;
-  }
-  const wrapResult = (r: unknown): unknown => {
-    if (ArrayBuffer.isView(r)) return hostStorage(r as TypedArray);
-    if (r !== null && typeof r === 'object') return Object.fromEntries(Object.entries(r).map(([key, v]) => [key, key === 'saved' ? v : wrapResult(v)]));
-    return r;
-  };
-
-  // ---- ops over the cell limit: chunks along a leading axis ----
-
-  /** Copies `cut` made for the chunk being run; released once the chunk has run. */
-  let made: GpuStorage[] = [];
-  /** Runs `f` and releases the copies `cut` made for it. */
-  function scoped<T>(f: () => T): T {
-    const outer = made;
-    made = [];
-    try {
-      return f();
-    } finally {
-      for (const s of made) be.release!(s);
-      made = outer;
-    }
-  }
-  /** Rows a chunk takes when a row is `cells` cells. */
-  const fit = (cells: number) => Math.max(1, Math.floor(limit / cells));
-  /** `f` on rows [r, r + k) for consecutive chunks of `step` rows. */
-  function chunks<T>(rows: number, step: number, f: (r: number, k: number) => T): T[] {
-    const out: T[] = [];
-    for (let r = 0; r < rows; r += step) out.push(scoped(() => f(r, Math.min(step, rows - r))));
-    return out;
-  }
-  /** Keeps a copy `cut` made past its chunk (a value saved for the backward pass). */
-  const keep = (s: GpuStorage): GpuStorage => {
-    made = made.filter((m) => m !== s);
-    return s;
-  };
-  /**
-   * Consecutive chunks' results as one storage: its pieces when over the limit, else one
-   * output they are copied into (`owned`: the results are released then).
-   */
-  function join(xs: GpuStorage[], owned = true): GpuStorage {
-    if (xs.length === 1) return xs[0]!;
-    const size = xs.reduce((n, x) => n + x.size, 0);
-    if (size <= limit) {
-      return xs.reduce((a, b) => {
-        const ab = run('concat', k.concat2Kernel, a.size + b.size, { n0: a.size, n1: b.size, inner: 1 }, a, b);
-        if (owned || a !== xs[0]) be.release!(a);
-        if (owned) be.release!(b);
-        return ab;
-      });
-    }
-    const parts: NonNullable<GpuStorage['parts']> = [];
-    let at = 0;
-    for (const x of xs) {
-      for (const p of x.parts ?? [{ s: x, at: 0 }]) parts.push({ s: p.s, at: at + p.at });
-      at += x.size;
-    }
-    return { out: null, host: null, size, parts };
-  }
-  /** Partial results of `n` cells combined elementwise by `op` (a sum by default); the partials are released. */
-  function total(xs: GpuStorage[], n: number, op: 'add' | 'maximum' | 'minimum' = 'add'): GpuStorage {
-    return xs.reduce((acc, x) => {
-      const s = be.binary(op, acc, [n], x, [n], [n], 'float32');
-      be.release!(acc);
-      be.release!(x);
-      return s;
-    });
-  }
-  /**
-   * Cells [at, at + n) of x: x itself, its piece, a view of its host array, or a copy made
-   * on the device (released with the chunk); more than the limit, a storage of pieces.
-   */
-  function cut(x: GpuStorage, at: number, n: number): GpuStorage {
-    if (at === 0 && n === x.size) return x;
-    if (x.parts !== undefined) {
-      const bits = x.parts
-        .filter((p) => p.at < at + n && p.at + p.s.size > at)
-        .map((p) => {
-          const lo = Math.max(at, p.at);
-          return cut(p.s, lo - p.at, Math.min(at + n, p.at + p.s.size) - lo);
-        });
-      // the copies of parts of pieces are released with the chunk; joined, they are copied again
-      const joined = join(bits, false);
-      if (n <= limit && bits.length > 1) made.push(joined);
-      return joined;
-    }
-    if (x.out === null && !x.pending) return hostStorage(x.host!.subarray(at, at + n));
-    // webgpu: a CPU fallback's array over the limit, still on its way (a kernel's output is within it)
-    if (x.pending && x.size > limit)
-      return deferred(
-        x.pending.then(() => x.host!.subarray(at, at + n)),
-        [x],
-        n,
-      );
-    const c = run('slice', k.sliceKernel, n, { at }, x);
-    made.push(c);
-    return c;
-  }
-  /** An elementwise op on equal-sized inputs, in chunks of the limit when over it. */
-  function elementwise(size: number, xs: GpuStorage[], f: (xs: GpuStorage[], size: number) => GpuStorage): GpuStorage {
-    if (size <= limit) return f(xs, size);
-    return join(
-      chunks(size, limit, (r, n) =>
-        f(
-          xs.map((x) => cut(x, r, n)),
-          n,
-        ),
-      ),
-    );
-  }
-
-  const be: GpujsBackend & { peakCells: number } = {
+  const be: GpujsBackend = {
     name: 'gpujs',
     mode: gpu.mode,
-    kernelClasses,
+    kernelClasses: stats.kernelClasses,
     fallbacks,
     maxCells: limit,
-    peakCells: 0,
+    get peakCells() {
+      return stats.peakCells;
+    },
     fromArray: (data) => hostStorage(data),
     toArray: (x) => host(x),
     toArrayAsync: (x) => hostAsync(x),
@@ -681,120 +446,10 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       return { gx, gp };
     },
   };
-
-  /**
-   * A broadcasting op over the limit: chunks of the output's leading axis, each operand cut
-   * to its rows (or whole where it broadcasts along that axis); one row at a time without
-   * the leading axis, recursively, when a row is over the limit.
-   */
-  function broadcastChunks(
-    operands: [GpuStorage, readonly number[]][],
-    outShape: readonly number[],
-    f: (operands: [GpuStorage, number[]][], outShape: number[]) => GpuStorage,
-  ): GpuStorage {
-    const padded = operands.map(([x, s]) => [x, [...Array(outShape.length - s.length).fill(1), ...s]] as [GpuStorage, number[]]);
-    const rest = outShape.slice(1);
-    const drop = sizeOf(rest) > limit;
-    return join(
-      chunks(outShape[0]!, drop ? 1 : fit(sizeOf(rest)), (i, m) =>
-        f(
-          padded.map(([x, s]) => {
-            const tail = s.slice(1);
-            const shape = drop ? tail : [s[0] === 1 ? 1 : m, ...tail];
-            return [s[0] === 1 ? x : cut(x, i * sizeOf(tail), m * sizeOf(tail)), shape];
-          }),
-          drop ? rest : [m, ...rest],
-        ),
-      ),
-    );
-  }
-
-  /**
-   * A strided view over the limit (or of a storage over it): chunks of the view's leading
-   * axis, each reading the span of x it covers; when one row's span is over the limit,
-   * one row at a time without the leading axis (up to 64 rows, else on the CPU).
-   */
-  function stridedChunks(x: GpuStorage, view: Parameters<Backend['strided']>[1], dtype: DType): GpuStorage {
-    if (view.shape.length === 0) return be.strided(cut(x, view.offset, 1), { shape: [], strides: [], offset: 0 }, dtype);
-    const [d0, ...rest] = view.shape as [number, ...number[]];
-    const [s0, ...rs] = view.strides as [number, ...number[]];
-    const row = sizeOf(rest);
-    const lo = rest.reduce((acc, dim, i) => acc + Math.min(0, (dim - 1) * rs[i]!), 0);
-    const hi = rest.reduce((acc, dim, i) => acc + Math.max(0, (dim - 1) * rs[i]!), 0);
-    if (row <= limit && hi - lo + 1 <= limit) {
-      const step = Math.min(fit(row), s0 === 0 ? Infinity : Math.floor((limit - (hi - lo + 1)) / Math.abs(s0)) + 1);
-      return join(
-        chunks(d0, Math.max(1, step), (i, m) => {
-          const off = view.offset + i * s0;
-          const [from, to] = [off + Math.min(0, (m - 1) * s0) + lo, off + Math.max(0, (m - 1) * s0) + hi];
-          return be.strided(cut(x, from, to - from + 1), { shape: [m, ...rest], strides: view.strides, offset: off - from }, dtype);
-        }),
-      );
-    }
-    if (d0 > 64) return cpu('strided', 'strided (rows over the cell limit)')(x, view, dtype);
-    return join(chunks(d0, 1, (i) => be.strided(x, { shape: rest, strides: rs, offset: view.offset + i * s0 }, dtype)));
-  }
-
-  /**
-   * The adjoint of a view over the limit whose rows (along its leading axis) write disjoint,
-   * increasing spans of the output (slices such as a ViT's tokens after the class token):
-   * each chunk of rows fills its span, zeros between; other views run on the CPU.
-   */
-  function adjointChunks(x: GpuStorage, view: Parameters<Backend['stridedAdjoint']>[1], outShape: readonly number[], dtype: DType): GpuStorage {
-    const size = sizeOf(outShape);
-    const [d0, ...rest] = view.shape as [number, ...number[]];
-    const [s0, ...rs] = view.strides as [number, ...number[]];
-    const row = sizeOf(rest);
-    const span = rest.reduce((acc, dim, i) => acc + (dim - 1) * rs[i]!, 0) + 1;
-    if (view.shape.length === 0 || (d0 > 1 && s0 < span) || row > limit || span > limit)
-      return cpu('stridedAdjoint', 'stridedAdjoint (over the cell limit)')(x, view, outShape, dtype);
-    const step = Math.max(1, Math.min(fit(row), s0 === 0 ? Infinity : Math.floor((limit - span) / s0) + 1));
-    const pieces: GpuStorage[] = [];
-    let at = 0;
-    const zeros = (n: number) => {
-      if (n > 0) pieces.push(hostStorage(new Float32Array(n)));
-    };
-    chunks(d0, step, (i, m) => {
-      const from = view.offset + i * s0;
-      const cells = (m - 1) * s0 + span;
-      zeros(from - at);
-      pieces.push(be.stridedAdjoint(cut(x, i * row, m * row), { shape: [m, ...rest], strides: view.strides, offset: 0 }, [cells], dtype));
-      at = from + cells;
-    });
-    zeros(size - at);
-    return join(pieces);
-  }
-
   return be;
 }
 
-/**
- * The adjoint kernel's constants for a view of up to 6 non-negative strides whose strided
- * dims split an offset in one way at most (each stride over the span of the smaller), or null.
- */
-function adjointConstants(view: { shape: readonly number[]; strides: readonly number[]; offset: number }): Record<string, number> | null {
-  const r = view.shape.length;
-  if (r > 6 || view.strides.some((s) => s < 0)) return null;
-  const xs = view.shape.map((_, i) => sizeOf(view.shape.slice(i + 1)));
-  const dims = view.shape.map((d, i) => ({ d, s: view.strides[i]!, x: xs[i]! })).filter(({ d }) => d > 1);
-  const strided = dims.filter(({ s }) => s > 0).sort((a, b) => b.s - a.s);
-  const broadcast = dims.filter(({ s }) => s === 0);
-  let below = 0;
-  for (let i = strided.length - 1; i >= 0; i--) {
-    if (strided[i]!.s <= below) return null;
-    below += (strided[i]!.d - 1) * strided[i]!.s;
-  }
-  const c: Record<string, number> = { offset: view.offset, Z: broadcast.reduce((n, { d }) => n * d, 1) };
-  for (let i = 0; i < 6; i++) {
-    const t = strided[i];
-    Object.assign(c, { [`t${i}`]: t?.s ?? 1, [`e${i}`]: t?.d ?? 1, [`xs${i}`]: t?.x ?? 0 });
-    // the broadcast dims right-aligned in slots 0..5 (slot 5 varies fastest)
-    const z = broadcast[broadcast.length - 6 + i];
-    Object.assign(c, { [`f${i}`]: z?.d ?? 1, [`zs${i}`]: z?.x ?? 0 });
-  }
-  return c;
-}
-
+/** What a GeM forward keeps for its backward: the CPU's state, the device's, or each chunk's. */
 type GemSaved = {
   cpu?: unknown;
   gpu?: { x: GpuStorage; M: GpuStorage; sums: GpuStorage; p: GpuStorage; y: GpuStorage; b: number; groups: number; k: Record<string, number> };
@@ -802,45 +457,3 @@ type GemSaved = {
   c: number;
   groups: number;
 };
-
-/**
- * The constants of a kernel that broadcasts operands to an output of up to 4 dims: the
- * output's dims d0..d3 (left-padded with 1) and each operand's strides <name>0..<name>3.
- */
-function broadcastConstants(outShape: readonly number[], operands: Record<string, readonly number[]>): Record<string, number> {
-  const pad = (s: readonly number[], fill: number) => [...Array(4 - s.length).fill(fill), ...s];
-  const c: Record<string, number> = {};
-  pad(outShape, 1).forEach((d, i) => (c[`d${i}`] = d));
-  for (const [name, shape] of Object.entries(operands)) pad(broadcastStrides(shape, outShape), 0).forEach((s, i) => (c[`${name}${i}`] = s));
-  return c;
-}
-
-/** The cells of an op's result, from its arguments: a webgpu fallback's size before it has run. */
-// biome-ignore lint/suspicious/noExplicitAny: each entry takes its kernel's arguments
-const RESULT_CELLS: { [K in keyof Backend]?: (...args: any[]) => number } = {
-  cast: (_x, size) => size,
-  unary: (_op, _x, size) => size,
-  unaryGrad: (_op, _x, _g, size) => size,
-  binary: (_op, _a, _as, _b, _bs, out) => sizeOf(out),
-  where: (_c, _cs, _a, _as, _b, _bs, out) => sizeOf(out),
-  clamp: (_x, size) => size,
-  reduce: (_op, _x, outer, _n, inner) => outer * inner,
-  argReduce: (_op, _x, outer, _n, inner) => outer * inner,
-  matmul: (_a, _as, _b, _bs, _ta, _tb, out) => sizeOf(out),
-  strided: (_x, view) => sizeOf(view.shape),
-  stridedAdjoint: (_x, _view, out) => sizeOf(out),
-  concat: (_xs, outer, sizes: number[], inner) => outer * sizes.reduce((s, v) => s + v, 0) * inner,
-  gather: (_x, outer, _n, inner, _idx, nIdx) => outer * nIdx * inner,
-  scatterAdd: (_g, outer, n, inner) => outer * n * inner,
-  softmax: (_x, outer, n, inner) => outer * n * inner,
-  softmaxBackward: (_y, _g, outer, n, inner) => outer * n * inner,
-  attentionBackward: (_qkv, _p, _gy, b, n, h, d) => b * n * 3 * h * d,
-};
-/* eslint-enable @typescript-eslint/no-explicit-any */
-
-/** Backend methods whose result is an object of several storages. */
-const SEVERAL_RESULTS = new Set<string>(['layerNorm', 'layerNormBackward', 'attention', 'attentionBackward', 'gem', 'gemBackward']);
-
-function isStorage(a: unknown): a is GpuStorage {
-  return a !== null && typeof a === 'object' && 'host' in a && 'out' in a;
-}
