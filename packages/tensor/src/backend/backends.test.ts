@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { cpuBackend, Generator, randn, referenceBackend, wasmFeatures, type Backend } from '../index.js';
 import { createGpujsBackend, type GpujsBackend, type GpuLike } from '../gpujs.js';
 import { recordingGpu, webgpuStandIn, withoutFusedKernels } from '../testing/index.js';
-import { adamwSteps, caseInputs, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
+import { adamwSteps, caseInputs, GPUJS_NO_KERNEL, gemOutputs, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
 
@@ -25,13 +25,20 @@ interface Target {
   ran(be: Backend): void;
 }
 
-/** gpu.js in `mode`, one backend for every case; each kernel must be a `kernelClass`. */
+/** gpu.js in `mode`, one backend for every case; each kernel must be a `kernelClass`, and no op may fall back to the CPU but those with no gpu.js kernel. */
 function gpujs(name: string, gpu: GpuLike, kernelClass: string): Target {
   const be = createGpujsBackend(gpu, () => {});
   return {
     name,
     backend: () => be,
-    ran: () => assert.deepEqual([...be.kernelClasses], [kernelClass], `gpu.js ran ${[...be.kernelClasses].join(', ')}`),
+    ran: () => {
+      assert.deepEqual([...be.kernelClasses], [kernelClass], `gpu.js ran ${[...be.kernelClasses].join(', ')}`);
+      assert.deepEqual(
+        [...be.fallbacks].filter((op) => !GPUJS_NO_KERNEL.includes(op)),
+        [],
+        'ops that fell back to the CPU',
+      );
+    },
   };
 }
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, serve, skipWithoutChromium, type StaticServer } from '@ggem/chromium';
-import { opCases } from '../../test/op-cases.js';
+import { GPUJS_NO_KERNEL, opCases } from '../../test/op-cases.js';
 
 type SuiteResult = { mode: string; kernelClasses: string[]; fallbacks: string[]; cases: { name: string; maxError: number; error?: string }[] };
 
@@ -60,6 +60,11 @@ describe('gpu.js backend in Chromium (headless)', { skip: skipWithoutChromium },
       assert.equal(r.cases.length, opCases.length + 2 + opCases.filter((c) => c[3] !== undefined).length);
       const failed = r.cases.filter((c) => c.error !== undefined || !(c.maxError < 1e-4)).map((c) => `${c.name}: ${c.error ?? `relative error ${c.maxError}`}`);
       assert.deepEqual(failed, [], 'every case within 1e-4 of the CPU backend');
+      assert.deepEqual(
+        r.fallbacks.filter((op) => !GPUJS_NO_KERNEL.includes(op)),
+        [],
+        'ops that fell back to the CPU',
+      );
       assert.equal(r.mode, mode);
       assert.deepEqual(r.kernelClasses, [kernelClass], `gpu.js ran ${kernelClass}s, not a silent fallback`);
     });

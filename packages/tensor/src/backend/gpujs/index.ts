@@ -128,8 +128,14 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     },
     binary(op, a, aShape, b, bShape, outShape, dtype) {
       const size = sizeOf(outShape);
-      if (!f32(dtype) || size === 0 || outShape.length > 4) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
+      if (!f32(dtype) || size === 0) return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
       const body = k.binaryKernel(op);
+      if (!sameShape(aShape, bShape) && outShape.length > 4) {
+        // more dims than the kernel indexes: merge the runs of dims that both operands broadcast alike
+        const merged = mergeDims(outShape, [aShape, bShape]);
+        if (merged.out.length <= 4) return be.binary(op, a, merged.operands[0]!, b, merged.operands[1]!, merged.out, dtype);
+        return cpu('binary', `binary ${op}`)(op, a, aShape, b, bShape, outShape, dtype);
+      }
       if (sameShape(aShape, bShape))
         return elementwise(size, [a, b], ([ac, bc], n) => run(`binary ${op}`, body, n, broadcastConstants([n], { a: [n], b: [n] }), ac, bc));
       if (size > limit)
@@ -281,6 +287,18 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       return run('stridedAdjoint', k.stridedAdjointKernel, size, c, x);
     },
     concat(xs, outer, sizes, inner, dtype) {
+      if (f32(dtype) && xs.length > 2 && outer * inner > 0) {
+        // two at a time: [x0 | x1], then [x0 x1 | x2], ...
+        let acc = xs[0]!;
+        let n = sizes[0]!;
+        for (let i = 1; i < xs.length; i++) {
+          const next = be.concat([acc, xs[i]!], outer, [n, sizes[i]!], inner, dtype);
+          if (i > 1) be.release!(acc);
+          acc = next;
+          n += sizes[i]!;
+        }
+        return acc;
+      }
       if (!f32(dtype) || xs.length !== 2 || outer * inner === 0) return cpu('concat', `concat of ${xs.length}`)(xs, outer, sizes, inner, dtype);
       const [n0, n1] = sizes as [number, number];
       const row = (n0 + n1) * inner;
@@ -457,3 +475,31 @@ type GemSaved = {
   c: number;
   groups: number;
 };
+
+/**
+ * The output shape and operand shapes (right-aligned, of the output's rank) with each run of
+ * adjacent dims merged into one where every operand either spans the whole run or is 1
+ * along all of it, and size-1 output dims dropped: the same broadcast over fewer dims.
+ */
+function mergeDims(out: readonly number[], operands: readonly (readonly number[])[]): { out: number[]; operands: number[][] } {
+  const full = operands.map((s) => [...new Array<number>(out.length - s.length).fill(1), ...s]);
+  const o: number[] = [];
+  const ops: number[][] = operands.map(() => []);
+  out.forEach((d, i) => {
+    if (d === 1) return;
+    const kinds = full.map((s) => (s[i] === 1 ? 'b' : 'f'));
+    const last = o.length - 1;
+    const sameKinds = last >= 0 && ops.every((s, k) => (s[last] === 1 ? 'b' : 'f') === kinds[k]);
+    if (sameKinds) {
+      o[last]! *= d;
+      ops.forEach((s, k) => {
+        if (kinds[k] === 'f') s[last]! *= d;
+      });
+    } else {
+      o.push(d);
+      ops.forEach((s, k) => s.push(kinds[k] === 'f' ? d : 1));
+    }
+  });
+  if (o.length === 0) return { out: [1], operands: operands.map(() => [1]) };
+  return { out: o, operands: ops };
+}
