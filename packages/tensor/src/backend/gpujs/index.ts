@@ -310,8 +310,16 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
         ),
       );
     },
-    gather: cpu('gather'),
-    scatterAdd: cpu('scatterAdd'),
+    gather(x, outer, n, inner, idx, nIdx, dtype) {
+      const size = outer * nIdx * inner;
+      if (!f32(dtype) || size === 0 || Math.max(size, x.size) > limit) return cpu('gather')(x, outer, n, inner, idx, nIdx, dtype);
+      return run('gather', k.gatherKernel, size, { n, inner, nIdx }, x, floatIndex(idx));
+    },
+    scatterAdd(g, outer, n, inner, idx, nIdx, dtype) {
+      const size = outer * n * inner;
+      if (!f32(dtype) || size === 0 || Math.max(size, g.size) > limit) return cpu('scatterAdd')(g, outer, n, inner, idx, nIdx, dtype);
+      return run('scatterAdd', k.scatterAddKernel, size, { n, inner, nIdx }, g, floatIndex(idx));
+    },
     softmax(x, outer, n, inner, log, dtype) {
       const row = n * inner;
       if (!f32(dtype) || outer * row === 0) return cpu('softmax')(x, outer, n, inner, log, dtype);
@@ -465,6 +473,11 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     },
   };
   return be;
+}
+
+/** An int32 index from the host as the float32 array a kernel reads (exact below 2²⁴, the cell limit). */
+function floatIndex(idx: GpuStorage): GpuStorage | Float32Array {
+  return idx.host instanceof Int32Array ? Float32Array.from(idx.host) : idx;
 }
 
 /** What a GeM forward keeps for its backward: the CPU's state, the device's, or each chunk's. */

@@ -88,6 +88,28 @@ export const concat2Kernel: K = function (this: any, a: any, b: any) {
   return b[(o * this.constants.n1 + t - this.constants.n0) * this.constants.inner + j];
 };
 
+/** out[o, j, i] = x[o, idx[j], i] over [outer, n, inner] (idx as floats: exact below 2²⁴). */
+export const gatherKernel: K = function (this: any, x: any, idx: any) {
+  const i = this.thread.x % this.constants.inner;
+  const r = Math.floor(this.thread.x / this.constants.inner);
+  const j = r % this.constants.nIdx;
+  const o = Math.floor(r / this.constants.nIdx);
+  return x[(o * this.constants.n + idx[j]) * this.constants.inner + i];
+};
+
+/** The adjoint of gather: out[o, t, i] = Σ_{j: idx[j] = t} g[o, j, i], a loop over the index per cell. */
+export const scatterAddKernel: K = function (this: any, g: any, idx: any) {
+  const i = this.thread.x % this.constants.inner;
+  const r = Math.floor(this.thread.x / this.constants.inner);
+  const t = r % this.constants.n;
+  const o = Math.floor(r / this.constants.n);
+  let s = 0;
+  for (let j = 0; j < this.constants.nIdx; j++) {
+    if (idx[j] === t) s += g[(o * this.constants.nIdx + j) * this.constants.inner + i];
+  }
+  return s;
+};
+
 // Attention over qkv [b, n, 3·dm] (dm = h·d, the last axis laid out [3, h, d]); P and S are [b, h, n, n].
 
 /** S[b, h, i, j] = scale · q_i · k_j. */
