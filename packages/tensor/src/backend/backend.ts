@@ -5,6 +5,9 @@ import { referenceBackend } from './reference/index.js';
 import type { UnaryOp } from '../ops/tables/unary.js';
 import type { BinaryOp } from '../ops/tables/binary.js';
 
+/** The type of one kernel of a typed-array backend (the CPU and reference backends' kernels are declared with it). */
+export type CpuKernel<K extends keyof Backend> = NonNullable<Backend<TypedArray>[K]>;
+
 /** A backend: the primitives every op can be written with, and the fused kernels it may have. */
 // biome-ignore lint/suspicious/noExplicitAny: a backend of storage unknown to the caller
 export interface Backend<S = any> extends Primitives<S>, FusedKernels<S> {}

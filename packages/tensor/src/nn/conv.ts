@@ -32,29 +32,25 @@ export class Conv2d extends Module {
   }
 }
 
-/** Max over each window of `[B, C, H, W]` (stride = the window by default). */
-export class MaxPool2d extends Module {
+/** A pooling window and its options, shared by the two pooling layers. */
+abstract class Pool2dLayer extends Module {
   constructor(
     readonly kernelSize: number | [number, number],
     readonly options: Pool2dOptions = {},
   ) {
     super();
   }
+}
 
+/** Max over each window of `[B, C, H, W]` (stride = the window by default). */
+export class MaxPool2d extends Pool2dLayer {
   forward(x: Tensor): Tensor {
     return maxPool2d(x, this.kernelSize, this.options);
   }
 }
 
 /** Mean over each window of `[B, C, H, W]` (stride = the window by default). */
-export class AvgPool2d extends Module {
-  constructor(
-    readonly kernelSize: number | [number, number],
-    readonly options: Pool2dOptions = {},
-  ) {
-    super();
-  }
-
+export class AvgPool2d extends Pool2dLayer {
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, this.options);
   }

@@ -1,5 +1,4 @@
-import type { DType, TypedArray } from '../../dtype.js';
-import type { AttentionResult } from '../backend.js';
+import type { CpuKernel } from '../backend.js';
 import * as reference from '../reference/attention.js';
 import { simdArena } from './wasm/arena.js';
 
@@ -8,7 +7,7 @@ import { simdArena } from './wasm/arena.js';
  * reference's formulas (../reference/attention.ts), per image and head on q, k, v read in
  * place in the kernel's memory; every other case runs the reference.
  */
-export function attention(qkv: TypedArray, b: number, n: number, h: number, d: number, scale: number, dtype: DType): AttentionResult<TypedArray> {
+export const attention: CpuKernel<'attention'> = (qkv, b, n, h, d, scale, dtype) => {
   const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
   if (arena === null) return reference.attention(qkv, b, n, h, d, scale, dtype);
   const dm = h * d;
@@ -28,19 +27,9 @@ export function attention(qkv: TypedArray, b: number, n: number, h: number, d: n
     }
   }
   return { y: arena.take(Y!, b * n * dm), probs: arena.take(P!, b * h * n * n) };
-}
+};
 
-export function attentionBackward(
-  qkv: TypedArray,
-  probs: TypedArray,
-  gy: TypedArray,
-  b: number,
-  n: number,
-  h: number,
-  d: number,
-  scale: number,
-  dtype: DType,
-): TypedArray {
+export const attentionBackward: CpuKernel<'attentionBackward'> = (qkv, probs, gy, b, n, h, d, scale, dtype) => {
   const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
   if (arena === null) return reference.attentionBackward(qkv, probs, gy, b, n, h, d, scale, dtype);
   const dm = h * d;
@@ -67,4 +56,4 @@ export function attentionBackward(
     }
   }
   return arena.take(G!, b * n * 3 * dm);
-}
+};

@@ -1,5 +1,4 @@
-import type { DType, TypedArray } from '../../dtype.js';
-import type { Shape } from '../../shape.js';
+import type { CpuKernel } from '../backend.js';
 import { nodeBuiltin } from '../../platform.js';
 import { batchedMatmul, gemmReference, type Gemm } from '../reference/matmul.js';
 import { availableKernels, defaultThreads, getGemm, type MatmulKernel } from './wasm/index.js';
@@ -42,19 +41,8 @@ export function getCpuMatmul(): MatmulKernel {
 }
 
 /** float32 products on the WebAssembly SIMD gemm (on worker threads when large), float64 ones on the reference. */
-export function matmul(
-  a: TypedArray,
-  aShape: Shape,
-  b: TypedArray,
-  bShape: Shape,
-  transA: boolean,
-  transB: boolean,
-  outShape: Shape,
-  dtype: DType,
-  bias: TypedArray | null = null,
-  residual: TypedArray | null = null,
-): TypedArray {
+export const matmul: CpuKernel<'matmul'> = (a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual) => {
   if (dtype === 'float32' && fastGemm === undefined) fastGemm = getGemm(getCpuMatmul(), threads);
   const gemm = dtype === 'float32' && fastGemm != null ? fastGemm : gemmReference;
   return batchedMatmul(gemm, a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual);
-}
+};

@@ -1,5 +1,5 @@
-import type { DType, TypedArray } from '../../dtype.js';
-import type { LayerNormGrads, LayerNormResult } from '../backend.js';
+import type { CpuKernel } from '../backend.js';
+import type { DType } from '../../dtype.js';
 import * as reference from '../reference/nn.js';
 import { simdArena } from './wasm/arena.js';
 
@@ -9,7 +9,7 @@ function rowsSimd(log: boolean, inner: number, n: number, dtype: DType) {
 }
 
 /** Softmax over contiguous float32 rows of whole vectors in WebAssembly SIMD (the attention kernel's row softmax, scale 1). */
-export function softmax(x: TypedArray, outer: number, n: number, inner: number, log: boolean, dtype: DType): TypedArray {
+export const softmax: CpuKernel<'softmax'> = (x, outer, n, inner, log, dtype) => {
   const arena = rowsSimd(log, inner, n, dtype);
   if (arena !== null) {
     const [X, Y] = arena.layout(outer * n, outer * n);
@@ -18,9 +18,9 @@ export function softmax(x: TypedArray, outer: number, n: number, inner: number, 
     return arena.take(Y!, outer * n);
   }
   return reference.softmax(x, outer, n, inner, log, dtype);
-}
+};
 
-export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: number, inner: number, log: boolean, dtype: DType): TypedArray {
+export const softmaxBackward: CpuKernel<'softmaxBackward'> = (y, g, outer, n, inner, log, dtype) => {
   const arena = rowsSimd(log, inner, n, dtype);
   if (arena !== null) {
     const [Y, G] = arena.layout(outer * n, outer * n);
@@ -30,18 +30,10 @@ export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: 
     return arena.take(G!, outer * n);
   }
   return reference.softmaxBackward(y, g, outer, n, inner, log, dtype);
-}
+};
 
 /** Layer norm of float32 rows whose length is a multiple of 4 in WebAssembly SIMD. */
-export function layerNorm(
-  x: TypedArray,
-  w: TypedArray | null,
-  b: TypedArray | null,
-  rows: number,
-  d: number,
-  eps: number,
-  dtype: DType,
-): LayerNormResult<TypedArray> {
+export const layerNorm: CpuKernel<'layerNorm'> = (x, w, b, rows, d, eps, dtype) => {
   const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
   if (arena !== null) {
     const [X, W, B, Y, MEAN, RSTD] = arena.layout(rows * d, d, d, rows * d, rows, rows);
@@ -54,18 +46,9 @@ export function layerNorm(
     return { y: arena.take(Y!, rows * d), mean: arena.take(MEAN!, rows), rstd: arena.take(RSTD!, rows) };
   }
   return reference.layerNorm(x, w, b, rows, d, eps, dtype);
-}
+};
 
-export function layerNormBackward(
-  g: TypedArray,
-  x: TypedArray,
-  w: TypedArray | null,
-  mean: TypedArray,
-  rstd: TypedArray,
-  rows: number,
-  d: number,
-  dtype: DType,
-): LayerNormGrads<TypedArray> {
+export const layerNormBackward: CpuKernel<'layerNormBackward'> = (g, x, w, mean, rstd, rows, d, dtype) => {
   const arena = dtype === 'float32' && d % 4 === 0 ? simdArena() : null;
   if (arena !== null) {
     const [G, X, W, MEAN, RSTD, GX, GW, GB] = arena.layout(rows * d, rows * d, d, rows, rows, rows * d, 2 * d, 2 * d);
@@ -81,4 +64,4 @@ export function layerNormBackward(
     return { gx: arena.take(GX!, rows * d), gw: arena.takeF64(GW!, d, 'float32'), gb: arena.takeF64(GB!, d, 'float32') };
   }
   return reference.layerNormBackward(g, x, w, mean, rstd, rows, d, dtype);
-}
+};

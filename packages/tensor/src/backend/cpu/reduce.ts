@@ -1,10 +1,9 @@
-import type { DType, TypedArray } from '../../dtype.js';
-import type { ReduceOp } from '../backend.js';
+import type { CpuKernel } from '../backend.js';
 import * as reference from '../reference/reduce.js';
 import { simdArena } from './wasm/arena.js';
 
 /** Column sums of a large float32 `[n, inner]` (a bias gradient) in WebAssembly SIMD, still in float64; the rest the reference's. */
-export function reduce(op: ReduceOp, x: TypedArray, outer: number, n: number, inner: number, dtype: DType): TypedArray {
+export const reduce: CpuKernel<'reduce'> = (op, x, outer, n, inner, dtype) => {
   const arena = op === 'sum' && dtype === 'float32' && outer === 1 && inner % 4 === 0 && n * inner >= 4096 ? simdArena() : null;
   if (arena !== null) {
     const [X, OUT] = arena.layout(n * inner, 2 * inner);
@@ -14,4 +13,4 @@ export function reduce(op: ReduceOp, x: TypedArray, outer: number, n: number, in
     return arena.takeF64(OUT!, inner, 'float32');
   }
   return reference.reduce(op, x, outer, n, inner, dtype);
-}
+};

@@ -1,6 +1,5 @@
-import type { DType, TypedArray } from '../../dtype.js';
+import type { CpuKernel } from '../backend.js';
 import { allocate } from './pool.js';
-import type { AttentionResult } from '../backend.js';
 
 /**
  * Fused multi-head self-attention over a packed projection qkv `[b, n, 3·h·d]` (timm's
@@ -15,7 +14,7 @@ import type { AttentionResult } from '../backend.js';
  *
  * Sums accumulate in float64.
  */
-export function attention(qkv: TypedArray, b: number, n: number, h: number, d: number, scale: number, dtype: DType): AttentionResult<TypedArray> {
+export const attention: CpuKernel<'attention'> = (qkv, b, n, h, d, scale, dtype) => {
   const dm = h * d;
   const y = allocate(dtype, b * n * dm);
   const probs = allocate(dtype, b * h * n * n);
@@ -44,19 +43,9 @@ export function attention(qkv: TypedArray, b: number, n: number, h: number, d: n
     }
   }
   return { y, probs };
-}
+};
 
-export function attentionBackward(
-  qkv: TypedArray,
-  probs: TypedArray,
-  gy: TypedArray,
-  b: number,
-  n: number,
-  h: number,
-  d: number,
-  scale: number,
-  dtype: DType,
-): TypedArray {
+export const attentionBackward: CpuKernel<'attentionBackward'> = (qkv, probs, gy, b, n, h, d, scale, dtype) => {
   const dm = h * d;
   const g = allocate(dtype, b * n * 3 * dm);
   const ds = new Float64Array(n * n);
@@ -96,4 +85,4 @@ export function attentionBackward(
     }
   }
   return g;
-}
+};

@@ -1,3 +1,4 @@
+import type { CpuKernel } from '../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { allocate } from './pool.js';
 import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
@@ -47,20 +48,9 @@ export const gemmReference: Gemm = (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow,
  * Batched matmul with broadcast batch dims, a bias row added to every output row and a
  * residual of the output's shape added to it, when given; both operands have rank >= 2.
  */
-export function matmul(
-  a: TypedArray,
-  aShape: Shape,
-  b: TypedArray,
-  bShape: Shape,
-  transA: boolean,
-  transB: boolean,
-  outShape: Shape,
-  dtype: DType,
-  bias: TypedArray | null = null,
-  residual: TypedArray | null = null,
-): TypedArray {
+export const matmul: CpuKernel<'matmul'> = (a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual) => {
   return batchedMatmul(gemmReference, a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual);
-}
+};
 
 /** The batched product through one `gemm` per matrix of the batch (the CPU backend passes its SIMD kernel). */
 export function batchedMatmul(

@@ -1,12 +1,11 @@
-import type { DType, TypedArray } from '../../dtype.js';
+import type { CpuKernel } from '../backend.js';
 import { allocate } from './pool.js';
-import type { LayerNormGrads, LayerNormResult } from '../backend.js';
 
 /**
  * Softmax along the middle axis, shifted by the max so that inputs of 1e4 do not overflow.
  * Each exp is computed once: stored, summed, then scaled (or replaced by x − lse for log).
  */
-export function softmax(x: TypedArray, outer: number, n: number, inner: number, log: boolean, dtype: DType): TypedArray {
+export const softmax: CpuKernel<'softmax'> = (x, outer, n, inner, log, dtype) => {
   const out = allocate(dtype, x.length);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -30,12 +29,12 @@ export function softmax(x: TypedArray, outer: number, n: number, inner: number, 
     }
   }
   return out;
-}
+};
 
 /**
  * softmax: dx = y ⊙ (g − Σ g⊙y);  log-softmax: dx = g − softmax(x) · Σ g, with softmax = exp(y).
  */
-export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: number, inner: number, log: boolean, dtype: DType): TypedArray {
+export const softmaxBackward: CpuKernel<'softmaxBackward'> = (y, g, outer, n, inner, log, dtype) => {
   const out = allocate(dtype, y.length);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -57,18 +56,10 @@ export function softmaxBackward(y: TypedArray, g: TypedArray, outer: number, n: 
     }
   }
   return out;
-}
+};
 
 /** y = (x − mean) / sqrt(var + eps) · w + b over rows of length d (biased variance, as PyTorch). */
-export function layerNorm(
-  x: TypedArray,
-  w: TypedArray | null,
-  b: TypedArray | null,
-  rows: number,
-  d: number,
-  eps: number,
-  dtype: DType,
-): LayerNormResult<TypedArray> {
+export const layerNorm: CpuKernel<'layerNorm'> = (x, w, b, rows, d, eps, dtype) => {
   const y = allocate(dtype, rows * d);
   const mean = allocate(dtype, rows);
   const rstd = allocate(dtype, rows);
@@ -91,23 +82,14 @@ export function layerNorm(
     }
   }
   return { y, mean, rstd };
-}
+};
 
 /**
  * With x̂ = (x − μ)·rstd and ĝ = g ⊙ w:
  * dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)),  dw = Σ_rows g ⊙ x̂,  db = Σ_rows g.
  * The μ and rstd used are the ones the forward computed (read back from its storage).
  */
-export function layerNormBackward(
-  g: TypedArray,
-  x: TypedArray,
-  w: TypedArray | null,
-  mean: TypedArray,
-  rstd: TypedArray,
-  rows: number,
-  d: number,
-  dtype: DType,
-): LayerNormGrads<TypedArray> {
+export const layerNormBackward: CpuKernel<'layerNormBackward'> = (g, x, w, mean, rstd, rows, d, dtype) => {
   const gx = allocate(dtype, rows * d);
   const gw = new Float64Array(d);
   const gb = new Float64Array(d);
@@ -139,4 +121,4 @@ export function layerNormBackward(
   cw.set(gw);
   cb.set(gb);
   return { gx, gw: cw, gb: cb };
-}
+};
