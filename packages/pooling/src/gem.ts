@@ -1,5 +1,6 @@
 import { formatShape as fmt, record, type Tensor } from '@ggem/tensor';
 import { channelGroups, checkGroups } from './groups.js';
+import { ggemKernel } from './kernels/index.js';
 
 export interface GemOptions {
   /** Inputs are clamped from below at eps (GeM is defined on positive inputs). Default 1e-6. */
@@ -22,8 +23,10 @@ export const DEFAULT_P_MAX = 1e3;
  *
  * over N' = N − start tokens, where channel c is in group g(c) = floor(c / ceil(C/G)).
  * G = 1 is GeM; p is clipped to [pMin, pMax] first (its gradient is 0 outside, as for
- * clamp). One backend kernel computes the forward and keeps what the backward needs;
- * neither overflows nor underflows for any p in the bounds (see the CPU kernel).
+ * clamp). A fused kernel (./kernels/, for the reference, CPU and gpu.js backends) computes
+ * the forward and keeps what the backward needs; neither overflows nor underflows for any
+ * p in the bounds (see ./kernels/reference.ts). Other backends run a composition of
+ * primitives in the same scaled form.
  *
  *     ggem(x, tensor([3, 3, 3, 3]))   // GGeM with 4 groups, all starting at p = 3
  */
@@ -45,11 +48,13 @@ export function ggem(x: Tensor, p: Tensor, options: GemOptions = {}): Tensor {
   }
   const pe = p.clamp(options.pMin ?? DEFAULT_P_MIN, options.pMax ?? DEFAULT_P_MAX).cast(x.dtype);
   const be = x.backend;
-  if (!be.gem || !be.gemBackward) return ggemScaled(x.narrow(1, start, n - start).clamp(eps), pe);
-  const r = be.gem(x.storage, b, n, c, start, pe.storage, groups, eps, x.dtype);
+  const kernel = ggemKernel.on(be);
+  const r = kernel?.forward(be, x.storage, b, n, c, start, pe.storage, groups, eps, x.dtype);
+  if (kernel === undefined || r === undefined) return ggemScaled(x.narrow(1, start, n - start).clamp(eps), pe);
+  ggemKernel.count(be);
   const y = x.withStorage(r.y, [b, c]);
   return record(y, 'ggem', [x, pe], (g) => {
-    const { gx, gp } = be.gemBackward!(r.saved, g.storage, x.dtype);
+    const { gx, gp } = kernel.backward(be, r.saved, g.storage, x.dtype);
     return [x.withStorage(gx, x.shape), x.withStorage(gp, [groups])];
   });
 }

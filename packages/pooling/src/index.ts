@@ -4,6 +4,7 @@
  */
 export { ggem, gem, ggem2d, DEFAULT_EPS, DEFAULT_P_MIN, DEFAULT_P_MAX, type GemOptions } from './gem.js';
 export { ggemComposed } from './composed.js';
+export { ggemKernel, type GemKernel, type GemResult } from './kernels/index.js';
 export { allowedGroups, checkGroups, channelGroups, groupSize } from './groups.js';
 export {
   Pool,

@@ -12,4 +12,5 @@ export {
   type GpujsOptions,
   type GpuStorage,
   type GpuLike,
+  type Run,
 } from './backend/gpujs/index.js';

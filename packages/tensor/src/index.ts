@@ -63,7 +63,6 @@ export {
   findBackend,
   withBackend,
   type Backend,
-  type GemResult,
   type AttentionResult,
   type View,
   type UnaryOp,
@@ -74,6 +73,7 @@ export { cpuBackend } from './backend/cpu/index.js';
 export { referenceBackend } from './backend/reference/index.js';
 export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/matmul.js';
 export { availableKernels, features as wasmFeatures, type MatmulKernel } from './backend/cpu/wasm/index.js';
+export * as extend from './extend.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export {

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -104,4 +105,48 @@ export function collectErrors(page: Page): string[] {
   });
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
   return errors;
+}
+
+/** A page running a gpu.js test suite, and how to close it (page, browser, server). */
+export interface SuitePage {
+  page: Page;
+  close(): Promise<void>;
+}
+
+/**
+ * A page with gpu.js's browser build and `entry` (TypeScript, bundled by esbuild from the
+ * packages' sources) loaded, once `entry` has set `globalThis[ready]`: how the packages'
+ * gpu.js suites run in Chromium. gpu.js stays external (the page loads its own build, as
+ * `GPU`).
+ */
+export async function gpujsSuitePage(entry: string, ready = '__suite'): Promise<SuitePage> {
+  const { build } = await import('esbuild');
+  const suite = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    conditions: ['@ggem/source'],
+    external: ['gpu.js'],
+    logLevel: 'silent',
+  });
+  const gpujs = fileURLToPath(import.meta.resolve('gpu.js').replace(/src\/index\.js$/, 'dist/gpu-browser.min.js'));
+  const server = await serve({
+    '/': ['text/html', '<!doctype html><meta charset="utf-8"><script src="/gpu.js"></script><script type="module" src="/suite.js"></script>'],
+    '/suite.js': ['text/javascript', suite.outputFiles[0]!.contents],
+    '/gpu.js': ['text/javascript', readFileSync(gpujs)],
+  });
+  const context = await launchChromium();
+  const page = await context.newPage();
+  await page.goto(`${server.origin}/`);
+  await page.waitForFunction((name) => typeof (globalThis as Record<string, unknown>)[name] === 'function', ready);
+  return {
+    page,
+    close: async () => {
+      await context.close();
+      await server.close();
+    },
+  };
 }

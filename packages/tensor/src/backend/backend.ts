@@ -91,22 +91,6 @@ export interface FusedKernels<S = any> {
   attention?(qkv: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): AttentionResult<S>;
   /** The gradient w.r.t. qkv `[b, n, 3·h·d]` from the output's gradient gy `[b, n, h·d]`. */
   attentionBackward?(qkv: S, probs: S, gy: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): S;
-
-  /**
-   * Fused GeM / GGeM pooling over tokens [start, n) of x `[b, n, c]`:
-   * y[b,c] = (mean_t max(x[b,t,c], eps)^p[g(c)])^(1/p[g(c)]), with `groups` contiguous
-   * channel groups of ceil(c/groups) channels and p `[groups]` (already within its bounds).
-   * Returns y `[b, c]` and what its backward needs.
-   */
-  gem?(x: S, b: number, n: number, c: number, start: number, p: S, groups: number, eps: number, dtype: DType): GemResult<S>;
-  /** Gradients w.r.t. x `[b, n, c]` (zero on tokens before `start` and where x < eps) and p `[groups]`. */
-  gemBackward?(saved: GemResult<S>['saved'], gy: S, dtype: DType): { gx: S; gp: S };
-}
-
-export interface GemResult<S> {
-  y: S;
-  /** Backend-owned state for gemBackward. */
-  saved: unknown;
 }
 
 export interface AttentionResult<S> {

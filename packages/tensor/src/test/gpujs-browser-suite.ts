@@ -4,9 +4,9 @@
  * where the case gives a limit), values and gradients compared, and the kernel classes
  * that ran. Results go to `window.__results`.
  */
-import { cpuBackend, Generator, randn, type Tensor, type Backend, type Domain } from '../index.js';
+import { cpuBackend, Generator, type Tensor, type Backend, type Domain } from '../index.js';
 import { createGpujsBackend } from '../backend/gpujs/index.js';
-import { adamwSteps, caseInputs, gemOutputs, maxError, opCases, valueAndGrads } from './op-cases.js';
+import { adamwSteps, caseInputs, maxError, opCases, valueAndGrads } from './op-cases.js';
 
 interface CaseResult {
   name: string;
@@ -20,7 +20,6 @@ export async function run(mode: string): Promise<{ mode: string; kernelClasses: 
   const be = createGpujsBackend(new GPU.GPU({ mode }), () => {});
   const results: CaseResult[] = [];
   for (const [name, f, shapes, , domains] of opCases) results.push(await runCase(be, name, f, shapes, domains));
-  results.push(await gemCase(be));
   results.push(await trainingCase(be));
   const classes = new Set(be.kernelClasses);
   // the cases again with kernels limited to a few cells: ops in chunks, tensors in pieces
@@ -44,21 +43,6 @@ async function runCase(be: Backend, name: string, f: (...xs: Tensor[]) => Tensor
     return { name, maxError: maxError(await valueAndGrads(be, f, inputs), want) };
   } catch (e) {
     return { name, maxError: NaN, error: (e as Error).message };
-  }
-}
-
-/** The fused GGeM kernels (G = 2, tokens 1..n) at the backend level: y, the x and p gradients. */
-async function gemCase(be: Backend): Promise<CaseResult> {
-  try {
-    const g = new Generator(8);
-    const dims = [3, 6, 8];
-    const x = randn(dims, { generator: g }).data as Float32Array;
-    const gy = randn([3, 8], { generator: g }).data as Float32Array;
-    const p = Float32Array.from([2.5, 4]);
-    const want = await gemOutputs(cpuBackend, x, dims, 1, p, gy);
-    return { name: 'fused GGeM', maxError: maxError(await gemOutputs(be, x, dims, 1, p, gy), want) };
-  } catch (e) {
-    return { name: 'fused GGeM', maxError: NaN, error: (e as Error).message };
   }
 }
 

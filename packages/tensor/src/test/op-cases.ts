@@ -239,21 +239,6 @@ export function maxError(got: ArrayLike<number>[], want: ArrayLike<number>[]): n
   return e;
 }
 
-/** The fused GeM / GGeM kernels at the backend level on x `[b, n, c]`: y and the x and p gradients for an upstream gy. */
-export function gemOutputs(
-  be: Backend,
-  x: Float32Array | Float64Array,
-  [b, n, c]: number[],
-  start: number,
-  p: Float32Array | Float64Array,
-  gy: Float32Array | Float64Array,
-): Promise<ArrayLike<number>[]> {
-  const dtype = x instanceof Float64Array ? 'float64' : 'float32';
-  const r = be.gem!(be.fromArray(x.slice()), b!, n!, c!, start, be.fromArray(p.slice()), p.length, 1e-6, dtype);
-  const { gx, gp } = be.gemBackward!(r.saved, be.fromArray(gy.slice()), dtype);
-  return Promise.all([r.y, gx, gp].map(async (s) => (be.toArrayAsync ? be.toArrayAsync(s, dtype, 0) : be.toArray(s, dtype, 0))));
-}
-
 /**
  * Three AdamW steps (stepAsync) of a small network (linear, GELU, layer norm, linear,
  * cross-entropy) on a backend, in `dtype`: the losses, then the parameters after the last step.

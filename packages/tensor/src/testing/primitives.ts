@@ -1,15 +1,6 @@
 import type { Backend, FusedKernels } from '../backend/backend.js';
 
-const fused: readonly (keyof FusedKernels)[] = [
-  'softmax',
-  'softmaxBackward',
-  'layerNorm',
-  'layerNormBackward',
-  'attention',
-  'attentionBackward',
-  'gem',
-  'gemBackward',
-];
+const fused: readonly (keyof FusedKernels)[] = ['softmax', 'softmaxBackward', 'layerNorm', 'layerNormBackward', 'attention', 'attentionBackward'];
 
 /**
  * `backend` without its fused kernels (named `<name>-primitives`): every op that has a fused

@@ -34,11 +34,6 @@ export function chunking(limit: number, run: Run, cpu: CpuFallback, { deferred }
     for (let r = 0; r < rows; r += step) out.push(scoped(() => f(r, Math.min(step, rows - r))));
     return out;
   }
-  /** Keeps a copy `cut` made past its chunk (a value saved for the backward pass). */
-  const keep = (s: GpuStorage): GpuStorage => {
-    made = made.filter((m) => m !== s);
-    return s;
-  };
   /**
    * Consecutive chunks' results as one storage: its pieces when over the limit, else one
    * output they are copied into (`owned`: the results are released then).
@@ -197,7 +192,7 @@ export function chunking(limit: number, run: Run, cpu: CpuFallback, { deferred }
     return join(pieces);
   }
 
-  return { scoped, fit, chunks, keep, join, total, cut, elementwise, broadcastChunks, stridedChunks, adjointChunks };
+  return { scoped, fit, chunks, join, total, cut, elementwise, broadcastChunks, stridedChunks, adjointChunks };
 }
 
 /**

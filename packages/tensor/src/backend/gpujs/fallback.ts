@@ -65,4 +65,4 @@ const RESULT_CELLS: { [K in keyof Backend]?: (...args: any[]) => number } = {
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Backend methods whose result is an object of several storages. */
-const SEVERAL_RESULTS = new Set<string>(['layerNorm', 'layerNormBackward', 'attention', 'attentionBackward', 'gem', 'gemBackward']);
+const SEVERAL_RESULTS = new Set<string>(['layerNorm', 'layerNormBackward', 'attention', 'attentionBackward']);

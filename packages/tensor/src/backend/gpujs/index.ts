@@ -28,11 +28,11 @@ import { cpuBackend } from '../cpu/index.js';
 import { adjointConstants, broadcastConstants, chunking } from './chunking.js';
 import { cpuFallback } from './fallback.js';
 import * as k from './kernels.js';
-import { kernelRuns, type GpuLike, type RunStats } from './runs.js';
+import { kernelRuns, type GpuLike, type Run, type RunStats } from './runs.js';
 import { deviceStorage, hostStorage, type GpuStorage } from './storage.js';
 
 export type { GpuStorage, GpuOutput } from './storage.js';
-export type { GpuLike, Kernel } from './runs.js';
+export type { GpuLike, Kernel, Run } from './runs.js';
 
 export type GpujsMode = 'gpu' | 'webgpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webasm' | 'cpu';
 
@@ -53,6 +53,13 @@ export interface GpujsBackend extends Primitives<GpuStorage>, Required<FusedKern
   readonly maxCells: number;
   /** The most cells one kernel has read or written so far (at most `maxCells`). */
   readonly peakCells: number;
+  /**
+   * Runs a kernel (a gpu.js kernel function or its source) over `cells` output cells with
+   * these constants, on storages or host arrays each within `maxCells`: how an extension's
+   * fused kernel runs here (`@ggem/pooling`'s GeM). Compiled once per key, constants and
+   * kind of argument; on webgpu, queued after the kernels that compute its inputs.
+   */
+  run: Run;
 }
 
 /**
@@ -81,13 +88,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
   const { asynchronous, host, hostAsync } = storage;
   const { run } = kernelRuns(gpu, limit, storage, stats);
   const { cpu } = cpuFallback(gpu, warn, fallbacks, storage);
-  const { scoped, fit, chunks, keep, join, total, cut, elementwise, broadcastChunks, stridedChunks, adjointChunks } = chunking(
-    limit,
-    run,
-    cpu,
-    storage,
-    () => be,
-  );
+  const { fit, chunks, join, total, cut, elementwise, broadcastChunks, stridedChunks, adjointChunks } = chunking(limit, run, cpu, storage, () => be);
 
   const be: GpujsBackend = {
     name: 'gpujs',
@@ -98,6 +99,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
     get peakCells() {
       return stats.peakCells;
     },
+    run,
     fromArray: (data) => hostStorage(data),
     toArray: (x) => host(x),
     toArrayAsync: (x) => hostAsync(x),
@@ -428,49 +430,6 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       be.release!(ds);
       return g;
     },
-    gem(x, b, n, c, start, p, groups, eps, dtype) {
-      const row = Math.max(n * c, 2 * c);
-      if (!f32(dtype) || b * c === 0 || n <= start || row > limit) {
-        const r = cpu('gem', row > limit ? 'gem (rows over the cell limit)' : 'gem')(x, b, n, c, start, p, groups, eps, dtype);
-        return { y: r.y, saved: { cpu: r.saved } };
-      }
-      if (b * row > limit) {
-        // x's chunks stay alive for the backward pass
-        const rs = chunks(b, fit(row), (i, m) => ({ at: i, rows: m, ...be.gem(keep(cut(x, i * n * c, m * n * c)), m, n, c, start, p, groups, eps, dtype) }));
-        // the chunks' y stay alive too (saved for their backward)
-        return {
-          y: join(
-            rs.map((q) => q.y),
-            false,
-          ),
-          saved: { chunks: rs.map(({ at, rows, saved }) => ({ at, rows, saved })), c, groups },
-        };
-      }
-      const kc = { n, c, start, eps, per: Math.ceil(c / groups), tokens: n - start, bc: b * c };
-      const M = run('gem max', k.gemMaxKernel, b * c, kc, x);
-      const sums = run('gem sums', k.gemSumsKernel, 2 * b * c, kc, x, M, p);
-      const y = run('gem', k.gemKernel, b * c, kc, M, sums, p);
-      return { y, saved: { gpu: { x, M, sums, p, y, b, groups, k: kc } } };
-    },
-    gemBackward(saved, gy, dtype) {
-      const st = saved as GemSaved;
-      if (st.chunks !== undefined) {
-        const { c, groups } = st;
-        const rs = st.chunks.map(({ at, rows, saved: s }) => scoped(() => be.gemBackward(s, cut(gy, at * c, rows * c), dtype)));
-        return {
-          gx: join(rs.map((q) => q.gx)),
-          gp: total(
-            rs.map((q) => q.gp),
-            groups,
-          ),
-        };
-      }
-      if (st.gpu === undefined) return cpu('gemBackward')(st.cpu, gy, dtype);
-      const { x, M, sums, p, y, b, groups, k: kc } = st.gpu;
-      const gx = run('gem gx', k.gemGxKernel, b * kc.n! * kc.c!, kc, x, M, sums, p, gy);
-      const gp = run('gem gp', k.gemGpKernel, groups, { ...kc, b }, sums, p, y, gy);
-      return { gx, gp };
-    },
   };
   return be;
 }
@@ -479,15 +438,6 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
 function floatIndex(idx: GpuStorage): GpuStorage | Float32Array {
   return idx.host instanceof Int32Array ? Float32Array.from(idx.host) : idx;
 }
-
-/** What a GeM forward keeps for its backward: the CPU's state, the device's, or each chunk's. */
-type GemSaved = {
-  cpu?: unknown;
-  gpu?: { x: GpuStorage; M: GpuStorage; sums: GpuStorage; p: GpuStorage; y: GpuStorage; b: number; groups: number; k: Record<string, number> };
-  chunks?: { at: number; rows: number; saved: unknown }[];
-  c: number;
-  groups: number;
-};
 
 /**
  * The output shape and operand shapes (right-aligned, of the output's rank) with each run of

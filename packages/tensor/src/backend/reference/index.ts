@@ -5,7 +5,6 @@ import { attention, attentionBackward } from './attention.js';
 import { binary, clamp, unary, unaryGrad, where } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { concat, gather, scatterAdd, strided, stridedAdjoint } from './movement.js';
-import { gem, gemBackward } from './gem.js';
 import { layerNorm, layerNormBackward, softmax, softmaxBackward } from './nn.js';
 import { argReduce, reduce } from './reduce.js';
 
@@ -49,6 +48,4 @@ export const referenceBackend: Backend<TypedArray> = {
   layerNormBackward,
   attention,
   attentionBackward,
-  gem,
-  gemBackward,
 };

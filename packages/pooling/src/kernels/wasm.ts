@@ -1,5 +1,7 @@
-import { buildModule, F32, I32, op, V128, type FuncDef } from './emit.js';
-import { exp, log, v } from './vec.js';
+import { extend } from '@ggem/tensor';
+
+const { buildModule, exp, F32, I32, log, op, V128, v } = extend;
+type FuncDef = extend.FuncDef;
 
 /**
  * The WebAssembly module of the fused GeM / GGeM kernels (f32x4 over 4 channels at a time,
@@ -12,7 +14,7 @@ import { exp, log, v } from './vec.js';
  *   gemBackward(x, rp, k, gx, n, c, start, eps)   gx[t, c] = k[c]·r^p / x  where x >= eps, else 0
  *
  * The per-channel finish (y, and the factors k and ∂y/∂p) is a few operations per column
- * and stays in TypeScript (../gem.ts), where the formulas are documented.
+ * and stays in TypeScript (./reference.ts), where the formulas are documented.
  */
 export function gemModule(): Uint8Array<ArrayBuffer> {
   return buildModule([forward(), backward()], { shared: false, min: 1, max: 65536 });

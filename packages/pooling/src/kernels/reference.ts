@@ -1,6 +1,5 @@
-import type { CpuKernel } from '../backend.js';
-import type { DType, TypedArray } from '../../dtype.js';
-import { allocate } from './pool.js';
+import { extend, type DType, type TypedArray } from '@ggem/tensor';
+import type { GemResult } from './index.js';
 
 /**
  * GeM / GGeM in the scaled form that cannot overflow or underflow. Per column (b, c) with
@@ -13,8 +12,8 @@ import { allocate } from './pool.js';
  * The forward keeps r^p ([B, N', C], in the input's dtype) and two numbers per column; the backward
  * then needs no transcendental function. Column sums accumulate in float64.
  *
- * This is the reference, in TypeScript; the CPU backend's WebAssembly SIMD kernel
- * (../cpu/gem.ts) shares its state (GemSaved) and its last step (`finish`).
+ * This is the reference backend's kernel, in TypeScript; the CPU backend's WebAssembly SIMD
+ * kernel (./cpu.ts) shares its state (GemSaved) and its last step (`finish`).
  */
 
 export interface GemSaved {
@@ -64,7 +63,7 @@ export function finish(
 /** A forward's outputs and state, and what fills them image by image from the column sums (shared with the SIMD kernel). */
 export function gemState(x: TypedArray, b: number, n: number, c: number, start: number, pg: TypedArray, groups: number, eps: number, dtype: DType) {
   const p = channelP(pg, c, groups);
-  const y = allocate(dtype, b * c);
+  const y = extend.allocate(dtype, b * c);
   const kx = new Float64Array(b * c);
   const dydp = new Float64Array(b * c);
   const saved: GemSaved = { x, b, n, c, start, groups, eps, rp: null, p, kx, dydp };
@@ -72,11 +71,21 @@ export function gemState(x: TypedArray, b: number, n: number, c: number, start: 
   return { y, saved, each };
 }
 
-export const gem: CpuKernel<'gem'> = (x, b, n, c, start, pg, groups, eps, dtype) => {
+export function gem(
+  x: TypedArray,
+  b: number,
+  n: number,
+  c: number,
+  start: number,
+  pg: TypedArray,
+  groups: number,
+  eps: number,
+  dtype: DType,
+): GemResult<TypedArray> {
   const { y, saved, each } = gemState(x, b, n, c, start, pg, groups, eps, dtype);
   saved.rp = forward(saved, each);
   return { y, saved };
-};
+}
 
 /** What the forward hands each image: its column max M and sums s = Σ r^p, T = Σ r^p ln r. */
 export type PerImage = (bi: number, M: ArrayLike<number>, s: ArrayLike<number>, T: ArrayLike<number>) => void;
@@ -120,7 +129,7 @@ export function gemBackward(state: unknown, gy: TypedArray, dtype: DType): { gx:
   const saved = state as GemSaved;
   const { x, b, n, c, start, groups, eps, kx, dydp } = saved;
   const tokens = n - start;
-  const gx = allocate(dtype, b * n * c);
+  const gx = extend.allocate(dtype, b * n * c);
   const rp = saved.rp!;
   const k = new Float64Array(c);
   for (let bi = 0; bi < b; bi++) {
@@ -142,7 +151,7 @@ export function groupSums(gy: TypedArray, dydp: Float64Array, b: number, c: numb
   const per = Math.ceil(c / groups);
   const gp = new Float64Array(groups);
   for (let bi = 0; bi < b; bi++) for (let j = 0; j < c; j++) gp[Math.floor(j / per)]! += gy[bi * c + j]! * dydp[bi * c + j]!;
-  const out = allocate(dtype, groups);
+  const out = extend.allocate(dtype, groups);
   out.set(gp);
   return out;
 }

@@ -1,14 +1,12 @@
-import type { CpuKernel } from '../backend.js';
-import type { DType, TypedArray } from '../../dtype.js';
-import { allocate } from '../reference/pool.js';
-import * as reference from '../reference/gem.js';
-import { groupSums, type GemSaved, type PerImage } from '../reference/gem.js';
-import { features } from './wasm/features.js';
-import { gemModule } from './wasm/gem-kernel.js';
+import { extend, type DType, type TypedArray } from '@ggem/tensor';
+import type { GemResult } from './index.js';
+import * as reference from './reference.js';
+import { groupSums, type GemSaved, type PerImage } from './reference.js';
+import { gemModule } from './wasm.js';
 
 /**
  * GeM / GGeM with WebAssembly SIMD (float32, C a multiple of 4: vectorised exp and log over
- * 4 channels), in the scaled form of the reference (../reference/gem.ts), whose state and
+ * 4 channels), in the scaled form of the reference (./reference.ts), whose state and
  * last step it shares; every other case runs the reference.
  */
 
@@ -25,7 +23,7 @@ let resident: GemSaved | null = null;
 
 function wasm(): typeof simd {
   if (simd === undefined) {
-    if (!features.simd) simd = null;
+    if (!extend.wasmFeatures.simd) simd = null;
     else {
       const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
       const ex = new WebAssembly.Instance(new WebAssembly.Module(gemModule()), { env: { memory } }).exports;
@@ -43,13 +41,23 @@ function simdFor(dtype: DType, c: number): NonNullable<typeof simd> | null {
   return dtype === 'float32' && c % 4 === 0 ? (wasm() ?? null) : null;
 }
 
-export const gem: CpuKernel<'gem'> = (x, b, n, c, start, pg, groups, eps, dtype) => {
+export function gem(
+  x: TypedArray,
+  b: number,
+  n: number,
+  c: number,
+  start: number,
+  pg: TypedArray,
+  groups: number,
+  eps: number,
+  dtype: DType,
+): GemResult<TypedArray> {
   const k = simdFor(dtype, c);
   if (k === null) return reference.gem(x, b, n, c, start, pg, groups, eps, dtype);
   const { y, saved, each } = reference.gemState(x, b, n, c, start, pg, groups, eps, dtype);
   simdForward(k, saved, each);
   return { y, saved };
-};
+}
 
 /** The SIMD forward: x and r^p into the kernel's memory, the column sums of each image to `each`. */
 function simdForward(k: NonNullable<typeof simd>, saved: GemSaved, each: PerImage): void {
@@ -88,7 +96,7 @@ export function gemBackward(state: unknown, gy: TypedArray, dtype: DType): { gx:
   if (saved.rp !== null) return reference.gemBackward(state, gy, dtype);
   const { b, n, c, start, groups, eps, kx, dydp } = saved;
   const kw = wasm()!;
-  const gx = allocate(dtype, b * n * c);
+  const gx = extend.allocate(dtype, b * n * c);
   const tokens = n - start;
   const { rpp, kp, gxp, end } = layout(b, n, c, start);
   ensure(kw.memory, end);
