@@ -162,6 +162,8 @@ gidx = torch.tensor([[0, 2, 1, 2], [1, 0, 0, 3], [3, 3, 2, 1]])
 composite += [
     record_ints("gather", lambda x, i: torch.gather(x, 1, i), [x4(3, 5)], [gidx]),
     record_ints("scatter_add", lambda x, s, i: x.scatter_add(1, i, s), [x4(3, 5), x4(3, 4)], [gidx]),
+    # scatter writes each position once (a repeat is undefined in PyTorch, an error here)
+    record_ints("scatter", lambda x, s, i: x.scatter(1, i, s), [x4(3, 5), x4(3, 3)], [torch.tensor([[0, 2, 4], [3, 1, 0], [2, 4, 3]])]),
     record_ints("nll", lambda x, l: F.nll_loss(F.log_softmax(x, 1), l), [x4(4, 5)], [torch.tensor([0, 4, 2, 2])]),
     record_ints("embedding", lambda w, i: F.embedding(i, w), [x4(6, 3)], [torch.tensor([[1, 5], [0, 1]])]),
 ]

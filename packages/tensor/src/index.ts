@@ -38,7 +38,7 @@ export {
   tril,
   triu,
 } from './ops/movement.js';
-export { gather, scatterAdd, argsort, sort, topk } from './ops/indexing.js';
+export { gather, scatter, scatterAdd, argsort, sort, topk } from './ops/indexing.js';
 export { outer, einsum } from './ops/einsum.js';
 export { conv2d, unfold, maxPool2d, avgPool2d, type Conv2dOptions, type Pool2dOptions } from './ops/conv.js';
 export { mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, nllLoss, type Reduction } from './ops/loss.js';

@@ -251,6 +251,9 @@ export class Tensor {
   gather(axis: number, index: Tensor): Tensor {
     return ix.gather(this, axis, index);
   }
+  scatter(axis: number, index: Tensor, src: Tensor): Tensor {
+    return ix.scatter(this, axis, index, src);
+  }
   scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor {
     return ix.scatterAdd(this, axis, index, src);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { argsort, gather, scatterAdd, sort, tensor, topk } from '../index.js';
+import { argsort, gather, scatter, scatterAdd, sort, tensor, topk } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, tensorOf } from '../test/arbitraries.js';
 
@@ -13,7 +13,40 @@ const xAndIndex = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, 
   ),
 );
 
-describe('gather, scatterAdd, sort, topk', () => {
+describe('gather, scatter, scatterAdd, sort, topk', () => {
+  it('scatter writes src where the index says, keeps x elsewhere, and passes the gradient checker in both inputs', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }))
+          .chain(([m, n]) => fc.tuple(fc.constant(m), fc.constant(n), fc.integer({ min: 1, max: n })))
+          .chain(([m, n, k]) =>
+            fc.tuple(tensorOf([m, n]), fc.array(fc.shuffledSubarray([...Array(n).keys()], { minLength: k, maxLength: k }), { minLength: m, maxLength: m })),
+          ),
+        ([x, rows]) => {
+          const [m, n] = x.shape as [number, number];
+          const k = rows[0]!.length;
+          const idx = tensor(Int32Array.from(rows.flat()), { shape: [m, k] });
+          const src = tensor(
+            Float64Array.from({ length: m * k }, (_, i) => 10 + i),
+            { shape: [m, k] },
+          );
+          const want = Float64Array.from(x.data);
+          for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) want[i * n + rows[i]![j]!] = src.data[i * k + j]!;
+          assert.deepEqual(Array.from(scatter(x, 1, idx, src).data), Array.from(want));
+          assertGradcheck((a, b) => scatter(a!, 1, idx, b!), [x, src]);
+        },
+      ),
+      RUNS,
+    );
+  });
+  it('scatter rejects a position written twice, naming it', () => {
+    const x = tensor([[1, 2, 3]]);
+    assert.throws(
+      () => scatter(x, 1, tensor(Int32Array.from([2, 2]), { shape: [1, 2] }), tensor([[5, 6]])),
+      /scatter: index entry 1 writes flat position 2 of \[1, 3\] a second time; use scatterAdd/,
+    );
+  });
   it('gather equals an index-by-index reference and passes the gradient checker (repeated indices accumulate)', () => {
     fc.assert(
       fc.property(xAndIndex, ([x, idx]) => {

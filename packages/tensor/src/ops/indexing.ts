@@ -1,5 +1,5 @@
 /**
- * Indexing by tensors of indices: gather and scatter-add with an axis (PyTorch's semantics),
+ * Indexing by tensors of indices: gather, scatter and scatter-add with an axis (PyTorch's semantics),
  * sort, argsort and top-k. Each is built on the flat gather of the backend (indexSelect of a
  * flattened tensor), whose gradient is a scatter-add, so their gradients come for free.
  */
@@ -50,6 +50,33 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
   const pos = flatPositions('scatterAdd', x.shape, a, index);
   const s = src.shape.every((d, i) => d === index.shape[i]) ? src : src.slice(index.shape.map((d) => [0, d] as const));
   return x.add(putAdd(s.reshape([pos.length]), pos, x.size).reshape(x.shape));
+}
+
+/**
+ * x with src written at the positions index names along `axis`: out[i][index[i][j]] = src[i][j]
+ * (axis 1); PyTorch's scatter. Every position may be written once (PyTorch leaves the
+ * result of a repeat undefined; here it is an error naming the position). As x's entries
+ * where nothing is written, plus src scattered: ∂/∂x is g where nothing is written, 0 where
+ * src is; ∂/∂src gathers g.
+ */
+export function scatter(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
+  const a = normAxis('scatter', axis, x.rank);
+  if (src.rank !== index.rank || index.shape.some((d, i) => d > src.shape[i]!))
+    throw new Error(`scatter: src ${fmt(src.shape)} must cover the index ${fmt(index.shape)}`);
+  const pos = flatPositions('scatter', x.shape, a, index);
+  const written = new Uint8Array(x.size);
+  for (const [k, p] of pos.entries()) {
+    if (written[p] === 1) throw new Error(`scatter: index entry ${k} writes flat position ${p} of ${fmt(x.shape)} a second time; use scatterAdd to sum`);
+    written[p] = 1;
+  }
+  const s = src.shape.every((d, i) => d === index.shape[i]) ? src : src.slice(index.shape.map((d) => [0, d] as const));
+  const keep = constant(
+    x,
+    Array.from(written, (w) => 1 - w),
+    x.shape,
+    x.dtype,
+  );
+  return x.mul(keep).add(putAdd(s.reshape([pos.length]), pos, x.size).reshape(x.shape));
 }
 
 /** Zeros of `size` with src[j] added at pos[j] (the backend's scatter-add); its gradient gathers back: d src[j] = g[pos[j]]. */

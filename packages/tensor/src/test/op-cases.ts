@@ -153,13 +153,14 @@ export const opCases: OpCase[] = [
     [[4, 3]],
   ],
   [
-    'gather, scatterAdd, einsum and outer',
+    'gather, scatter, scatterAdd, einsum and outer',
     (a, b) => {
       const idx = new Tensor(a.backend.fromArray(Int32Array.from([2, 0, 1, 1, 0, 2])), [3, 2], 'int32', a.backend);
       return a
         .gather(1, idx)
         .sum(1)
         .add(a.scatterAdd(1, idx, b).sum(1))
+        .add(a.scatter(1, new Tensor(a.backend.fromArray(Int32Array.from([2, 0, 1])), [3, 1], 'int32', a.backend), b).sum(1))
         .add(einsum('ij,kj->ik', a, a).sum(1))
         .add(outer(a.sum(1), a.sum(0)).sum(1));
     },

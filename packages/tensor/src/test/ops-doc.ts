@@ -40,7 +40,7 @@ const composed: [string, string[], string][] = [
     ],
     'src/ops/movement.ts',
   ],
-  ['indexing', ['gather', 'scatterAdd', 'sort', 'argsort', 'topk'], 'src/ops/indexing.ts'],
+  ['indexing', ['gather', 'scatter', 'scatterAdd', 'sort', 'argsort', 'topk'], 'src/ops/indexing.ts'],
   ['products', ['matmul', 'outer', 'einsum'], 'src/ops/matmul.ts, src/ops/einsum.ts'],
   [
     'network',

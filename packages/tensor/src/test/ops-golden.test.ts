@@ -32,6 +32,7 @@ import {
   pad,
   prod,
   roll,
+  scatter,
   scatterAdd,
   smoothL1Loss,
   sort,
@@ -119,6 +120,7 @@ const composites: Record<string, (xs: Tensor[], ints: Tensor[]) => Tensor> = {
   },
   gather: ([x], [i]) => gather(x!, 1, i!),
   scatter_add: ([x, s], [i]) => scatterAdd(x!, 1, i!, s!),
+  scatter: ([x, s], [i]) => scatter(x!, 1, i!, s!),
   nll: ([x], [l]) => nllLoss(logSoftmax(x!, 1), l!),
   embedding: ([w], [i]) => {
     const m = new Embedding(6, 3, { dtype: 'float64' });
