@@ -6,8 +6,9 @@ import { uniform } from './init.js';
 import { Module } from './module.js';
 
 /**
- * A 2-d convolution over `[B, C, H, W]`: weight `[O, C, KH, KW]` and bias `[O]` (PyTorch's
- * names and layout), initialised as PyTorch's nn.Conv2d (uniform in ±1/√(C·KH·KW)).
+ * A 2-d convolution over `[B, C, H, W]`: weight `[O, C/groups, KH, KW]` and bias `[O]`
+ * (PyTorch's names and layout), initialised as PyTorch's nn.Conv2d (uniform in
+ * ±1/√(C/groups·KH·KW)); `groups: C` with O = C is depthwise.
  */
 export class Conv2d extends Module {
   weight: Tensor;
@@ -21,9 +22,12 @@ export class Conv2d extends Module {
   ) {
     super();
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
-    const bound = 1 / Math.sqrt(inChannels * kh * kw);
+    const groups = options.groups ?? 1;
+    if (!Number.isInteger(groups) || groups < 1 || inChannels % groups !== 0 || outChannels % groups !== 0)
+      throw new Error(`Conv2d: groups ${groups} must divide both ${inChannels} input and ${outChannels} output channels`);
+    const bound = 1 / Math.sqrt((inChannels / groups) * kh * kw);
     const o = { dtype: options.dtype ?? 'float32', requiresGrad: true } as const;
-    this.weight = uniform(zeros([outChannels, inChannels, kh, kw], o), -bound, bound, options.generator);
+    this.weight = uniform(zeros([outChannels, inChannels / groups, kh, kw], o), -bound, bound, options.generator);
     this.bias = options.bias === false ? null : uniform(zeros([outChannels], o), -bound, bound, options.generator);
   }
 

@@ -70,6 +70,10 @@ describe('BatchNorm, GroupNorm, Embedding, Conv2d', () => {
       ],
     );
     assert.deepEqual(conv.forward(randn([2, 3, 5, 5])).shape, [2, 8, 5, 5]);
+    const depthwise = new Conv2d(4, 4, 3, { groups: 4, bias: false });
+    assert.deepEqual(depthwise.weight.shape, [4, 1, 3, 3]);
+    assert.deepEqual(depthwise.forward(randn([1, 4, 5, 5])).shape, [1, 4, 3, 3]);
+    assert.throws(() => new Conv2d(4, 6, 3, { groups: 4 }), /Conv2d: groups 4 must divide both 4 input and 6 output channels/);
     assert.throws(() => new GroupNorm(3, 4), /GroupNorm: 4 channels do not split into 3 groups/);
   });
 });

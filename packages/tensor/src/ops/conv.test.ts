@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { avgPool2d, conv2d, maxPool2d, tensor, type Tensor } from '../index.js';
+import { avgPool2d, concat, conv2d, maxPool2d, tensor, type Tensor } from '../index.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, tensorOf } from '../test/arbitraries.js';
 
@@ -39,6 +39,8 @@ const convCase = fc
   )
   .chain(([b, c, h, k, s, p]) => fc.tuple(tensorOf([b, c, h, h + 1]), tensorOf([2, c, k, k]), tensorOf([2]), fc.constant(s), fc.constant(p)));
 
+const tensorOfShape = (shape: number[]) => tensor(new Float64Array(shape.reduce((a, b) => a * b, 1)).fill(1), { shape });
+
 describe('conv2d and pooling', () => {
   it('conv2d equals the direct loops (stride, padding) and passes the gradient checker in x, weight and bias', () => {
     fc.assert(
@@ -46,6 +48,22 @@ describe('conv2d and pooling', () => {
         const got = conv2d(x, w, null, { stride, padding }).data;
         naive(x, w, stride, padding).forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-12, `${got[i]} vs ${v}`));
         assertGradcheck((a, b, c) => conv2d(a!, b!, c!, { stride, padding }), [x, w, bias]);
+      }),
+      { numRuns: 10 },
+    );
+  });
+  it('grouped conv2d equals each group convolved on its own, and passes the gradient checker', () => {
+    const grouped = fc
+      .tuple(fc.constantFrom(1, 2, 3), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }))
+      .chain(([g, cg, og, k]) => fc.tuple(fc.constant(g), tensorOf([2, g * cg, 4, 3]), tensorOf([g * og, cg, k, k])));
+    fc.assert(
+      fc.property(grouped, ([g, x, w]) => {
+        const [cg, og] = [w.shape[1]!, w.shape[0]! / g];
+        const got = conv2d(x, w, null, { groups: g, padding: 1 });
+        const want = Array.from({ length: g }, (_, i) => conv2d(x.narrow(1, i * cg, cg), w.narrow(0, i * og, og), null, { padding: 1 }));
+        const joined = concat(want, 1);
+        got.data.forEach((v, i) => assert.ok(Math.abs(v - joined.data[i]!) < 1e-12, `${v} vs ${joined.data[i]}`));
+        assertGradcheck((a, b) => conv2d(a!, b!, null, { groups: g, padding: 1 }), [x, w]);
       }),
       { numRuns: 10 },
     );
@@ -70,6 +88,14 @@ describe('conv2d and pooling', () => {
     assert.throws(
       () => conv2d(tensor([[[[1]]]]), tensor([[[[1, 2]]], [[[3, 4]]]]).reshape([1, 2, 1, 2])),
       /conv2d: input \[1, 1, 1, 1\] and weight \[1, 2, 1, 2\] do not fit/,
+    );
+    assert.throws(
+      () => conv2d(tensorOfShape([1, 4, 3, 3]), tensorOfShape([3, 2, 1, 1]), null, { groups: 2 }),
+      /conv2d: groups must be a positive integer dividing the 3 output channels, got 2/,
+    );
+    assert.throws(
+      () => conv2d(tensorOfShape([1, 4, 3, 3]), tensorOfShape([4, 4, 1, 1]), null, { groups: 2 }),
+      /expected \[B, C, H, W\] and \[O, C\/groups, KH, KW\], groups 2/,
     );
     assert.throws(() => maxPool2d(tensor([[[[1, 2]]]]), 3), /unfold: a 3×3 window .* does not fit the padded input \[1, 1, 1, 2\]/);
   });

@@ -12,6 +12,8 @@ export interface Conv2dOptions {
   stride?: number | [number, number];
   padding?: number | [number, number];
   dilation?: number | [number, number];
+  /** Channel groups (conv2d only): input and output channels in `groups` blocks, each block of outputs seeing its block of inputs. Default 1. */
+  groups?: number;
 }
 
 const pair = (v: number | [number, number] | undefined, d: number): [number, number] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v);
@@ -57,20 +59,24 @@ export function unfold(x: Tensor, [kh, kw]: [number, number], options: Conv2dOpt
 }
 
 /**
- * y = W ⋆ x + b: x `[B, C, H, W]`, weight `[O, C, KH, KW]` (PyTorch's layout), bias `[O]`,
- * with stride, zero padding and dilation; y `[B, O, OH, OW]`.
+ * y = W ⋆ x + b: x `[B, C, H, W]`, weight `[O, C/G, KH, KW]` (PyTorch's layout) for G =
+ * `groups` (1 by default; G = C with O = C is a depthwise convolution), bias `[O]`, with
+ * stride, zero padding and dilation; y `[B, O, OH, OW]`. Output channels [g·O/G, (g+1)·O/G)
+ * see input channels [g·C/G, (g+1)·C/G): one batched product over the groups.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
-  if (weight.rank !== 4 || x.rank !== 4 || weight.shape[1] !== x.shape[1])
-    throw new Error(`conv2d: input ${fmt(x.shape)} and weight ${fmt(weight.shape)} do not fit (expected [B, C, H, W] and [O, C, KH, KW])`);
-  const [o, c, kh, kw] = weight.shape as [number, number, number, number];
+  const g = options.groups ?? 1;
+  if (weight.rank !== 4 || x.rank !== 4 || weight.shape[1]! * g !== x.shape[1])
+    throw new Error(`conv2d: input ${fmt(x.shape)} and weight ${fmt(weight.shape)} do not fit (expected [B, C, H, W] and [O, C/groups, KH, KW], groups ${g})`);
+  const [o, cg, kh, kw] = weight.shape as [number, number, number, number];
+  if (!Number.isInteger(g) || g < 1 || o % g !== 0) throw new Error(`conv2d: groups must be a positive integer dividing the ${o} output channels, got ${g}`);
   if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== o)) throw new Error(`conv2d: bias ${fmt(bias.shape)} does not fit ${o} output channels`);
   const patches = unfold(x, [kh, kw], options); // [B, C, KH·KW, OH, OW]
   const [b, , , oh, ow] = patches.shape as [number, number, number, number, number];
-  const cols = patches.reshape([b, c * kh * kw, oh * ow]);
-  const y = weight.reshape([o, c * kh * kw]).matmul(cols); // [B, O, OH·OW]
-  const out = bias === null ? y : y.add(bias.reshape([o, 1]));
-  return out.reshape([b, o, oh, ow]);
+  const cols = patches.reshape([b, g, cg * kh * kw, oh * ow]);
+  const y = weight.reshape([g, o / g, cg * kh * kw]).matmul(cols); // [B, G, O/G, OH·OW]
+  const out = y.reshape([b, o, oh * ow]);
+  return (bias === null ? out : out.add(bias.reshape([o, 1]))).reshape([b, o, oh, ow]);
 }
 
 export interface Pool2dOptions {

@@ -24,6 +24,23 @@ describe('einsum and outer', () => {
       RUNS,
     );
   });
+  it("'...' spans the dims the letters leave, broadcast across operands, and leads an implicit output", () => {
+    fc.assert(
+      fc.property(
+        dims.chain(([i, j, k]) => fc.tuple(tensorOf([2, 3, i, j]), tensorOf([3, j, k]), tensorOf([j, k]))),
+        ([a, b, c]) => {
+          const close = (x: ArrayLike<number>, y: ArrayLike<number>) => Array.from(x).forEach((v, n) => assert.ok(Math.abs(v - y[n]!) < 1e-12));
+          const got = einsum('...ij,...jk->...ik', a, b);
+          assert.deepEqual(got.shape, [2, 3, a.shape[2]!, b.shape[2]!]);
+          close(got.data, a.matmul(b).data);
+          close(einsum('...ij,jk', a, c).data, a.matmul(c).data); // implicit: the '...' dims, then i and k
+          close(einsum('b...j->b', a).data, a.sum([1, 2, 3]).data);
+          assertGradcheck((x, y) => einsum('...ij,...jk->...ik', x!, y!), [a, b]);
+        },
+      ),
+      RUNS,
+    );
+  });
   it('outer is a[i]·b[j]', () => {
     fc.assert(
       fc.property(tensorOf([3]), tensorOf([2]), (a, b) => {
@@ -43,7 +60,9 @@ describe('einsum and outer', () => {
         assert.throws(() => einsum('ij,jk->ik', x), /einsum: 'ij,jk->ik' names 2 operands, got 1/);
         assert.throws(() => einsum('ijk', x), /einsum: operand 0 has shape \[2, 3\] but 'ijk' names 3 dims/);
         assert.throws(() => einsum('ij->iz', x), /einsum: output index 'z' of 'ij->iz' is in no operand/);
-        assert.throws(() => einsum('...j', x), /einsum: '...j' has '\.'/);
+        assert.throws(() => einsum('i.j', x), /einsum: 'i.j' has '\.'; indices are single letters, or '...'/);
+        assert.throws(() => einsum('...i...', x), /einsum: operand 0 of '...i...' has more than one '...'/);
+        assert.throws(() => einsum('...ijk', x), /einsum: operand 0 has shape \[2, 3\], fewer dims than '...ijk' names/);
       }),
       { numRuns: 1 },
     );

@@ -10,18 +10,18 @@ export function outer(a: Tensor, b: Tensor): Tensor {
 
 /**
  * Einstein summation over one-letter indices: `einsum('ij,jk->ik', a, b)` is a product,
- * `'bhqd,bhkd->bhqk'` attention scores, `'ii->i'` a diagonal, `'ij->'` a sum. Without
- * `->` the output has the letters that appear once, in alphabetical order (NumPy's rule).
+ * `'bhqd,bhkd->bhqk'` attention scores, `'ii->i'` a diagonal, `'ij->'` a sum,
+ * `'...ij,...jk->...ik'` a product over any (broadcast) batch dims. Without `->` the output
+ * has the `...` dims, then the letters that appear once in alphabetical order (NumPy's rule).
  * Each operand is lined up on every letter (diagonals taken, missing letters broadcast),
  * the operands multiplied, and the letters not in the output summed.
  */
 export function einsum(spec: string, ...operands: Tensor[]): Tensor {
-  const s = spec.replace(/\s+/g, '');
+  const s = withoutEllipsis(spec, operands);
   const [lhs, rhs] = s.includes('->') ? (s.split('->') as [string, string]) : [s, undefined];
   const inputs = lhs.split(',');
-  if (inputs.length !== operands.length) throw new Error(`einsum: '${spec}' names ${inputs.length} operands, got ${operands.length}`);
   const bad = s.replace(/->|,/g, '').match(/[^a-zA-Z]/);
-  if (bad) throw new Error(`einsum: '${spec}' has '${bad[0]}'; indices are single letters (no ellipsis)`);
+  if (bad) throw new Error(`einsum: '${spec}' has '${bad[0]}'; indices are single letters, or '...'`);
   const counts = new Map<string, number>();
   for (const t of inputs) for (const c of t) counts.set(c, (counts.get(c) ?? 0) + 1);
   const out =
@@ -62,6 +62,39 @@ export function einsum(spec: string, ...operands: Tensor[]): Tensor {
   });
   const summed = letters.length > out.length ? product!.sum(letters.map((_, i) => i).slice(out.length)) : product!;
   return summed.expand(out.split('').map((c) => size.get(c)!));
+}
+
+/**
+ * The spec with each `...` spelled out as letters it does not use: an operand's `...` covers
+ * the dims its letters leave, the operands' right-aligned (broadcast) as NumPy's; without
+ * `->` they lead the output, before the letters that appear once.
+ */
+function withoutEllipsis(spec: string, operands: Tensor[]): string {
+  const s = spec.replace(/\s+/g, '');
+  const [lhs, rhs] = s.includes('->') ? (s.split('->') as [string, string]) : [s, undefined];
+  const inputs = lhs.split(',');
+  if (inputs.length !== operands.length) throw new Error(`einsum: '${spec}' names ${inputs.length} operands, got ${operands.length}`);
+  if (!s.includes('...')) return s;
+  const widths = inputs.map((t, k) => {
+    if (!t.includes('...')) return 0;
+    if (t.indexOf('...') !== t.lastIndexOf('...')) throw new Error(`einsum: operand ${k} of '${spec}' has more than one '...'`);
+    const w = operands[k]!.rank - (t.length - 3);
+    if (w < 0) throw new Error(`einsum: operand ${k} has shape ${fmt(operands[k]!.shape)}, fewer dims than '${t}' names`);
+    return w;
+  });
+  const most = Math.max(...widths);
+  const free = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'].filter((c) => !s.includes(c));
+  if (free.length < most) throw new Error(`einsum: '${spec}' leaves too few letters for its '...'`);
+  const ell = free.slice(0, most);
+  const spelled = inputs.map((t, k) => t.replace('...', ell.slice(most - widths[k]!).join('')));
+  if (rhs !== undefined) {
+    if (rhs.indexOf('...') !== rhs.lastIndexOf('...')) throw new Error(`einsum: the output of '${spec}' has more than one '...'`);
+    return `${spelled.join(',')}->${rhs.replace('...', ell.join(''))}`;
+  }
+  const counts = new Map<string, number>();
+  for (const t of inputs) for (const c of t.replace('...', '')) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const once = [...counts.keys()].filter((c) => counts.get(c) === 1).sort();
+  return `${spelled.join(',')}->${ell.join('')}${once.join('')}`;
 }
 
 /** The diagonal of dims i < j of x, as dim i (dim j removed). */
