@@ -2,7 +2,7 @@
 /**
  * ggem-train: train and evaluate ViTs with any pooling on Fashion-MNIST.
  *
- *   npm run train                                   # the embedded subset, GGeM, 8 epochs (86.25 %)
+ *   npm run train                                   # the embedded subset, GGeM, 8 epochs, both cores (85.95 %)
  *   npm run train -- --data full --pooling gem      # the full data (apt-get install dataset-fashion-mnist)
  *   npm run train -- --help
  *   npm run train -- compare --seeds 0,1,2 --retrieval --out docs/compare   # the five poolings side by side
@@ -115,6 +115,12 @@ function withTrainOptions(cmd: Command): Command {
     .option('--resume', 'continue the run in --out from its latest checkpoint')
     .option('--stop-after <n>', 'stop after n epochs of this invocation (continue later with --resume)', int('--stop-after', 0), defaults.stopAfter)
     .option('--knn-k <n>', 'k of the k-NN evaluation', int('--knn-k', 1), defaults.knnK)
+    .option(
+      '--threads <n>',
+      'threads: 1 trains on this one, more split each batch over data-parallel replicas (a seed repeats a run for the same count)',
+      int('--threads', 1, 64),
+      defaults.threads,
+    )
     .option(
       '--out <dir>',
       `where checkpoints, metrics and the result go (each new run replaces the default ${defaults.out}; another folder that holds a run needs --resume or --overwrite)`,

@@ -23,17 +23,18 @@ const tiny = (out: string, o: Partial<TrainOptions> = {}): TrainOptions => ({
   testLimit: 64,
   knnK: 3,
   quiet: true,
+  threads: 1,
   out,
   ...o,
 });
 const silent = () => {};
 
 describe('training', () => {
-  it('2 epochs straight equal 1 epoch + resume + 1 epoch, bit for bit', async () => {
+  it('2 epochs straight equal 1 epoch + resume + 1 epoch, bit for bit (on data-parallel replicas)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ggem-train-'));
-    const straight = await train(tiny(join(dir, 'a')), silent);
-    await train(tiny(join(dir, 'b'), { stopAfter: 1 }), silent); // as if killed after epoch 1
-    const resumed = await train(tiny(join(dir, 'b'), { resume: true }), silent);
+    const straight = await train(tiny(join(dir, 'a'), { threads: 2 }), silent);
+    await train(tiny(join(dir, 'b'), { stopAfter: 1, threads: 2 }), silent); // as if killed after epoch 1
+    const resumed = await train(tiny(join(dir, 'b'), { resume: true, threads: 2 }), silent);
     const a = straight.model.namedParameters();
     const b = resumed.model.namedParameters();
     a.forEach(([name, p], i) => assert.deepEqual(b[i]![1].data, p.data, name));
@@ -189,12 +190,35 @@ describe('training', () => {
     writeFileSync(join(dir, 'checkpoints', 'epoch-1', 'state.json'), JSON.stringify(state));
     await assert.rejects(train(tiny(dir, { resume: true }), silent), /state\.json: the checkpoint state has no 'rng'/);
   });
-  it('fine-tunes from a checkpoint with another pooling, and freezes blocks', async () => {
+  it('--threads 2 splits each batch over two replicas: the same steps as one thread, within rounding, and a seed repeats it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ggem-dp-'));
+    const steps = (out: string) =>
+      readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; loss: number })
+        .filter((l) => l.type === 'step')
+        .map((l) => l.loss);
+    const one = await train(tiny(join(dir, 'one')), silent);
+    const two = await train(tiny(join(dir, 'two'), { threads: 2 }), silent);
+    const again = await train(tiny(join(dir, 'again'), { threads: 2 }), silent);
+    const [a, b] = [steps(join(dir, 'one')), steps(join(dir, 'two'))];
+    assert.equal(b.length, a.length);
+    b.forEach((l, i) => assert.ok(Math.abs(l - a[i]!) <= 1e-4 * Math.abs(a[i]!), `step ${i + 1}: ${l} on two threads, ${a[i]} on one`));
+    assert.deepEqual(steps(join(dir, 'again')), b);
+    two.model.namedParameters().forEach(([n, p], i) => {
+      assert.deepEqual(again.model.namedParameters()[i]![1].data, p.data, n);
+      const q = one.model.namedParameters()[i]![1].data;
+      p.data.forEach((v, j) => assert.ok(Math.abs(v - q[j]!) <= 1e-3 * (1 + Math.abs(q[j]!)), `${n}[${j}]: ${v} vs ${q[j]}`));
+    });
+  });
+  it('fine-tunes from a checkpoint with another pooling, and freezes blocks (on data-parallel replicas)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ggem-ft-'));
     const base = await train(tiny(join(dir, 'gem'), { pooling: 'gem', epochs: 1 }), silent);
     const logs: string[] = [];
-    const ft = await train(tiny(join(dir, 'avg'), { pooling: 'avg', epochs: 1, freezeBlocks: 1, initFrom: join(base.checkpoint, 'model.safetensors') }), (s) =>
-      logs.push(s),
+    const ft = await train(
+      tiny(join(dir, 'avg'), { pooling: 'avg', epochs: 1, freezeBlocks: 1, threads: 2, initFrom: join(base.checkpoint, 'model.safetensors') }),
+      (s) => logs.push(s),
     );
     assert.match(logs.join('\n'), /skipped pool\.p \(not in this model\)/);
     const frozen = ft.model.namedParameters().filter(([n]) => n.startsWith('blocks.0.') || n === 'pos_embed');

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crossEntropy, Generator, optim } from '@ggem/tensor';
+import { crossEntropy, Generator, optim, type Tensor } from '@ggem/tensor';
+import { DataParallel } from '@ggem/tensor/node';
 import { checkGroups } from '@ggem/pooling';
 import { createVit, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
 import { loadWeightsFile } from '@ggem/vit/node';
@@ -10,6 +11,7 @@ import { makeBatch, shuffled } from './data/batches.js';
 import { filterClasses, limitSplit, loadData, type Data, type Split } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
 import { P_LR_SCALE, trainsP, validate, type TrainOptions } from './options.js';
+import type { TrainReplica } from './replica.js';
 import { NormSoftmax, retrievalMetrics, type RetrievalMetrics } from './retrieval.js';
 
 export interface EpochMetrics {
@@ -54,7 +56,7 @@ const SEEN = [0, 1, 2, 3, 4];
 const UNSEEN = [5, 6, 7, 8, 9];
 
 /** Freezes the patch embedding, class token, position embedding and the first k blocks. */
-function freeze(model: VisionTransformer, k: number): void {
+export function freeze(model: VisionTransformer, k: number): void {
   if (k > model.blocks.length) throw new Error(`train: --freeze-blocks ${k} exceeds the model's ${model.blocks.length} blocks`);
   if (k === 0) return;
   for (const [name, p] of model.namedParameters()) {
@@ -156,8 +158,75 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
     throw new Error(`train: no ${trainSplit.count === 0 ? 'training' : 'test'} images in --data ${o.data}${retrieval ? ' (classes 0-4)' : ''}`);
   const splits = { train: trainSplit, test: testSplit };
   if (!retrieval && o.knnK > trainSplit.count) throw new Error(`train: --knn-k ${o.knnK} is more than the ${trainSplit.count} training images`);
-  const model = buildModel(o);
-  freeze(model, o.freezeBlocks);
+  const stepper = await makeStepper(o);
+  const model = stepper.model;
+  try {
+    return await trainModel(o, model, stepper, splits, limitedTest, log);
+  } finally {
+    await stepper.close();
+  }
+}
+
+/** One training step's forward and backward: on this thread, or split over data-parallel replicas. */
+interface Stepper {
+  model: VisionTransformer;
+  /** Adds the batch's gradient to every parameter's `.grad`; the batch's loss, and the logits of the rows it has (all, or this thread's shard). */
+  step(x: Tensor, y: Tensor): { loss: number; logits: Tensor; rows: number };
+  close(): Promise<void>;
+}
+
+/** The tsx loader for the replicas' threads (`node --import tsx` does not reach workers). */
+const TSX_WORKER = new URL('../../../scripts/tsx-worker.mjs', import.meta.url);
+
+/**
+ * `--threads 1`: the model on this thread. More: one replica per thread (DataParallel, the
+ * parameters shared, the batch split by rows), which measured faster than threaded kernels
+ * for this model (README); each replica's kernels then run on one thread.
+ */
+async function makeStepper(o: TrainOptions): Promise<Stepper> {
+  if (o.threads <= 1) {
+    const model = buildModel(o);
+    freeze(model, o.freezeBlocks);
+    return {
+      model,
+      step(x, y) {
+        const logits = model.forward(x);
+        const loss = crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
+        const lv = loss.item();
+        if (Number.isFinite(lv)) loss.backward();
+        return { loss: lv, logits, rows: x.shape[0]! };
+      },
+      close: async () => {},
+    };
+  }
+  const underTsx = import.meta.url.endsWith('.ts');
+  const dp = await DataParallel.create({
+    module: new URL(`./replica${underTsx ? '.ts' : '.js'}`, import.meta.url),
+    arg: o,
+    workers: o.threads - 1,
+    preload: underTsx ? [TSX_WORKER] : [],
+  });
+  const main = dp.replica as TrainReplica;
+  return {
+    model: main.model,
+    step(x, y) {
+      const loss = dp.step(x, y);
+      return { loss, logits: main.logits!, rows: main.logits!.shape[0]! };
+    },
+    close: () => dp.close(),
+  };
+}
+
+async function trainModel(
+  o: TrainOptions,
+  model: VisionTransformer,
+  stepper: Stepper,
+  splits: { train: Split; test: Split },
+  limitedTest: Split,
+  log: (s: string) => void,
+): Promise<TrainResult> {
+  const { train: trainSplit, test: testSplit } = splits;
+  const retrieval = o.task === 'retrieval';
   if (o.initFrom) {
     const names = model.namedParameters().map(([k]) => k);
     const r = await loadWeightsFile(model, o.initFrom, { strict: false });
@@ -192,7 +261,16 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
   let history: EpochMetrics[] = [];
   let checkpoint = '';
   // what the run is: every option but those of one invocation (where it goes, how it shows, when it stops)
-  const options: Record<string, unknown> = { ...o, resume: undefined, quiet: undefined, out: undefined, stopAfter: undefined, overwrite: undefined };
+  // (the thread count changes only the rounding of the gradient's sum: a run may resume on another machine)
+  const options: Record<string, unknown> = {
+    ...o,
+    resume: undefined,
+    quiet: undefined,
+    out: undefined,
+    stopAfter: undefined,
+    overwrite: undefined,
+    threads: undefined,
+  };
   /** Identifies this run in its checkpoints and result (a folder can later hold another run's). */
   let runId: string = globalThis.crypto.randomUUID();
   if (o.resume) {
@@ -254,16 +332,13 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
         const { x, y } = makeBatch(trainSplit, idx, { cropPad: o.cropPad, flip: o.flip }, dataRng);
         const ts = performance.now();
         opt.zeroGrad();
-        const logits = model.forward(x);
-        const loss = crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
-        const lv = loss.item();
+        const { loss: lv, logits, rows } = stepper.step(x, y);
         if (!Number.isFinite(lv)) {
           bar?.stop();
           throw new Error(
             `train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`,
           );
         }
-        loss.backward();
         if (o.clip > 0)
           optim.clipGradNorm(
             model.parameters().filter((p) => p.requiresGrad),
@@ -273,14 +348,15 @@ export async function train(o: TrainOptions, log: (s: string) => void = console.
         opt.step();
         schedule.step();
         step++;
-        const ok = accuracy(logits.argmax(1).data, y.data) * idx.length;
+        // the rows this thread computed: all of them, or its shard under data parallelism
+        const ok = accuracy(logits.argmax(1).data, y.data.subarray(0, rows));
         lossSum += lv * idx.length;
-        correct += ok;
+        correct += ok * idx.length;
         seen += idx.length;
         const ips = idx.length / ((performance.now() - ts) / 1000);
         appendFileSync(
           metricsFile,
-          `${JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok / idx.length, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) })}\n`,
+          `${JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) })}\n`,
         );
         const smooth = rate.add(ips);
         bar?.update(b + 1, {
