@@ -14,6 +14,7 @@ import { presets, type PresetName } from '@ggem/vit';
 import { compare } from './compare.js';
 import { defaults, P_LR_SCALE, type TrainOptions } from './options.js';
 import { FULL_DATA_REFERENCE, linearBaseline, writeRunReport } from './run-report.js';
+import { checkStudy, study, studyNames, type StudyName, type StudyOptions } from './study.js';
 import { train } from './train.js';
 
 enableRelaxedSimd(); // Node 20: the kernels' FMA, as on Node 22 and in browsers
@@ -114,7 +115,7 @@ function withTrainOptions(cmd: Command): Command {
     .option('--init-from <file>', 'start from these weights (another pooling loads what fits)')
     .option('--resume', 'continue the run in --out from its latest checkpoint')
     .option('--stop-after <n>', 'stop after n epochs of this invocation (continue later with --resume)', int('--stop-after', 0), defaults.stopAfter)
-    .option('--knn-k <n>', 'k of the k-NN evaluation', int('--knn-k', 1), defaults.knnK)
+    .option('--knn-k <n>', 'k of the k-NN evaluation (0: none)', int('--knn-k', 0), defaults.knnK)
     .option(
       '--threads <n>',
       'threads: 1 trains on this one, more split each batch over data-parallel replicas (a seed repeats a run for the same count)',
@@ -163,10 +164,29 @@ const list =
     });
   };
 
+/** A comma-separated list of numbers that pass `ok`. */
+const listOf =
+  (name: string, ok: (n: number) => boolean) =>
+  (v: string): number[] => {
+    const items = v
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+    if (items.length === 0) throw new InvalidArgumentError(`${name} needs at least one value`);
+    return items.map((x) => {
+      const n = Number(x);
+      if (!Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`${name}: '${x}' is not allowed here`);
+      return n;
+    });
+  };
+
 const program = new Command().name('ggem-train').description('Train and evaluate ViTs with token, avg, max, GeM or GGeM pooling on Fashion-MNIST');
 
 withTrainOptions(program.command('train', { isDefault: true }).description('train one model (the default command)'))
-  .addHelpText('after', '\nOther commands: compare (every pooling over several seeds, one report): npm run train -- compare --help')
+  .addHelpText(
+    'after',
+    "\nOther commands: compare (every pooling over several seeds, one report): npm run train -- compare --help\n                study (the paper's ablations in miniature): npm run train -- study --help",
+  )
   .action(async (o: Record<string, unknown>, cmd: Command) => {
     const t0 = performance.now();
     const r = await train({ ...toTrainOptions(o), overwrite: Boolean(o.overwrite) || cmd.getOptionValueSource('out') === 'default' });
@@ -175,7 +195,7 @@ withTrainOptions(program.command('train', { isDefault: true }).description('trai
     const rt = r.final.retrieval;
     const scores = rt
       ? `test accuracy on classes 0-4 ${(100 * r.final.testAcc).toFixed(2)}%; retrieval among classes 5-9: R@1 ${(100 * rt.recallAt1).toFixed(2)}, RP ${(100 * rt.rPrecision).toFixed(2)}, MAP@R ${(100 * rt.mapAtR).toFixed(2)}`
-      : `test accuracy ${(100 * r.final.testAcc).toFixed(2)}%, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%`;
+      : `test accuracy ${(100 * r.final.testAcc).toFixed(2)}%${r.final.k > 0 ? `, ${r.final.k}-NN accuracy ${(100 * r.final.knnAcc).toFixed(2)}%` : ''}`;
     console.log(`\ndone in ${seconds.toFixed(0)} s: ${scores}${last?.p.length ? `, p ${last.p.map((v) => v.toFixed(3)).join(' ')}` : ''}`);
     const written = [r.checkpoint, `${r.out}/metrics.jsonl`, `${r.out}/result.json`];
     if (!rt && r.history.length === o.epochs) {
@@ -203,6 +223,52 @@ withTrainOptions(program.command('compare').description('train every pooling wit
       command: ['npm run train --', ...process.argv.slice(2).filter((a) => a !== '--resume')].join(' '),
     });
     console.log(`\nreport: ${report}`);
+  });
+
+withTrainOptions(
+  program
+    .command('study')
+    .argument('<name>', `the study: ${studyNames.join(', ')}`)
+    .description(
+      "one of the paper's ablations in miniature (Fig. 6 init-p, Fig. 7 groups, Fig. 8 p-trajectories, Table 2 finetune): every run resumable, a report with plots; by default on the full data, 1 epoch a run, no k-NN",
+    ),
+)
+  .option('--seeds <list>', 'comma-separated seeds', list<number>('--seeds'), [0, 1, 2])
+  .option(
+    '--p-values <list>',
+    'initial p values (init-p, p-trajectories)',
+    listOf('--p-values', (n) => n > 0),
+  )
+  .option(
+    '--groups-list <list>',
+    'GGeM group counts (groups)',
+    listOf('--groups-list', (n) => Number.isInteger(n) && n >= 1),
+    [1, 2, 4, 8, 16, 32, 64],
+  )
+  .option('--blocks <list>', 'blocks fine-tuned on the trunk (finetune; 0: linear probing)', list<number>('--blocks'), [0, 1, 2, 4])
+  .option('--pretrain-epochs <n>', "epochs of the finetune study's class-token trunk", int('--pretrain-epochs', 1), 2)
+  .option('--runs <dir>', 'where the runs live, one folder each (shared by the studies)', 'runs/studies')
+  .addHelpText('after', '\nContinue an interrupted study by running the same command again: finished runs are read back, the others resume.')
+  .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
+    const given = (k: string) => cmd.getOptionValueSource(k) !== 'default' && cmd.getOptionValueSource(k) !== undefined;
+    const base = toTrainOptions(o);
+    if (!given('data')) base.data = 'full';
+    if (!given('epochs')) base.epochs = 1;
+    if (!given('knnK')) base.knnK = 0;
+    const opts: StudyOptions = {
+      name: name as StudyName,
+      base,
+      seeds: o.seeds as number[],
+      pValues: (o.pValues as number[] | undefined) ?? (name === 'p-trajectories' ? [1, 3, 5, 7] : [1, 2, 3, 4, 5, 6, 7]),
+      groups: o.groupsList as number[],
+      blocks: o.blocks as number[],
+      pretrainEpochs: o.pretrainEpochs as number,
+      runs: o.runs as string,
+      out: given('out') ? (o.out as string) : `docs/studies/${name}`,
+      command: ['npm run train --', ...process.argv.slice(2)].join(' '),
+    };
+    checkStudy(opts);
+    console.log(`\nreport: ${await study(opts)}`);
   });
 
 // no command named (`npm run train -- --help`, `npm run train -- --epochs 3`): the train command,

@@ -57,6 +57,7 @@ export interface TrainOptions {
   overwrite?: boolean;
   /** Stop after this many epochs of this invocation (0: run to the end); continue with resume. */
   stopAfter: number;
+  /** k of the k-NN evaluation on pooled features (0: none). */
   knnK: number;
   out: string;
   /** No progress bar (tests). */
@@ -112,9 +113,9 @@ export function validate(o: TrainOptions): void {
   };
   if (!(o.preset in presets)) fail(`unknown preset '${o.preset}'; expected one of ${Object.keys(presets).join(', ')}`);
   if (!poolingNames.includes(o.pooling)) fail(`unknown pooling '${o.pooling}'; expected one of ${poolingNames.join(', ')}`);
-  for (const k of ['epochs', 'batchSize', 'knnK', 'threads'] as const)
+  for (const k of ['epochs', 'batchSize', 'threads'] as const)
     if (!Number.isInteger(o[k]) || o[k] < 1) fail(`--${kebab(k)} must be a positive integer, got ${o[k]}`);
-  for (const k of ['limit', 'testLimit', 'freezeBlocks', 'cropPad', 'seed', 'stopAfter'] as const)
+  for (const k of ['limit', 'testLimit', 'freezeBlocks', 'cropPad', 'seed', 'stopAfter', 'knnK'] as const)
     if (!Number.isInteger(o[k]) || o[k] < 0) fail(`--${kebab(k)} must be an integer >= 0, got ${o[k]}`);
   if (!(o.lr > 0)) fail(`--lr must be > 0, got ${o.lr}`);
   for (const k of ['weightDecay', 'warmupEpochs', 'clip'] as const) if (!(o[k] >= 0)) fail(`--${kebab(k)} must be >= 0, got ${o[k]}`);

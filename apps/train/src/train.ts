@@ -417,6 +417,8 @@ async function trainModel(
       k: o.knnK,
       retrieval: retrievalMetrics(emb.features, unseen.labels, emb.dim),
     };
+  } else if (o.knnK === 0) {
+    final = { testAcc: accuracy(testPred.predictions, testSplit.labels), knnAcc: NaN, k: 0 };
   } else {
     const trainPred = predict(model, trainSplit);
     final = {
