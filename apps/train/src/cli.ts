@@ -7,6 +7,7 @@
  *   npm run train -- --help
  *   npm run train -- compare --seeds 0,1,2 --retrieval --out docs/compare   # the five poolings side by side
  */
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { poolingNames, type PoolingName } from '@ggem/pooling';
 import { enableRelaxedSimd } from '@ggem/tensor/node';
@@ -120,7 +121,7 @@ function withTrainOptions(cmd: Command): Command {
       '--threads <n>',
       'threads: 1 trains on this one, more split each batch over data-parallel replicas (a seed repeats a run for the same count)',
       int('--threads', 1, 64),
-      defaults.threads,
+      Math.max(1, Math.min(4, availableParallelism())), // the cores, at most 4: a batch of 64 splits into shards too small to pay beyond
     )
     .option(
       '--out <dir>',

@@ -1,7 +1,7 @@
 import { Identity, noGrad, tensor, type Tensor } from '@ggem/tensor';
 import type { VisionTransformer } from '@ggem/vit';
 import { makeBatch } from './data/batches.js';
-import type { Split } from './data/dataset.js';
+import type { Split } from './data/split.js';
 
 /** Runs the model in eval mode over a split; returns logits' argmax and the pooled features `[n, D]`. */
 export function predict(model: VisionTransformer, s: Split, batchSize = 256): { predictions: Int32Array; features: Float32Array; dim: number } {

@@ -1,11 +1,5 @@
 import { poolingNames, type PoolingName } from '@ggem/pooling';
 import { presets, type PresetName } from '@ggem/vit';
-import { availableParallelism } from 'node:os';
-
-/** The cores, at most 4 (beyond that a batch of 64 splits into shards too small to pay). */
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
-}
 
 /** Everything a training run is configured by (the CLI fills it; tests call train() directly). */
 export interface TrainOptions {
@@ -64,8 +58,9 @@ export interface TrainOptions {
   quiet: boolean;
   /**
    * Threads: 1 trains on this thread; more split each batch over data-parallel replicas,
-   * one per thread (Node's worker threads). Default: the cores, at most 4. A seed gives the
-   * same run for the same thread count (the split changes the gradient's rounding).
+   * one per thread (Node's worker threads). Default 1 here; the CLI's default is the cores,
+   * at most 4. A seed gives the same run for the same thread count (the split changes the
+   * gradient's rounding).
    */
   threads: number;
 }
@@ -103,7 +98,7 @@ export const defaults: TrainOptions = {
   knnK: 12,
   out: 'runs/latest',
   quiet: false,
-  threads: defaultThreads(),
+  threads: 1,
 };
 
 /** Checks values the CLI cannot check alone; every message says what is allowed. */

@@ -9,7 +9,7 @@ import { crossEntropy, type Tensor } from '@ggem/tensor';
 import type { Replica } from '@ggem/tensor/node';
 import type { VisionTransformer } from '@ggem/vit';
 import type { TrainOptions } from './options.js';
-import { buildModel, freeze } from './train.js';
+import { buildModel, freeze } from './model.js';
 
 export interface TrainReplica extends Replica {
   model: VisionTransformer;
@@ -26,8 +26,9 @@ export function replica(o: TrainOptions): TrainReplica {
     logits: null,
     parameters: model.parameters(),
     loss: (x: Tensor, y: Tensor) => {
-      r.logits = model.forward(x);
-      return crossEntropy(r.logits, y, { labelSmoothing: o.labelSmoothing });
+      const logits = model.forward(x);
+      r.logits = logits;
+      return crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
     },
   };
   return r;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { defaults, validate, type TrainOptions } from './options.js';
-import { buildModel, formatDuration, parameterGroups, Smoothed, train } from './train.js';
+import { buildModel, parameterGroups } from './model.js';
+import { formatDuration, Smoothed, train } from './train.js';
 import { tensor } from '@ggem/tensor';
 import { readSafetensorsFile } from '@ggem/vit/node';
 
@@ -85,7 +86,7 @@ describe('training', () => {
   });
   it('saveCheckpoint itself refuses non-finite parameters and optimizer buffers, writing nothing', async () => {
     const { saveCheckpoint } = await import('./checkpoint.js');
-    const { buildModel } = await import('./train.js');
+    const { buildModel } = await import('./model.js');
     const { optim } = await import('@ggem/tensor');
     const dir = mkdtempSync(join(tmpdir(), 'ggem-save-'));
     const model = buildModel(tiny(dir));

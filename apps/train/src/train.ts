@@ -1,18 +1,18 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crossEntropy, Generator, optim, type Tensor } from '@ggem/tensor';
+import { Generator, type Tensor } from '@ggem/tensor';
 import { DataParallel } from '@ggem/tensor/node';
-import { checkGroups } from '@ggem/pooling';
-import { createVit, presets, type VisionTransformer, type VitConfig } from '@ggem/vit';
+import type { VisionTransformer } from '@ggem/vit';
 import { loadWeightsFile } from '@ggem/vit/node';
 import { SingleBar } from 'cli-progress';
 import { loadLatestCheckpoint, makeDirs, nonFinite, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
-import { makeBatch, shuffled } from './data/batches.js';
 import { filterClasses, limitSplit, loadData, type Data, type Split } from './data/dataset.js';
 import { accuracy, knnAccuracy, predict } from './evaluate.js';
-import { P_LR_SCALE, trainsP, validate, type TrainOptions } from './options.js';
+import { epochBatches, forwardBackward, optimization, update } from './loop.js';
+import { buildModel, freeze, SEEN, UNSEEN } from './model.js';
+import { validate, type TrainOptions } from './options.js';
 import type { TrainReplica } from './replica.js';
-import { NormSoftmax, retrievalMetrics, type RetrievalMetrics } from './retrieval.js';
+import { retrievalMetrics, type RetrievalMetrics } from './retrieval.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -32,37 +32,6 @@ export interface TrainResult {
   out: string;
   /** The images the run trained and was tested on (after --limit, --test-limit and the task's classes). */
   splits: { train: Split; test: Split };
-}
-
-export function buildModel(o: TrainOptions): VisionTransformer {
-  const base = presets[o.preset];
-  const config: Partial<VitConfig> = { pooling: o.pooling, poolP: o.p, trainP: o.trainP, seed: o.seed };
-  if (o.patch !== undefined) config.patchSize = o.patch;
-  if (o.dim !== undefined) config.embedDim = o.dim;
-  if (o.depth !== undefined) config.depth = o.depth;
-  if (o.heads !== undefined) config.numHeads = o.heads;
-  if (o.mlpRatio !== undefined) config.mlpRatio = o.mlpRatio;
-  if (o.groups !== undefined) config.poolGroups = o.groups;
-  const dim = config.embedDim ?? base.embedDim;
-  if (o.pooling === 'ggem') checkGroups(dim, config.poolGroups ?? config.numHeads ?? base.numHeads);
-  if (o.task === 'classify') return createVit(o.preset, o.pooling, config);
-  const model = createVit(o.preset, o.pooling, { ...config, numClasses: 0 });
-  model.head = new NormSoftmax(dim, SEEN.length, o.temperature, model._rng);
-  return model;
-}
-
-/** Retrieval protocol: train on the first half of the classes, retrieve among the other half. */
-const SEEN = [0, 1, 2, 3, 4];
-const UNSEEN = [5, 6, 7, 8, 9];
-
-/** Freezes the patch embedding, class token, position embedding and the first k blocks. */
-export function freeze(model: VisionTransformer, k: number): void {
-  if (k > model.blocks.length) throw new Error(`train: --freeze-blocks ${k} exceeds the model's ${model.blocks.length} blocks`);
-  if (k === 0) return;
-  for (const [name, p] of model.namedParameters()) {
-    const m = /^blocks\.(\d+)\./.exec(name);
-    if (name.startsWith('patch_embed.') || name === 'cls_token' || name === 'pos_embed' || (m && Number(m[1]) < k)) p.setRequiresGrad(false);
-  }
 }
 
 /**
@@ -87,24 +56,6 @@ export function formatDuration(seconds: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-/**
- * AdamW's groups: decayed weights, the rest without decay (timm's split), and with
- * --p-lr-scale the pooling p in a group of its own at that multiple of --lr.
- */
-export function parameterGroups(model: VisionTransformer, o: TrainOptions): optim.ParamGroup[] {
-  const named = model.namedParameters();
-  const scale = o.pLrScale ?? (trainsP(o) ? P_LR_SCALE : 1);
-  if (scale === 1) return optim.splitWeightDecay(named, o.weightDecay);
-  const p = named.filter(([n, t]) => n === 'pool.p' && t.requiresGrad).map(([, t]) => t);
-  return [
-    ...optim.splitWeightDecay(
-      named.filter(([n]) => n !== 'pool.p'),
-      o.weightDecay,
-    ),
-    { params: p, weightDecay: 0, lr: o.lr * scale },
-  ];
 }
 
 /** What a run leaves in its folder. */
@@ -190,11 +141,7 @@ async function makeStepper(o: TrainOptions): Promise<Stepper> {
     return {
       model,
       step(x, y) {
-        const logits = model.forward(x);
-        const loss = crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
-        const lv = loss.item();
-        if (Number.isFinite(lv)) loss.backward();
-        return { loss: lv, logits, rows: x.shape[0]! };
+        return { ...forwardBackward(model, x, y, o), rows: x.shape[0]! };
       },
       close: async () => {},
     };
@@ -247,10 +194,8 @@ async function trainModel(
     ];
     log(`init from ${o.initFrom}: loaded ${loaded.length} of ${names.length} tensors${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`);
   }
-  const stepsPerEpoch = Math.ceil(trainSplit.count / o.batchSize);
-  const totalSteps = stepsPerEpoch * o.epochs;
-  const opt = new optim.AdamW(parameterGroups(model, o), { lr: o.lr, weightDecay: o.weightDecay });
-  const schedule = new optim.WarmupCosineSchedule(opt, { warmupSteps: Math.min(totalSteps, Math.round(o.warmupEpochs * stepsPerEpoch)), totalSteps });
+  const optimizing = optimization(model, o, trainSplit.count);
+  const { opt, schedule, stepsPerEpoch } = optimizing;
   const dataRng = new Generator(o.seed + 1);
   if (!o.resume) clearRun(o.out, Boolean(o.overwrite), log);
   makeDirs(o.out, 'train: --out');
@@ -322,14 +267,11 @@ async function trainModel(
   try {
     for (; epoch < last; epoch++) {
       const t0 = performance.now();
-      const order = shuffled(trainSplit.count, dataRng);
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, epochs: o.epochs, loss: '-', acc: '-', ips: '-', eta: '-' });
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        const idx = order.subarray(b * o.batchSize, Math.min(trainSplit.count, (b + 1) * o.batchSize));
-        const { x, y } = makeBatch(trainSplit, idx, { cropPad: o.cropPad, flip: o.flip }, dataRng);
+      for (const { x, y, index: b, size } of epochBatches(trainSplit, o, dataRng)) {
         const ts = performance.now();
         opt.zeroGrad();
         const { loss: lv, logits, rows } = stepper.step(x, y);
@@ -339,21 +281,14 @@ async function trainModel(
             `train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`,
           );
         }
-        if (o.clip > 0)
-          optim.clipGradNorm(
-            model.parameters().filter((p) => p.requiresGrad),
-            o.clip,
-          );
-        const lr = opt.groups[0]!.lr;
-        opt.step();
-        schedule.step();
+        const lr = update(model, optimizing, o);
         step++;
         // the rows this thread computed: all of them, or its shard under data parallelism
         const ok = accuracy(logits.argmax(1).data, y.data.subarray(0, rows));
-        lossSum += lv * idx.length;
-        correct += ok * idx.length;
-        seen += idx.length;
-        const ips = idx.length / ((performance.now() - ts) / 1000);
+        lossSum += lv * size;
+        correct += ok * size;
+        seen += size;
+        const ips = size / ((performance.now() - ts) / 1000);
         appendFileSync(
           metricsFile,
           `${JSON.stringify({ type: 'step', epoch: epoch + 1, step, loss: lv, acc: ok, lr, imagesPerSecond: Math.round(ips), ...(model.currentP().length ? { p: model.currentP() } : {}) })}\n`,

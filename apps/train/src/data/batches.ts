@@ -1,5 +1,5 @@
 import { type Generator, tensor, type Tensor } from '@ggem/tensor';
-import type { Split } from './dataset.js';
+import type { Split } from './split.js';
 
 /** Fashion-MNIST's pixel mean and std (over the training set, pixels in [0, 1]). */
 export const MEAN = 0.286;
