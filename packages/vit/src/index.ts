@@ -12,5 +12,15 @@ export { Mlp } from './mlp.js';
 export { PatchEmbed, PatchProj } from './patch-embed.js';
 export { DropPath } from './drop-path.js';
 export { readSafetensors, writeSafetensors, halfToFloat, MAX_HEADER_BYTES, type SafetensorsFile } from './safetensors.js';
-export { readWeights, loadWeights, weightsToBytes, weightsToBlob, modelMetadata, CONFIG_KEY, type WeightsSource, type WeightsReport } from './weights.js';
+export {
+  readWeights,
+  loadWeights,
+  vitFromWeights,
+  weightsToBytes,
+  weightsToBlob,
+  modelMetadata,
+  CONFIG_KEY,
+  type WeightsSource,
+  type WeightsReport,
+} from './weights.js';
 export { linearCka, headSimilarity, attentionDistance, headMeanDistance } from './analysis.js';

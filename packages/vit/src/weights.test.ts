@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createVit, loadWeights, readWeights, weightsToBlob, weightsToBytes, writeSafetensors } from './index.js';
+import { createVit, loadWeights, readWeights, vitFromWeights, weightsToBlob, weightsToBytes, writeSafetensors } from './index.js';
 
 const params = (m: ReturnType<typeof createVit>) => m.namedParameters().map(([k, p]) => [k, [...p.data]] as const);
 
@@ -72,5 +72,17 @@ describe('weights from bytes, Blobs, Responses and URLs', () => {
       await assert.rejects(loadWeights(m, source), err, what);
       assert.deepEqual(params(m), before, `${what}: the model is unchanged`);
     }
+  });
+  it('vitFromWeights builds the model a file describes, and names what is wrong with one that describes none', async () => {
+    const g = createVit('vit_mnist_tiny', 'ggem', { seed: 4, poolGroups: 2, patchSize: 7 });
+    const m = await vitFromWeights(weightsToBytes(g));
+    assert.equal(m.config.pooling, 'ggem');
+    assert.equal(m.config.poolGroups, 2);
+    assert.equal(m.config.patchSize, 7);
+    assert.deepEqual(params(m), params(g));
+    assert.equal(m.training, false, 'ready to predict');
+    await assert.rejects(vitFromWeights(writeSafetensors(g.stateDict())), /safetensors bytes: no ggem\.vit metadata \(the architecture\)/);
+    await assert.rejects(vitFromWeights(writeSafetensors(g.stateDict(), { 'ggem.vit': '{"depth": -1}' })), /ggem\.vit does not describe a ViT/);
+    await assert.rejects(vitFromWeights(new Uint8Array([1, 2, 3])), /safetensors bytes: /);
   });
 });

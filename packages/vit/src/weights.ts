@@ -142,6 +142,33 @@ export function loadInto(model: AnyModule, file: SafetensorsFile, name: string, 
   }
 }
 
+/**
+ * The ViT a file describes, with its weights: the architecture from the file's metadata (what
+ * `weightsToBytes` writes), built, then loaded strictly. A file without that metadata (a timm
+ * checkpoint) is an error saying so: build the model yourself and use `loadWeights`.
+ */
+export async function vitFromWeights(source: WeightsSource): Promise<VisionTransformer> {
+  const { bytes, name } = await bytesOf(source);
+  const file = readSafetensors(bytes, name);
+  const saved = file.metadata[CONFIG_KEY];
+  if (saved === undefined)
+    throw new Error(`${name}: no ${CONFIG_KEY} metadata (the architecture); not weights this project wrote, so build the model and use loadWeights`);
+  let config: VitConfig;
+  try {
+    config = JSON.parse(saved) as VitConfig;
+  } catch {
+    throw new Error(`${name}: ${CONFIG_KEY} is not JSON: ${saved.slice(0, 80)}`);
+  }
+  let model: VisionTransformer;
+  try {
+    model = new VisionTransformer(config);
+  } catch (e) {
+    throw new Error(`${name}: ${CONFIG_KEY} does not describe a ViT (${(e as Error).message})`);
+  }
+  loadInto(model, file, name);
+  return model.eval();
+}
+
 /** A model's state dict (timm names) as safetensors bytes, with its architecture in the metadata. */
 export function weightsToBytes(model: AnyModule, metadata: Record<string, string> = {}): Uint8Array {
   return writeSafetensors(model.stateDict(), { ...modelMetadata(model), ...metadata });
