@@ -93,7 +93,7 @@ function put<T>(o: Record<string, T>, key: string, value: T): void {
 }
 
 function decode(raw: Uint8Array, e: Entry): Tensor {
-  const copy = raw.slice(); // aligned, owned
+  const copy = new Uint8Array(raw); // aligned, owned (a copy even of a Node Buffer, whose slice() is a view)
   switch (e.dtype) {
     case 'F32':
       return tensor(new Float32Array(copy.buffer), { shape: e.shape });

@@ -73,6 +73,12 @@ describe('weights from bytes, Blobs, Responses and URLs', () => {
       assert.deepEqual(params(m), before, `${what}: the model is unchanged`);
     }
   });
+  it('reads a Node Buffer that is a view into a larger pool (its slice() does not copy)', async () => {
+    const view = Buffer.concat([Buffer.alloc(3), Buffer.from(bytes)]).subarray(3);
+    const m = createVit('vit_mnist_tiny', 'ggem', { seed: 2 });
+    await loadWeights(m, view);
+    assert.deepEqual(params(m), params(saved));
+  });
   it('vitFromWeights builds the model a file describes, and names what is wrong with one that describes none', async () => {
     const g = createVit('vit_mnist_tiny', 'ggem', { seed: 4, poolGroups: 2, patchSize: 7 });
     const m = await vitFromWeights(weightsToBytes(g));
