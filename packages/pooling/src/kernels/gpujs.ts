@@ -4,7 +4,8 @@ import type { GemKernel } from './index.js';
 
 /**
  * GeM / GGeM on the gpu.js backend: five kernels, run through `GpujsBackend.run` (the
- * gpu.js kernels of `@ggem/tensor` are written the same way). Float32, and only where one
+ * gpu.js kernels of `@ggem/tensor` are written the same way: as source strings, which a
+ * bundler's minifier leaves as gpu.js can parse them). Float32, and only where one
  * image's tokens fit one kernel's cells and all of x fits one kernel: other cases decline,
  * and `ggem` composes the op from the backend's primitives, which run in chunks.
  */
@@ -40,23 +41,21 @@ interface Saved {
   k: Record<string, number>;
 }
 
-type K = (this: any, ...args: any[]) => number;
-
 // GeM / GGeM over tokens [start, n) of x [b, n, c], p per group (channel j in group floor(j / per)), in the scaled
 // form of ./reference.ts: r = max(x, eps)/M, m' = mean r^p, y = M·m'^(1/p).
 
 /** M[b, j] = max(eps, max_t x). */
-export const gemMaxKernel: K = function (this: any, x: any) {
+export const gemMaxKernel = `function (x) {
   const j = this.thread.x % this.constants.c;
   const bi = Math.floor(this.thread.x / this.constants.c);
   let m = this.constants.eps;
   // loops count from 0 (gpu.js's WGSL takes a counter started from a constant for a float, which ++ rejects)
   for (let i = 0; i < this.constants.tokens; i++) m = Math.max(m, x[(bi * this.constants.n + this.constants.start + i) * this.constants.c + j]);
   return m;
-};
+}`;
 
 /** Cells [0, b·c): Σ_t r^p; cells [b·c, 2·b·c): Σ_t r^p·ln r. */
-export const gemSumsKernel: K = function (this: any, x: any, M: any, p: any) {
+export const gemSumsKernel = `function (x, M, p) {
   const second = this.thread.x >= this.constants.bc ? 1 : 0;
   const bc = this.thread.x - second * this.constants.bc;
   const j = bc % this.constants.c;
@@ -70,16 +69,16 @@ export const gemSumsKernel: K = function (this: any, x: any, M: any, p: any) {
     s += second === 1 ? e * lr : e;
   }
   return s;
-};
+}`;
 
-export const gemKernel: K = function (this: any, M: any, sums: any, p: any) {
+export const gemKernel = `function (M, sums, p) {
   const j = this.thread.x % this.constants.c;
   const pj = p[Math.floor(j / this.constants.per)];
   return M[this.thread.x] * Math.pow(sums[this.thread.x] / this.constants.tokens, 1 / pj);
-};
+}`;
 
 /** gx = gy·(M·m'^((1−p)/p)/N)·r^p/xc on pooled tokens where x >= eps, else 0. */
-export const gemGxKernel: K = function (this: any, x: any, M: any, sums: any, p: any, gy: any) {
+export const gemGxKernel = `function (x, M, sums, p, gy) {
   const j = this.thread.x % this.constants.c;
   const t = Math.floor(this.thread.x / this.constants.c) % this.constants.n;
   const bi = Math.floor(this.thread.x / (this.constants.c * this.constants.n));
@@ -90,10 +89,10 @@ export const gemGxKernel: K = function (this: any, x: any, M: any, sums: any, p:
   const m = sums[bc] / this.constants.tokens;
   const kx = (M[bc] * Math.pow(m, (1 - pj) / pj)) / this.constants.tokens;
   return (gy[bc] * kx * Math.exp(pj * (Math.log(v) - Math.log(M[bc])))) / v;
-};
+}`;
 
 /** gp[g] = Σ_b Σ_{j in g} gy·(y/p)·(T/(N·m') − ln m'/p). */
-export const gemGpKernel: K = function (this: any, sums: any, p: any, y: any, gy: any) {
+export const gemGpKernel = `function (sums, p, y, gy) {
   const pg = p[this.thread.x];
   const bc = this.constants.bc;
   let s = 0;
@@ -108,4 +107,4 @@ export const gemGpKernel: K = function (this: any, sums: any, p: any, y: any, gy
     }
   }
   return s;
-};
+}`;

@@ -1,12 +1,13 @@
 /**
  * The gpu.js backend's kernels. gpu.js compiles their source to GLSL / WGSL / WebAssembly:
  * each is a plain function of `this.thread.x` (the flat output cell) and `this.constants`
- * (shapes and loop bounds), with every value float32.
+ * (shapes and loop bounds), with every value float32. They are written as source strings,
+ * not functions: gpu.js parses a function's source, and a user's bundler minifies functions
+ * into forms it cannot parse ("Unhandled binary expression between Array & Number"), while
+ * it leaves strings alone.
  */
 import { binaryTable, type BinaryOp } from '../../ops/tables/binary.js';
 import { unaryTable, type UnaryOp } from '../../ops/tables/unary.js';
-
-export type K = (this: any, ...args: any[]) => number;
 
 /** The kernel of a unary op of the table: its gpu.js body applied to the cell's value. */
 export function unaryKernel(op: UnaryOp): string {
@@ -49,12 +50,12 @@ ${BROADCAST_INDEX}    if (cond[i0 * this.constants.c0 + i1 * this.constants.c1 +
     return b[i0 * this.constants.b0 + i1 * this.constants.b1 + i2 * this.constants.b2 + i3 * this.constants.b3];
   }`;
 
-export const clampKernel: K = function (this: any, x: any) {
+export const clampKernel = `function (x) {
   return Math.min(Math.max(x[this.thread.x], this.constants.lo), this.constants.hi);
-};
+}`;
 
 /** out[i] = x[offset + Σ_k idx_k·s_k] with idx the index of i in a view of up to 6 dims (d0..d5). */
-export const stridedKernel: K = function (this: any, x: any) {
+export const stridedKernel = `function (x) {
   let r = this.thread.x;
   const i5 = r % this.constants.d5;
   r = Math.floor(r / this.constants.d5);
@@ -75,10 +76,10 @@ export const stridedKernel: K = function (this: any, x: any) {
       i4 * this.constants.s4 +
       i5 * this.constants.s5
   ];
-};
+}`;
 
 /** Two blocks [outer, n0, inner] and [outer, n1, inner] side by side along the middle axis. */
-export const concat2Kernel: K = function (this: any, a: any, b: any) {
+export const concat2Kernel = `function (a, b) {
   const j = this.thread.x % this.constants.inner;
   const rest = Math.floor(this.thread.x / this.constants.inner);
   const n = this.constants.n0 + this.constants.n1;
@@ -86,19 +87,19 @@ export const concat2Kernel: K = function (this: any, a: any, b: any) {
   const o = Math.floor(rest / n);
   if (t < this.constants.n0) return a[(o * this.constants.n0 + t) * this.constants.inner + j];
   return b[(o * this.constants.n1 + t - this.constants.n0) * this.constants.inner + j];
-};
+}`;
 
 /** out[o, j, i] = x[o, idx[j], i] over [outer, n, inner] (idx as floats: exact below 2²⁴). */
-export const gatherKernel: K = function (this: any, x: any, idx: any) {
+export const gatherKernel = `function (x, idx) {
   const i = this.thread.x % this.constants.inner;
   const r = Math.floor(this.thread.x / this.constants.inner);
   const j = r % this.constants.nIdx;
   const o = Math.floor(r / this.constants.nIdx);
   return x[(o * this.constants.n + idx[j]) * this.constants.inner + i];
-};
+}`;
 
 /** The adjoint of gather: out[o, t, i] = Σ_{j: idx[j] = t} g[o, j, i], a loop over the index per cell. */
-export const scatterAddKernel: K = function (this: any, g: any, idx: any) {
+export const scatterAddKernel = `function (g, idx) {
   const i = this.thread.x % this.constants.inner;
   const r = Math.floor(this.thread.x / this.constants.inner);
   const t = r % this.constants.n;
@@ -108,12 +109,12 @@ export const scatterAddKernel: K = function (this: any, g: any, idx: any) {
     if (idx[j] === t) s += g[(o * this.constants.nIdx + j) * this.constants.inner + i];
   }
   return s;
-};
+}`;
 
 // Attention over qkv [b, n, 3·dm] (dm = h·d, the last axis laid out [3, h, d]); P and S are [b, h, n, n].
 
 /** S[b, h, i, j] = scale · q_i · k_j. */
-export const attentionScoresKernel: K = function (this: any, qkv: any) {
+export const attentionScoresKernel = `function (qkv) {
   const n = this.constants.n;
   const j = this.thread.x % n;
   const i = Math.floor(this.thread.x / n) % n;
@@ -125,10 +126,10 @@ export const attentionScoresKernel: K = function (this: any, qkv: any) {
   let s = 0;
   for (let c = 0; c < this.constants.d; c++) s += qkv[q + c] * qkv[k + c];
   return s * this.constants.scale;
-};
+}`;
 
 /** y[b, i, h·d + c] = Σ_j P[b, h, i, j] · v_j[c]. */
-export const attentionOutKernel: K = function (this: any, p: any, qkv: any) {
+export const attentionOutKernel = `function (p, qkv) {
   const n = this.constants.n;
   const c = this.thread.x % this.constants.d;
   const hi = Math.floor(this.thread.x / this.constants.d) % this.constants.h;
@@ -138,10 +139,10 @@ export const attentionOutKernel: K = function (this: any, p: any, qkv: any) {
   let s = 0;
   for (let j = 0; j < n; j++) s += p[prow + j] * qkv[(bi * n + j) * 3 * this.constants.dm + 2 * this.constants.dm + hi * this.constants.d + c];
   return s;
-};
+}`;
 
 /** dP[b, h, i, j] = gy_i · v_j (gy the head's slice of the output gradient). */
-export const attentionDpKernel: K = function (this: any, gy: any, qkv: any) {
+export const attentionDpKernel = `function (gy, qkv) {
   const n = this.constants.n;
   const j = this.thread.x % n;
   const i = Math.floor(this.thread.x / n) % n;
@@ -153,13 +154,13 @@ export const attentionDpKernel: K = function (this: any, gy: any, qkv: any) {
   let s = 0;
   for (let c = 0; c < this.constants.d; c++) s += gy[g + c] * qkv[v + c];
   return s;
-};
+}`;
 
 /**
  * The qkv gradient, dS = P ⊙ (dP − rowsum(P ⊙ dP)) given: dq_t = scale·Σ_j dS[t, j] k_j,
  * dk_t = scale·Σ_i dS[i, t] q_i, dv_t = Σ_i P[i, t] gy_i.
  */
-export const attentionGradKernel: K = function (this: any, qkv: any, p: any, ds: any, gy: any) {
+export const attentionGradKernel = `function (qkv, p, ds, gy) {
   const n = this.constants.n;
   const dm = this.constants.dm;
   const c = this.thread.x % this.constants.d;
@@ -179,10 +180,10 @@ export const attentionGradKernel: K = function (this: any, qkv: any, p: any, ds:
   }
   for (let i = 0; i < n; i++) s += p[base + i * n + t] * gy[(bi * n + i) * dm + hi * this.constants.d + c];
   return s;
-};
+}`;
 
 /** Sum, max or min over the middle axis of [outer, n, inner]. */
-export const reduceKernel: K = function (this: any, x: any) {
+export const reduceKernel = `function (x) {
   const o = Math.floor(this.thread.x / this.constants.inner);
   const j = this.thread.x % this.constants.inner;
   const base = o * this.constants.n * this.constants.inner + j;
@@ -194,10 +195,10 @@ export const reduceKernel: K = function (this: any, x: any) {
     else acc = Math.min(acc, v);
   }
   return acc;
-};
+}`;
 
 /** C[t, r, c] = Σ_p A[t, r, p]·B[t, p, c] (+ bias[c]) (+ residual), A and B read through strides, batch strides 0 to broadcast. */
-export const matmulKernel: K = function (this: any, a: any, b: any, bias: any, residual: any) {
+export const matmulKernel = `function (a, b, bias, residual) {
   const c = this.thread.x % this.constants.n;
   const rt = Math.floor(this.thread.x / this.constants.n);
   const r = rt % this.constants.m;
@@ -209,10 +210,10 @@ export const matmulKernel: K = function (this: any, a: any, b: any, bias: any, r
   if (this.constants.bias === 1) s += bias[c];
   if (this.constants.residual === 1) s += residual[this.thread.x];
   return s;
-};
+}`;
 
 /** Softmax (or log-softmax) over the middle axis; each cell recomputes its row's max and sum (n is small in a ViT). */
-export const softmaxKernel: K = function (this: any, x: any) {
+export const softmaxKernel = `function (x) {
   const j = this.thread.x % this.constants.inner;
   const o = Math.floor(this.thread.x / (this.constants.n * this.constants.inner));
   const base = o * this.constants.n * this.constants.inner + j;
@@ -222,9 +223,9 @@ export const softmaxKernel: K = function (this: any, x: any) {
   for (let t = 0; t < this.constants.n; t++) s += Math.exp(x[base + t * this.constants.inner] - mx);
   if (this.constants.log === 1) return x[this.thread.x] - mx - Math.log(s);
   return Math.exp(x[this.thread.x] - mx) / s;
-};
+}`;
 
-export const softmaxBackwardKernel: K = function (this: any, y: any, g: any) {
+export const softmaxBackwardKernel = `function (y, g) {
   const j = this.thread.x % this.constants.inner;
   const o = Math.floor(this.thread.x / (this.constants.n * this.constants.inner));
   const base = o * this.constants.n * this.constants.inner + j;
@@ -235,15 +236,15 @@ export const softmaxBackwardKernel: K = function (this: any, y: any, g: any) {
   }
   for (let t = 0; t < this.constants.n; t++) s += y[base + t * this.constants.inner] * g[base + t * this.constants.inner];
   return y[this.thread.x] * (g[this.thread.x] - s);
-};
+}`;
 
-export const rowMeanKernel: K = function (this: any, x: any) {
+export const rowMeanKernel = `function (x) {
   let s = 0;
   for (let j = 0; j < this.constants.d; j++) s += x[this.thread.x * this.constants.d + j];
   return s / this.constants.d;
-};
+}`;
 
-export const rowRstdKernel: K = function (this: any, x: any, mean: any) {
+export const rowRstdKernel = `function (x, mean) {
   const mu = mean[this.thread.x];
   let v = 0;
   for (let j = 0; j < this.constants.d; j++) {
@@ -251,10 +252,10 @@ export const rowRstdKernel: K = function (this: any, x: any, mean: any) {
     v += c * c;
   }
   return 1 / Math.sqrt(v / this.constants.d + this.constants.eps);
-};
+}`;
 
 /** gx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with x̂ = (x − μ)·rstd, ĝ = g·w; each cell recomputes its row's two means. */
-export const layerNormGxKernel: K = function (this: any, g: any, x: any, w: any, mean: any, rstd: any) {
+export const layerNormGxKernel = `function (g, x, w, mean, rstd) {
   const row = Math.floor(this.thread.x / this.constants.d);
   const mu = mean[row];
   const rs = rstd[row];
@@ -268,31 +269,31 @@ export const layerNormGxKernel: K = function (this: any, g: any, x: any, w: any,
   const k = this.thread.x % this.constants.d;
   const xh = (x[this.thread.x] - mu) * rs;
   return rs * (g[this.thread.x] * w[k] - sg / this.constants.d - (xh * sgx) / this.constants.d);
-};
+}`;
 
 /** gw[j] = Σ_rows g·x̂. */
-export const layerNormGwKernel: K = function (this: any, g: any, x: any, mean: any, rstd: any) {
+export const layerNormGwKernel = `function (g, x, mean, rstd) {
   let s = 0;
   for (let r = 0; r < this.constants.rows; r++) s += g[r * this.constants.d + this.thread.x] * (x[r * this.constants.d + this.thread.x] - mean[r]) * rstd[r];
   return s;
-};
+}`;
 
-export const layerNormGbKernel: K = function (this: any, g: any) {
+export const layerNormGbKernel = `function (g) {
   let s = 0;
   for (let r = 0; r < this.constants.rows; r++) s += g[r * this.constants.d + this.thread.x];
   return s;
-};
+}`;
 
-export const layerNormKernel: K = function (this: any, x: any, mean: any, rstd: any, w: any, b: any) {
+export const layerNormKernel = `function (x, mean, rstd, w, b) {
   const row = Math.floor(this.thread.x / this.constants.d);
   const j = this.thread.x % this.constants.d;
   return (x[this.thread.x] - mean[row]) * rstd[row] * w[j] + b[j];
-};
+}`;
 
 /** Cells [at, at + n) of x (a piece of a larger storage, copied to a kernel's own output). */
-export const sliceKernel: K = function (this: any, x: any) {
+export const sliceKernel = `function (x) {
   return x[this.thread.x + this.constants.at];
-};
+}`;
 
 /**
  * The adjoint of a strided view: out[o] = Σ x[v] over the view positions v that address o.
@@ -301,7 +302,7 @@ export const sliceKernel: K = function (this: any, x: any) {
  * way at most (a cell no position addresses gets 0); the dims of stride 0 (sizes f, x
  * strides zs, Z positions in all) each add the x values along them (a broadcast's sum).
  */
-export const stridedAdjointKernel: K = function (this: any, x: any) {
+export const stridedAdjointKernel = `function (x) {
   let r = this.thread.x - this.constants.offset;
   if (r < 0) return 0;
   let v = Math.floor(r / this.constants.t0);
@@ -354,4 +355,4 @@ export const stridedAdjointKernel: K = function (this: any, x: any) {
       ];
   }
   return s;
-};
+}`;
