@@ -46,6 +46,21 @@ export function forwardBackward(model: VisionTransformer, x: Tensor, y: Tensor, 
   return { loss: lv, logits };
 }
 
+/**
+ * The same on a backend that computes asynchronously (gpu.js on WebGPU): the loss, then
+ * every parameter and gradient, read back before `update` reads them.
+ */
+export async function forwardBackwardAsync(model: VisionTransformer, x: Tensor, y: Tensor, o: TrainOptions): Promise<{ loss: number; logits: Tensor }> {
+  const logits = model.forward(x);
+  const loss = crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
+  const lv = (await loss.dataAsync())[0]!;
+  if (!Number.isFinite(lv)) return { loss: lv, logits };
+  loss.backward();
+  const params = model.parameters().filter((p) => p.requiresGrad && p.grad !== null);
+  await Promise.all(params.flatMap((p) => [p.dataAsync(), p.grad!.dataAsync()]));
+  return { loss: lv, logits };
+}
+
 /** After the gradient: clipping, AdamW at the learning rate in effect (returned), and the schedule's step. */
 export function update(model: VisionTransformer, { opt, schedule }: Optimization, o: TrainOptions): number {
   if (o.clip > 0)
