@@ -6,7 +6,7 @@
  */
 export { defaults, validate, trainsP, P_LR_SCALE, type TrainOptions } from './options.js';
 export { buildModel, freeze, parameterGroups } from './model.js';
-export { optimization, epochBatches, forwardBackward, forwardBackwardAsync, update, type Optimization } from './loop.js';
+export { optimization, epochBatches, forwardBackward, forwardBackwardAsync, update, updateAsync, type Optimization } from './loop.js';
 export { decodeIdx, encodeIdx, type Idx } from './data/idx-format.js';
 export { splitOf, limitSplit, filterClasses, CLASS_NAMES, type Split } from './data/split.js';
 export { makeBatch, shuffled, MEAN, STD, type Augment } from './data/batches.js';

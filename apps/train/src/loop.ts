@@ -73,3 +73,16 @@ export function update(model: VisionTransformer, { opt, schedule }: Optimization
   schedule.step();
   return lr;
 }
+
+/** `update` on a backend that computes asynchronously: the clipped gradients are read back before AdamW reads them. */
+export async function updateAsync(model: VisionTransformer, { opt, schedule }: Optimization, o: TrainOptions): Promise<number> {
+  if (o.clip > 0)
+    optim.clipGradNorm(
+      model.parameters().filter((p) => p.requiresGrad),
+      o.clip,
+    );
+  const lr = opt.groups[0]!.lr;
+  await opt.stepAsync();
+  schedule.step();
+  return lr;
+}

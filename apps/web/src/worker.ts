@@ -18,6 +18,7 @@ import {
   optimization,
   STD,
   update,
+  updateAsync,
   type Split,
   type TrainOptions,
 } from '@ggem/train/core';
@@ -28,6 +29,8 @@ import type { Calls, FromWorker, ModelInfo, ToWorker, TrainSettings } from './pr
 import { trainOptions } from './settings.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+/** A failure of training, shown in the page (never an uncaught rejection that leaves it waiting). */
+const fail = (err: unknown) => post({ type: 'error', message: (err as Error).message ?? String(err) });
 
 interface Run {
   o: TrainOptions;
@@ -65,7 +68,7 @@ async function start(settings: TrainSettings): Promise<void> {
   setBackend('cpu'); // the panels' models stay on the CPU
   run = { o, model, optimizing: optimization(model, o, train.count), rng: new Generator(o.seed + 1), epoch: 0, step: 0, batches: null, gpu };
   post({ type: 'ready', backend: gpu ? `gpu.js ${gpu.mode}` : 'the CPU (WebAssembly)' });
-  void loop(mine);
+  loop(mine).catch(fail);
 }
 
 /** Trains until paused, reset, replaced or done, yielding to messages between steps. */
@@ -90,14 +93,23 @@ async function loop(mine: number): Promise<void> {
     const xs = r.gpu ? x.to(r.gpu) : x;
     const ys = r.gpu ? y.to(r.gpu) : y;
     r.optimizing.opt.zeroGrad();
-    const { loss, logits } = r.gpu?.mode === 'webgpu' ? await forwardBackwardAsync(r.model, xs, ys, r.o) : forwardBackward(r.model, xs, ys, r.o);
+    const async = r.gpu?.mode === 'webgpu';
+    const { loss, logits } = async ? await forwardBackwardAsync(r.model, xs, ys, r.o) : forwardBackward(r.model, xs, ys, r.o);
     if (!Number.isFinite(loss)) {
       post({ type: 'error', message: `the loss is ${loss} at step ${r.step + 1}; training stopped` });
       return;
     }
-    update(r.model, r.optimizing, r.o);
+    if (async) await updateAsync(r.model, r.optimizing, r.o);
+    else update(r.model, r.optimizing, r.o);
     r.step++;
     const pred = (await logits.argmax(1).dataAsync()) as Int32Array;
+    // p as updated on the device, read back before currentP reads it (webgpu computes asynchronously)
+    await Promise.all(
+      r.model
+        .namedParameters()
+        .filter(([n]) => n === 'pool.p')
+        .map(([, t]) => t.dataAsync()),
+    );
     post({
       type: 'step',
       step: r.step,
@@ -191,7 +203,6 @@ const calls: { [K in keyof Calls]: (...a: Parameters<Calls[K]>) => Promise<Retur
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
-  const fail = (err: unknown) => post({ type: 'error', message: (err as Error).message ?? String(err) });
   if (m.type === 'init') dataUrl = m.dataUrl;
   else if (m.type === 'start') start(m.settings).catch(fail);
   else if (m.type === 'pause') paused = true;

@@ -123,30 +123,34 @@ describe('apps/web in Chromium (headless)', { skip: skipWithoutChromium }, () =>
     await page.click('#reset');
   });
 
-  it("gpu.js WebGL2 (SwiftShader): 20 steps of batch 8 give Node's losses within 1e-4, on WebGL2 kernels", async () => {
-    const gl = await context.newPage();
-    const glErrors = collectErrors(gl);
-    await gl.goto(`${server.origin}/`);
-    await gl.waitForSelector('#start');
-    await gl.selectOption('#backend', 'webgl2');
-    await gl.fill('#batch', '8'); // SwiftShader renders on the CPU: 64 images a step take seconds
-    await gl.click('#start');
-    await gl.waitForFunction(() => (window as unknown as { __ggemWeb: { losses: number[] } }).__ggemWeb.losses.length >= 20, null, { timeout: 240_000 });
-    await gl.click('#pause');
-    const got = (await gl.evaluate(() => (window as unknown as { __ggemWeb: { losses: number[] } }).__ggemWeb.losses.slice(0, 20))) as number[];
-    const want = nodeLosses({ ...settings, batchSize: 8 }, 20);
-    got.forEach((l, i) => assert.ok(Math.abs(l - want[i]!) <= 1e-4 * Math.abs(want[i]!), `step ${i + 1}: ${l} on WebGL2, ${want[i]} in Node`));
-    const status = (await gl.textContent('#train-status')) ?? '';
-    assert.match(status, /on gpu\.js webgl2; kernels: WebGL2Kernel(;|$)/, status);
-    const fallback = /on the CPU: ([^;]*)/.exec(status)?.[1]?.split(', ') ?? [];
-    assert.deepEqual(
-      fallback.filter((op) => !['cast', 'argReduce'].includes(op)),
-      [],
-      'only the ops gpu.js has no kernel for ran on the CPU',
-    );
-    assert.deepEqual(glErrors, []);
-    await gl.close();
-  });
+  for (const [mode, kernelClass] of [
+    ['webgl2', 'WebGL2Kernel'],
+    ['webgpu', 'WebGPUKernel'],
+  ] as const)
+    it(`gpu.js ${mode} (SwiftShader): 20 steps of batch 8 give Node's losses within 1e-4, on ${kernelClass}s`, async () => {
+      const gl = await context.newPage();
+      const glErrors = collectErrors(gl);
+      await gl.goto(`${server.origin}/`);
+      await gl.waitForSelector('#start');
+      await gl.selectOption('#backend', mode);
+      await gl.fill('#batch', '8'); // SwiftShader renders on the CPU: 64 images a step take seconds
+      await gl.click('#start');
+      await gl.waitForFunction(() => (window as unknown as { __ggemWeb: { losses: number[] } }).__ggemWeb.losses.length >= 20, null, { timeout: 240_000 });
+      await gl.click('#pause');
+      const got = (await gl.evaluate(() => (window as unknown as { __ggemWeb: { losses: number[] } }).__ggemWeb.losses.slice(0, 20))) as number[];
+      const want = nodeLosses({ ...settings, batchSize: 8 }, 20);
+      got.forEach((l, i) => assert.ok(Math.abs(l - want[i]!) <= 1e-4 * Math.abs(want[i]!), `step ${i + 1}: ${l} on ${mode}, ${want[i]} in Node`));
+      const status = (await gl.textContent('#train-status')) ?? '';
+      assert.match(status, new RegExp(`on gpu\\.js ${mode}; kernels: ${kernelClass}(;|$)`), status);
+      const fallback = /on the CPU: ([^;]*)/.exec(status)?.[1]?.split(', ') ?? [];
+      assert.deepEqual(
+        fallback.filter((op) => !['cast', 'argReduce'].includes(op)),
+        [],
+        'only the ops gpu.js has no kernel for ran on the CPU',
+      );
+      assert.deepEqual(glErrors, []);
+      await gl.close();
+    });
 
   it('a checkpoint from apps/train predicts as in Node on 100 test images; a bad file is a message and keeps it', async () => {
     await page.setInputFiles('#load', checkpoint);
