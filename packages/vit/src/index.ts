@@ -11,7 +11,17 @@ export { Attention, type AttentionCapture } from './attention.js';
 export { Mlp } from './mlp.js';
 export { PatchEmbed, PatchProj } from './patch-embed.js';
 export { DropPath } from './drop-path.js';
-export { readSafetensors, writeSafetensors, halfToFloat, MAX_HEADER_BYTES, type SafetensorsFile } from './safetensors.js';
+export {
+  readSafetensors,
+  writeSafetensors,
+  halfToFloat,
+  floatToHalf,
+  floatToBf16,
+  e4m3ToFloat,
+  MAX_HEADER_BYTES,
+  type SafetensorsFile,
+  type FloatStorage,
+} from './safetensors.js';
 export {
   readWeights,
   loadWeights,

@@ -4,7 +4,7 @@
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { AnyModule, LoadOptions } from '@ggem/tensor';
-import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type FloatStorage, type SafetensorsFile } from './safetensors.js';
 import { loadInto, modelMetadata, type WeightsReport } from './weights.js';
 
 /** Reads a safetensors file. */
@@ -27,11 +27,12 @@ export async function writeSafetensorsFile(
   path: string,
   tensors: Parameters<typeof writeSafetensors>[0],
   metadata: Record<string, string> = {},
+  options: { dtype?: FloatStorage } = {},
 ): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const fh = await open(tmp, 'w');
   try {
-    await fh.writeFile(writeSafetensors(tensors, metadata));
+    await fh.writeFile(writeSafetensors(tensors, metadata, options));
     await fh.sync();
   } catch (e) {
     await fh.close();
@@ -43,8 +44,8 @@ export async function writeSafetensorsFile(
 }
 
 /** Saves a model's state dict (timm names) and architecture as a safetensors file, atomically. */
-export function saveWeightsFile(model: AnyModule, path: string, metadata: Record<string, string> = {}): Promise<void> {
-  return writeSafetensorsFile(path, model.stateDict(), { ...modelMetadata(model), ...metadata });
+export function saveWeightsFile(model: AnyModule, path: string, metadata: Record<string, string> = {}, options: { dtype?: FloatStorage } = {}): Promise<void> {
+  return writeSafetensorsFile(path, model.stateDict(), { ...modelMetadata(model), ...metadata }, options);
 }
 
 /** Loads a safetensors file into a model, all or nothing, as `loadWeights` does from bytes. */

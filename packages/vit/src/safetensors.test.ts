@@ -97,8 +97,8 @@ describe('safetensors', () => {
       ['not an object', file([1, 2]), /the header is not a JSON object/],
       [
         'unknown dtype',
-        file({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)),
-        /tensor 'w' has dtype "I64"; supported: F32, F64, F16, BF16/,
+        file({ w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)),
+        /tensor 'w' has dtype "C64"; supported: F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, U32, U16, U8, BOOL/,
       ],
       ['truncated data', file(ok, new Uint8Array(4)), /data_offsets \[0, 8\] run past the 4-byte data buffer: truncated/],
       [

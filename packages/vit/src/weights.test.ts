@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createVit, loadWeights, readWeights, vitFromWeights, weightsToBlob, weightsToBytes, writeSafetensors } from './index.js';
+import { tensor } from '@ggem/tensor';
+import { createVit, loadWeights, modelMetadata, readWeights, vitFromWeights, weightsToBlob, weightsToBytes, writeSafetensors } from './index.js';
 
 const params = (m: ReturnType<typeof createVit>) => m.namedParameters().map(([k, p]) => [k, [...p.data]] as const);
 
@@ -78,6 +79,18 @@ describe('weights from bytes, Blobs, Responses and URLs', () => {
     const m = createVit('vit_mnist_tiny', 'ggem', { seed: 2 });
     await loadWeights(m, view);
     assert.deepEqual(params(m), params(saved));
+  });
+  it('a BF16 file is half the size and loads to the rounded weights; an integer tensor (a step counter) is reported by name when skipped', async () => {
+    const bf16 = weightsToBytes(saved, {}, { dtype: 'BF16' });
+    assert.ok(bf16.length < 0.52 * bytes.length, `${bf16.length} vs ${bytes.length}`);
+    const m = createVit('vit_mnist_tiny', 'ggem', { seed: 2 });
+    await loadWeights(m, bf16);
+    const want = params(saved);
+    params(m).forEach(([k, v], i) => v.forEach((x, j) => assert.ok(Math.abs(x - want[i]![1][j]!) <= 2 ** -8 * Math.abs(want[i]![1][j]!), k)));
+    const withStep = writeSafetensors({ ...saved.stateDict(), num_batches_tracked: tensor(Int32Array.from([1200]), { dtype: 'int32' }) }, modelMetadata(saved));
+    const r = await loadWeights(createVit('vit_mnist_tiny', 'ggem', { seed: 2 }), withStep, { strict: false });
+    assert.deepEqual(r.unexpected, ['num_batches_tracked']);
+    await assert.rejects(loadWeights(createVit('vit_mnist_tiny', 'ggem', { seed: 2 }), withStep), /unexpected keys: num_batches_tracked/);
   });
   it('vitFromWeights builds the model a file describes, and names what is wrong with one that describes none', async () => {
     const g = createVit('vit_mnist_tiny', 'ggem', { seed: 4, poolGroups: 2, patchSize: 7 });

@@ -1,5 +1,5 @@
 import type { AnyModule, LoadOptions, LoadReport } from '@ggem/tensor';
-import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type FloatStorage, type SafetensorsFile } from './safetensors.js';
 import { VisionTransformer, type VitConfig } from './vit.js';
 
 /** The `__metadata__` key under which a ViT's architecture is saved with its weights. */
@@ -169,9 +169,9 @@ export async function vitFromWeights(source: WeightsSource): Promise<VisionTrans
   return model.eval();
 }
 
-/** A model's state dict (timm names) as safetensors bytes, with its architecture in the metadata. */
-export function weightsToBytes(model: AnyModule, metadata: Record<string, string> = {}): Uint8Array {
-  return writeSafetensors(model.stateDict(), { ...modelMetadata(model), ...metadata });
+/** A model's state dict (timm names) as safetensors bytes, with its architecture in the metadata; floats as F32 unless `options.dtype` (F16, BF16: half the size). */
+export function weightsToBytes(model: AnyModule, metadata: Record<string, string> = {}, options: { dtype?: FloatStorage } = {}): Uint8Array {
+  return writeSafetensors(model.stateDict(), { ...modelMetadata(model), ...metadata }, options);
 }
 
 /** A model's weights as a Blob, for a page to offer as a download (`URL.createObjectURL`). */
