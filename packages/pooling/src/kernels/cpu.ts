@@ -1,5 +1,5 @@
 import { extend, type DType, type TypedArray } from '@ggem/tensor';
-import type { GemResult } from './index.js';
+import type { TypedArrayGem } from './index.js';
 import * as reference from './reference.js';
 import { groupSums, type GemSaved, type PerImage } from './reference.js';
 import { gemModule } from './wasm.js';
@@ -41,23 +41,13 @@ function simdFor(dtype: DType, c: number): NonNullable<typeof simd> | null {
   return dtype === 'float32' && c % 4 === 0 ? (wasm() ?? null) : null;
 }
 
-export function gem(
-  x: TypedArray,
-  b: number,
-  n: number,
-  c: number,
-  start: number,
-  pg: TypedArray,
-  groups: number,
-  eps: number,
-  dtype: DType,
-): GemResult<TypedArray> {
+export const gem: TypedArrayGem = (x, b, n, c, start, pg, groups, eps, dtype) => {
   const k = simdFor(dtype, c);
   if (k === null) return reference.gem(x, b, n, c, start, pg, groups, eps, dtype);
   const { y, saved, each } = reference.gemState(x, b, n, c, start, pg, groups, eps, dtype);
   simdForward(k, saved, each);
   return { y, saved };
-}
+};
 
 /** The SIMD forward: x and r^p into the kernel's memory, the column sums of each image to `each`. */
 function simdForward(k: NonNullable<typeof simd>, saved: GemSaved, each: PerImage): void {

@@ -27,6 +27,19 @@ export interface GemResult<S> {
   saved: unknown;
 }
 
+/** The forward of the typed-array kernels (reference and CPU). */
+export type TypedArrayGem = (
+  x: TypedArray,
+  b: number,
+  n: number,
+  c: number,
+  start: number,
+  pg: TypedArray,
+  groups: number,
+  eps: number,
+  dtype: DType,
+) => GemResult<TypedArray>;
+
 const typedArrayKernel = (k: typeof reference | typeof cpu): GemKernel<TypedArray> => ({
   forward: (_be, ...args) => k.gem(...args),
   backward: (_be, saved, gy, dtype) => k.gemBackward(saved, gy, dtype),

@@ -1,5 +1,5 @@
 import { extend, type DType, type TypedArray } from '@ggem/tensor';
-import type { GemResult } from './index.js';
+import type { TypedArrayGem } from './index.js';
 
 /**
  * GeM / GGeM in the scaled form that cannot overflow or underflow. Per column (b, c) with
@@ -71,21 +71,11 @@ export function gemState(x: TypedArray, b: number, n: number, c: number, start: 
   return { y, saved, each };
 }
 
-export function gem(
-  x: TypedArray,
-  b: number,
-  n: number,
-  c: number,
-  start: number,
-  pg: TypedArray,
-  groups: number,
-  eps: number,
-  dtype: DType,
-): GemResult<TypedArray> {
+export const gem: TypedArrayGem = (x, b, n, c, start, pg, groups, eps, dtype) => {
   const { y, saved, each } = gemState(x, b, n, c, start, pg, groups, eps, dtype);
   saved.rp = forward(saved, each);
   return { y, saved };
-}
+};
 
 /** What the forward hands each image: its column max M and sums s = Σ r^p, T = Σ r^p ln r. */
 export type PerImage = (bi: number, M: ArrayLike<number>, s: ArrayLike<number>, T: ArrayLike<number>) => void;

@@ -2,6 +2,8 @@
 import { Generator, randn, Tensor, tensor, type Backend } from '@ggem/tensor';
 import { ggem } from '../gem.js';
 
+export { maxError } from '@ggem/tensor/testing';
+
 const on = (t: Tensor, be: Backend) => new Tensor(be.fromArray(t.data.slice()), t.shape, t.dtype, be);
 const read = (t: Tensor) => (t.backend.toArrayAsync ? t.backend.toArrayAsync(t.storage, t.dtype, t.size) : Promise.resolve(t.data));
 
@@ -19,14 +21,4 @@ export function ggemInputs(seed: number, groups: number): [Tensor, Tensor, Tenso
   const x = randn([3, 6, 8], { generator: g });
   const p = tensor(Float32Array.from({ length: groups }, () => 1 + 4 * g.uniform()));
   return [x, p, randn([3, 8], { generator: g })];
-}
-
-/** The largest difference relative to 1 + |want| over the outputs. */
-export function maxError(got: ArrayLike<number>[], want: ArrayLike<number>[]): number {
-  let e = 0;
-  for (const [k, a] of got.entries()) {
-    if (a.length !== want[k]!.length) return Infinity;
-    for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
-  }
-  return e;
 }

@@ -12,8 +12,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cpuBackend, Generator, randn, referenceBackend, wasmFeatures, type Backend } from '../index.js';
 import { createGpujsBackend, type GpujsBackend, type GpuLike } from '../gpujs.js';
-import { recordingGpu, webgpuStandIn, withoutFusedKernels } from '../testing/index.js';
-import { adamwSteps, caseInputs, GPUJS_NO_KERNEL, maxError, opCases, valueAndGrads } from '../test/op-cases.js';
+import { recordingGpu, webgpuStandIn, withoutFusedKernels, maxError } from '../testing/index.js';
+import { adamwSteps, caseInputs, GPUJS_NO_KERNEL, opCases, valueAndGrads } from '../test/op-cases.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
 

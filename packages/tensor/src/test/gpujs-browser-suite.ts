@@ -4,9 +4,10 @@
  * where the case gives a limit), values and gradients compared, and the kernel classes
  * that ran. Results go to `window.__results`.
  */
+import { maxError } from '../testing/index.js';
 import { cpuBackend, Generator, type Tensor, type Backend, type Domain } from '../index.js';
 import { createGpujsBackend } from '../backend/gpujs/index.js';
-import { adamwSteps, caseInputs, maxError, opCases, valueAndGrads } from './op-cases.js';
+import { adamwSteps, caseInputs, opCases, valueAndGrads } from './op-cases.js';
 
 interface CaseResult {
   name: string;

@@ -230,16 +230,6 @@ export async function valueAndGrads(be: Backend, f: (...xs: Tensor[]) => Tensor,
   return Promise.all([y.dataAsync(), ...xs.map((x) => x.grad!.dataAsync())]);
 }
 
-/** The largest difference relative to 1 + |want| over the value and the gradients. */
-export function maxError(got: ArrayLike<number>[], want: ArrayLike<number>[]): number {
-  let e = 0;
-  for (const [k, a] of got.entries()) {
-    if (a.length !== want[k]!.length) return Infinity;
-    for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i]! - want[k]![i]!) / (1 + Math.abs(want[k]![i]!)));
-  }
-  return e;
-}
-
 /**
  * Three AdamW steps (stepAsync) of a small network (linear, GELU, layer norm, linear,
  * cross-entropy) on a backend, in `dtype`: the losses, then the parameters after the last step.

@@ -4,3 +4,5 @@ export { gradcheck, assertGradcheck, type GradcheckOptions, type GradcheckMismat
 export { webgpuStandIn, recordingGpu, type WebgpuStandIn } from './gpujs.js';
 /** A backend without its fused kernels, so that tests can compare fused ops with their compositions. */
 export { withoutFusedKernels } from './primitives.js';
+/** How far several outputs are from the wanted ones, as one number for a browser suite to report. */
+export { maxError } from './compare.js';

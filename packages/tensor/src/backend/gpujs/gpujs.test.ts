@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { cpuBackend, Generator, getBackend, randn, setBackend, Tensor } from '../../index.js';
-import { recordingGpu, webgpuStandIn } from '../../testing/index.js';
-import { caseInputs, maxError, on, opCases, valueAndGrads } from '../../test/op-cases.js';
+import { recordingGpu, webgpuStandIn, maxError } from '../../testing/index.js';
+import { caseInputs, on, opCases, valueAndGrads } from '../../test/op-cases.js';
 import { createGpujsBackend, MAX_CELLS, type GpuLike } from './index.js';
 
 const { GPU } = (await import('gpu.js' as string)) as { GPU: new (s: Record<string, unknown>) => GpuLike };
