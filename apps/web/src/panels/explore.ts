@@ -93,11 +93,14 @@ export function explorePanel(app: App): HTMLElement {
     view.replaceChildren(head, ...rows);
     await refresh();
   }
-  index.input.addEventListener('change', () => void render());
+  /** Renders, and shows a failure of the worker's call in the panel instead of losing it. */
+  const show = () =>
+    void render().catch((e: Error) => view.replaceChildren(el('p', { class: 'message', role: 'alert' }, `Could not compute this panel: ${e.message}`)));
+  index.input.addEventListener('change', show);
   app.onModel(() => {
     ps = [];
-    void render();
+    show();
   });
-  void render();
+  show();
   return root;
 }

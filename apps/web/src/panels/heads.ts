@@ -42,7 +42,7 @@ export function headsPanel(app: App): HTMLElement {
       const cx = Math.floor(((e.clientX - r.left) / r.width) * grid);
       const cy = Math.floor(((e.clientY - r.top) / r.height) * grid);
       query = cy * grid + cx;
-      void render();
+      show();
     });
     const [maps, { distance, cka }] = await Promise.all([app.api.call('attention', i, b, query), app.api.call('heads', b)]);
     const h = distance.length;
@@ -72,9 +72,12 @@ export function headsPanel(app: App): HTMLElement {
       ckaTable,
     );
   }
-  block.input.addEventListener('change', () => void render());
-  index.input.addEventListener('change', () => void render());
-  app.onModel(() => void render());
-  void render();
+  /** Renders, and shows a failure of the worker's call in the panel instead of losing it. */
+  const show = () =>
+    void render().catch((e: Error) => view.replaceChildren(el('p', { class: 'message', role: 'alert' }, `Could not compute this panel: ${e.message}`)));
+  block.input.addEventListener('change', () => show());
+  index.input.addEventListener('change', () => show());
+  app.onModel(() => show());
+  show();
   return root;
 }

@@ -27,7 +27,11 @@ export function predictPanel(app: App): HTMLElement {
       out.replaceChildren(el('li', {}, 'Train or load a model first.'));
       return;
     }
-    const top = await app.api.call('topK', pad.pixels());
+    const top = await app.api.call('topK', pad.pixels()).catch((e: Error) => {
+      out.replaceChildren(el('li', { class: 'message', role: 'alert' }, `Could not predict: ${e.message}`));
+      return null;
+    });
+    if (top === null) return;
     out.replaceChildren(...top.map((r) => el('li', { 'data-label': String(r.label) }, `${CLASS_NAMES[r.label]}: ${(100 * r.prob).toFixed(1)} %`)));
   };
   useTest.onclick = () => {
