@@ -40,3 +40,8 @@ export function numberInput(label: string, value: number, attrs: Record<string, 
   const input = el('input', { type: 'number', value: String(value), ...attrs });
   return { wrap: el('label', {}, `${label} `, input), input };
 }
+
+/** A panel: its section, title and the sentences that say what the paper shows and what to look at, then its contents. */
+export function panel(id: string, title: string, explain: string, ...children: (Node | string)[]): HTMLElement {
+  return el('section', { id: `panel-${id}`, class: 'panel' }, el('h2', {}, title), el('p', { class: 'explain' }, explain), ...children);
+}

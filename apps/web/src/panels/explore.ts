@@ -5,21 +5,16 @@
  * grid, which concentrates on the strongest patches as p grows (§3.4, Fig. 3).
  */
 import { CLASS_NAMES } from '@ggem/train/core';
-import { el, numberInput, type App } from '../app.js';
+import { el, numberInput, panel, type App } from '../app.js';
 import { greyImage, heatmap } from '../draw.js';
 
 export function explorePanel(app: App): HTMLElement {
   const index = numberInput('test image', 0, { id: 'explore-image', min: '0', max: String(app.test.count - 1) });
   const view = el('div', { class: 'explore' });
-  const root = el(
-    'section',
-    { id: 'panel-explore', class: 'panel' },
-    el('h2', {}, 'Explore p'),
-    el(
-      'p',
-      { class: 'explain' },
-      "Each small map is one channel of the last block's patch tokens for this image; each row is one group of channels, which share a p. Move a group's p: at p = 1 its pooled value is the tokens' average, and it climbs toward their maximum as p grows. The heatmap on the right of each slider is the gradient of that pooled value with respect to each patch: it spreads over the object at small p and concentrates on a few patches at large p, which is why the paper learns p per group instead of fixing it.",
-    ),
+  const root = panel(
+    'explore',
+    'Explore p',
+    "Each small map is one channel of the last block's patch tokens for this image; each row is one group of channels, which share a p. Move a group's p: at p = 1 its pooled value is the tokens' average, and it climbs toward their maximum as p grows. The heatmap on the right of each slider is the gradient of that pooled value with respect to each patch: it spreads over the object at small p and concentrates on a few patches at large p, which is why the paper learns p per group instead of fixing it.",
     el('div', { class: 'controls' }, index.wrap),
     view,
   );

@@ -3,22 +3,17 @@
  * query patch, each head's mean attention distance (the paper's Fig. 5) and the linear CKA
  * between the heads' outputs (Fig. 4), computed with @ggem/vit's analysis functions.
  */
-import { el, numberInput, type App } from '../app.js';
+import { el, numberInput, panel, type App } from '../app.js';
 import { greyImage, heatmap } from '../draw.js';
 
 export function headsPanel(app: App): HTMLElement {
   const block = numberInput('block', 3, { id: 'heads-block', min: '0' });
   const index = numberInput('test image', 0, { id: 'heads-image', min: '0', max: String(app.test.count - 1) });
   const view = el('div', { class: 'heads' });
-  const root = el(
-    'section',
-    { id: 'panel-heads', class: 'panel' },
-    el('h2', {}, 'Inspect heads'),
-    el(
-      'p',
-      { class: 'explain' },
-      'The paper groups channels by head because heads differ: some attend locally, others globally (mean attention distance), and their outputs are only partly alike (CKA, 1 = the same up to rotation and scale). Click a patch of the image to see where each head of the block attends from it. Distances and CKA are averaged over the first 64 test images.',
-    ),
+  const root = panel(
+    'heads',
+    'Inspect heads',
+    'The paper groups channels by head because heads differ: some attend locally, others globally (mean attention distance), and their outputs are only partly alike (CKA, 1 = the same up to rotation and scale). Click a patch of the image to see where each head of the block attends from it. Distances and CKA are averaged over the first 64 test images.',
     el('div', { class: 'controls' }, block.wrap, index.wrap),
     view,
   );

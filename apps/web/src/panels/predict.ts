@@ -1,6 +1,6 @@
 /** Predict: a test image or a drawing on a 28×28 pad, and the model's top-3 classes. */
 import { CLASS_NAMES } from '@ggem/train/core';
-import { el, numberInput, type App } from '../app.js';
+import { el, numberInput, panel, type App } from '../app.js';
 import { drawingPad } from '../draw.js';
 
 export function predictPanel(app: App): HTMLElement {
@@ -10,15 +10,10 @@ export function predictPanel(app: App): HTMLElement {
   const clear = el('button', { id: 'clear' }, 'Clear');
   const predict = el('button', { id: 'predict' }, 'Predict');
   const out = el('ol', { id: 'top3' });
-  const root = el(
-    'section',
-    { id: 'panel-predict', class: 'panel' },
-    el('h2', {}, 'Predict'),
-    el(
-      'p',
-      { class: 'explain' },
-      "Draw a garment (light on dark, as Fashion-MNIST's photos are) or show a test image, and the model gives its three likeliest classes. The input is normalised exactly as in training.",
-    ),
+  const root = panel(
+    'predict',
+    'Predict',
+    "Draw a garment (light on dark, as Fashion-MNIST's photos are) or show a test image, and the model gives its three likeliest classes. The input is normalised exactly as in training.",
     el('div', { class: 'controls' }, index.wrap, useTest, clear, predict),
     el('div', { class: 'row' }, pad.canvas, out),
   );

@@ -6,7 +6,7 @@
 import { poolingNames, type PoolingName } from '@ggem/pooling';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { el, numberInput, type App } from '../app.js';
+import { el, numberInput, panel, type App } from '../app.js';
 import type { BackendChoice, FromWorker, TrainSettings } from '../protocol.js';
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
@@ -43,15 +43,10 @@ export function trainPanel(app: App): TrainPanel {
   const status = el('p', { id: 'train-status', class: 'status' }, 'Not started.');
   const message = el('p', { id: 'message', class: 'message', role: 'alert' });
   const charts = el('div', { class: 'charts' });
-  const root = el(
-    'section',
-    { id: 'panel-train', class: 'panel' },
-    el('h2', {}, 'Train'),
-    el(
-      'p',
-      { class: 'explain' },
-      'The paper pools the patch tokens of the last block with a generalized mean whose exponent p is learned per group of channels (GGeM, one group per head by default). Train the small ViT on 10,000 Fashion-MNIST images here, and watch each p move away from its start: p = 1 is average pooling, large p approaches max pooling.',
-    ),
+  const root = panel(
+    'train',
+    'Train',
+    'The paper pools the patch tokens of the last block with a generalized mean whose exponent p is learned per group of channels (GGeM, one group per head by default). Train the small ViT on 10,000 Fashion-MNIST images here, and watch each p move away from its start: p = 1 is average pooling, large p approaches max pooling.',
     el(
       'div',
       { class: 'controls' },
