@@ -1,4 +1,4 @@
-import { attention, Dropout, Identity, Linear, matmulT, Module, type Generator, type Tensor } from '@ggem/tensor';
+import { attention, concat, Dropout, Identity, LayerNorm, Linear, matmulT, Module, type Generator, type Tensor } from '@ggem/tensor';
 
 /** What an attention layer keeps for analysis when asked (see `VisionTransformer.capture`). */
 export interface AttentionCapture {
@@ -10,13 +10,16 @@ export interface AttentionCapture {
 
 /**
  * Multi-head self-attention with a fused qkv projection (timm's `attn.qkv` `[3D, D]`):
- * softmax(q kᵀ / √d_head) v per head, then `attn.proj`.
+ * softmax(q kᵀ / √d_head) v per head, then `attn.proj`. With `qkNorm`, q and k are
+ * layer-normalised per head first (`attn.q_norm`, `attn.k_norm`, over head_dim).
  */
 export class Attention extends Module {
   qkv: Linear;
   proj: Linear;
   attn_drop: Module;
   proj_drop: Module;
+  q_norm: LayerNorm | null;
+  k_norm: LayerNorm | null;
   readonly headDim: number;
   readonly scale: number;
   /** Set by `VisionTransformer.capture`: the next forward stores its attention here (detached). */
@@ -25,7 +28,7 @@ export class Attention extends Module {
   constructor(
     readonly dim: number,
     readonly numHeads: number,
-    o: { qkvBias?: boolean; attnDrop?: number; projDrop?: number; generator?: Generator } = {},
+    o: { qkvBias?: boolean; qkNorm?: boolean; normEps?: number; attnDrop?: number; projDrop?: number; generator?: Generator } = {},
   ) {
     super();
     if (dim % numHeads !== 0) throw new Error(`Attention: dim ${dim} is not divisible by ${numHeads} heads`);
@@ -33,6 +36,8 @@ export class Attention extends Module {
     this.scale = this.headDim ** -0.5;
     this.qkv = new Linear(dim, 3 * dim, { bias: o.qkvBias ?? true, generator: o.generator, init: 'zeros' }); // the model initialises
     this.proj = new Linear(dim, dim, { generator: o.generator, init: 'zeros' });
+    this.q_norm = o.qkNorm ? new LayerNorm(this.headDim, o.normEps ?? 1e-6) : null;
+    this.k_norm = o.qkNorm ? new LayerNorm(this.headDim, o.normEps ?? 1e-6) : null;
     this.attn_drop = (o.attnDrop ?? 0) > 0 ? new Dropout(o.attnDrop, o.generator) : new Identity();
     this.proj_drop = (o.projDrop ?? 0) > 0 ? new Dropout(o.projDrop, o.generator) : new Identity();
   }
@@ -41,7 +46,12 @@ export class Attention extends Module {
   forward(x: Tensor, residual: Tensor | null = null): Tensor {
     const [b, n, d] = x.shape as [number, number, number];
     const h = this.numHeads;
-    const qkv = this.qkv.forward(x);
+    let qkv = this.qkv.forward(x);
+    if (this.q_norm !== null && this.k_norm !== null) {
+      const [qn, kn] = [this.q_norm, this.k_norm];
+      const normed = (i: number, norm: LayerNorm) => norm.forward(qkv.narrow(2, i * d, d).reshape([b, n, h, this.headDim])).reshape([b, n, d]);
+      qkv = concat([normed(0, qn), normed(1, kn), qkv.narrow(2, 2 * d, d)], 2);
+    }
     let out: Tensor;
     if (this.attn_drop instanceof Identity) {
       // the fused op: no permuted copies, the scores never materialised as tensors

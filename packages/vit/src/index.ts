@@ -4,11 +4,16 @@
  * Weights load from bytes, Blobs, Responses and URLs in any runtime; files are in
  * `@ggem/vit/node`.
  */
-export { VisionTransformer, type VitConfig } from './vit.js';
+export { VisionTransformer, VIT_DEFAULTS, type VitConfig } from './vit.js';
 export { presets, createVit, type PresetName } from './presets.js';
-export { Block, type BlockOptions } from './block.js';
+export { Block, LayerScale, type BlockOptions } from './block.js';
 export { Attention, type AttentionCapture } from './attention.js';
-export { Mlp } from './mlp.js';
+export { Mlp, type Activation } from './mlp.js';
+export { resamplePosEmbed } from './pos-embed.js';
+export { timmConfig, timmArchitecture, type TimmConfigJson, type FromTimm } from './timm-config.js';
+export { preprocess, IMAGENET_MEAN, IMAGENET_STD, type PreprocessConfig, type Pixels } from './image/transform.js';
+export { resizeU8, resampleMatrix, bicubic, bilinear, type Filter, type FilterName, type U8Image } from './image/resample.js';
+export { predict, type Prediction } from './predict.js';
 export { PatchEmbed, PatchProj } from './patch-embed.js';
 export { DropPath } from './drop-path.js';
 export {

@@ -3,24 +3,26 @@ import { linear, Module, nn, zeros, type Generator, type Tensor } from '@ggem/te
 /**
  * The patch embedding: a convolution with kernel = stride = P, computed as patch
  * extraction (a reshape and a permute) and one matrix product. Weights are stored as
- * timm's `patch_embed.proj.weight` `[D, Cin, P, P]` and `.bias` `[D]`.
+ * timm's `patch_embed.proj.weight` `[D, Cin, P, P]` and `.bias` `[D]` (none when `bias` is
+ * false: timm's pre-norm models, CLIP).
  */
 export class PatchProj extends Module {
   weight: Tensor;
-  bias: Tensor;
+  bias: Tensor | null;
 
   constructor(
     readonly inChans: number,
     readonly dim: number,
     readonly patch: number,
     generator?: Generator,
+    bias = true,
   ) {
     super();
     const o = { requiresGrad: true } as const;
     // PyTorch's Conv2d default: U(±1/√fan_in), fan_in = Cin·P·P
     const bound = 1 / Math.sqrt(inChans * patch * patch);
     this.weight = nn.init.uniform(zeros([dim, inChans, patch, patch], o), -bound, bound, generator);
-    this.bias = nn.init.uniform(zeros([dim], o), -bound, bound, generator);
+    this.bias = bias ? nn.init.uniform(zeros([dim], o), -bound, bound, generator) : null;
   }
 
   /** images `[B, Cin, H, W]` → tokens `[B, (H/P)·(W/P), D]`, patches in row-major order. */
@@ -40,8 +42,14 @@ export class PatchProj extends Module {
   }
 }
 
+/**
+ * Images to patch tokens. The image must be `imgSize` square unless `dynamic` (timm's
+ * dynamic_img_size): then any size whose sides are multiples of the patch (the model
+ * resamples its position embeddings to the grid).
+ */
 export class PatchEmbed extends Module {
   proj: PatchProj;
+  readonly dynamic: boolean;
 
   constructor(
     readonly imgSize: number,
@@ -49,10 +57,12 @@ export class PatchEmbed extends Module {
     inChans: number,
     dim: number,
     generator?: Generator,
+    o: { bias?: boolean; dynamic?: boolean } = {},
   ) {
     super();
     if (imgSize % patchSize !== 0) throw new Error(`PatchEmbed: image size ${imgSize} is not a multiple of the patch size ${patchSize}`);
-    this.proj = new PatchProj(inChans, dim, patchSize, generator);
+    this.proj = new PatchProj(inChans, dim, patchSize, generator, o.bias ?? true);
+    this.dynamic = o.dynamic ?? false;
   }
 
   get numPatches(): number {
@@ -65,8 +75,10 @@ export class PatchEmbed extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (x.shape[2] !== this.imgSize || x.shape[3] !== this.imgSize) {
-      throw new Error(`PatchEmbed: expected ${this.imgSize}×${this.imgSize} images, got [${x.shape.join(', ')}]`);
+    if (!this.dynamic && (x.shape[2] !== this.imgSize || x.shape[3] !== this.imgSize)) {
+      throw new Error(
+        `PatchEmbed: expected ${this.imgSize}×${this.imgSize} images, got [${x.shape.join(', ')}]; build the model with that imgSize (loading resamples the position embeddings), or with dynamicImgSize`,
+      );
     }
     return this.proj.forward(x);
   }

@@ -2,7 +2,9 @@ import { concat, Dropout, Generator, Identity, LayerNorm, Linear, Module, nn, ra
 import { createPooling, GGeMPool, type Pool, type PoolingName } from '@ggem/pooling';
 import type { AttentionCapture } from './attention.js';
 import { Block } from './block.js';
+import type { Activation } from './mlp.js';
 import { PatchEmbed } from './patch-embed.js';
+import { resamplePosEmbed } from './pos-embed.js';
 
 export interface VitConfig {
   imgSize: number;
@@ -16,6 +18,32 @@ export interface VitConfig {
   mlpRatio: number;
   qkvBias?: boolean;
   pooling: PoolingName;
+  /** A class token before the patches (timm's class_token; default true). Token pooling needs it. */
+  classToken?: boolean;
+  /** Learned register tokens after the class token (timm's reg_tokens, `reg_token` `[1, R, D]`); never pooled. Default 0. */
+  regTokens?: number;
+  /** Position embeddings for the patches only, none for the class and register tokens (timm's no_embed_class: DeiT-III, register models). */
+  noEmbedClass?: boolean;
+  /** LayerScale on both branches of every block with this initial value (timm's init_values: DeiT-III 1e-6, DINOv2 1e-5); 0 or absent: none. */
+  initValues?: number;
+  /** LayerNorm of q and k per head in the attention (timm's qk_norm). */
+  qkNorm?: boolean;
+  /** A LayerNorm (`norm_pre`) after the position embeddings, and no patch-embedding bias (timm's pre_norm: CLIP). */
+  preNorm?: boolean;
+  /**
+   * Where the final LayerNorm goes (timm's fc_norm): true, on the pooled vector (`fc_norm`);
+   * false, on every token before pooling (`norm`). Default: false for token pooling, true for
+   * the others, as timm's global_pool='avg' does.
+   */
+  fcNorm?: boolean;
+  /** The final LayerNorm at all (timm's final_norm; default true). */
+  finalNorm?: boolean;
+  /** ε of every LayerNorm (default 1e-6, timm's ViT; CLIP's is 1e-5). */
+  normEps?: number;
+  /** The MLPs' activation (default exact GELU; 'quick_gelu' for OpenAI's CLIP). */
+  act?: Activation;
+  /** Accept images of any size (sides multiples of the patch), resampling the position embeddings to the grid (timm's dynamic_img_size). */
+  dynamicImgSize?: boolean;
   /** GGeM groups (default: the number of heads, as the paper suggests). */
   poolGroups?: number;
   /** Initial p of gem / ggem (default 3). */
@@ -32,18 +60,26 @@ export interface VitConfig {
 /**
  * A Vision Transformer after timm's `VisionTransformer`, with the pooling picked by name
  * (SPEC §2). Parameter names are timm's state-dict names (hence the snake_case properties):
- * `patch_embed.proj.*`, `cls_token`, `pos_embed`, `blocks.{i}.*`, `norm.*` (token pooling)
- * or `fc_norm.*` (the others), `head.*`, plus `pool.p` for gem and ggem.
+ * `patch_embed.proj.*`, `cls_token`, `reg_token`, `pos_embed`, `norm_pre.*`, `blocks.{i}.*`,
+ * `norm.*` (token pooling) or `fc_norm.*` (the others), `head.*`, plus `pool.p` for gem and
+ * ggem.
  *
  *   - token: the final `norm` on all tokens, the class token to the head;
  *   - avg / max / gem / ggem: the last block's patch tokens (no final norm) pooled, then
- *     `fc_norm` (a LayerNorm on the pooled vector) and the head.
+ *     `fc_norm` (a LayerNorm on the pooled vector) and the head; with `fcNorm: false` the
+ *     final `norm` on all tokens instead, and the pooled vector to the head.
+ *
+ * The timm options behind popular checkpoints (class token or none, register tokens,
+ * no_embed_class, LayerScale, qk_norm, pre_norm, fc_norm, LayerNorm ε, quick GELU, dynamic
+ * image size) are config fields; `timmConfig` turns a timm `config.json` into this config.
  */
 export class VisionTransformer extends Module {
   patch_embed: PatchEmbed;
-  cls_token: Tensor;
+  cls_token: Tensor | null;
+  reg_token: Tensor | null;
   pos_embed: Tensor;
   pos_drop: Module;
+  norm_pre: Module;
   blocks: Block[];
   norm: Module;
   pool: Pool;
@@ -51,38 +87,58 @@ export class VisionTransformer extends Module {
   head_drop: Module;
   head: Module;
   readonly config: Required<Omit<VitConfig, 'poolGroups'>> & { poolGroups: number };
+  /** Class and register tokens before the patches. */
+  readonly numPrefixTokens: number;
   /** The generator dropout and drop-path draw from (its state belongs in a checkpoint). */
   readonly _rng: Generator;
 
   constructor(config: VitConfig) {
     super();
-    const c = { qkvBias: true, poolGroups: config.numHeads, poolP: 3, trainP: true, dropRate: 0, attnDropRate: 0, dropPathRate: 0, seed: 0, ...config };
+    const c = {
+      ...VIT_DEFAULTS,
+      poolGroups: config.numHeads,
+      fcNorm: config.pooling !== 'token',
+      ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)),
+    } as VisionTransformer['config'];
     validate(c);
     this.config = c;
     const g = new Generator(c.seed);
     this._rng = g;
     const d = c.embedDim;
-    this.patch_embed = new PatchEmbed(c.imgSize, c.patchSize, c.inChans, d, g);
+    this.patch_embed = new PatchEmbed(c.imgSize, c.patchSize, c.inChans, d, g, { bias: !c.preNorm, dynamic: c.dynamicImgSize });
     const n = this.patch_embed.numPatches;
-    this.cls_token = randn([1, 1, d], { std: 1e-6, generator: g, requiresGrad: true });
-    this.pos_embed = nn.init.truncNormal(zeros([1, 1 + n, d], { requiresGrad: true }), { std: 0.02, generator: g });
+    this.numPrefixTokens = (c.classToken ? 1 : 0) + c.regTokens;
+    this.cls_token = c.classToken ? randn([1, 1, d], { std: 1e-6, generator: g, requiresGrad: true }) : null;
+    this.reg_token = c.regTokens > 0 ? randn([1, c.regTokens, d], { std: 1e-6, generator: g, requiresGrad: true }) : null;
+    const embedded = c.noEmbedClass ? n : n + this.numPrefixTokens;
+    this.pos_embed = nn.init.truncNormal(zeros([1, embedded, d], { requiresGrad: true }), { std: 0.02, generator: g });
     this.pos_drop = c.dropRate > 0 ? new Dropout(c.dropRate, g) : new Identity();
+    this.norm_pre = c.preNorm ? new LayerNorm(d, c.normEps) : new Identity();
     this.blocks = Array.from(
       { length: c.depth },
       (_, i) =>
         new Block(d, c.numHeads, {
           mlpRatio: c.mlpRatio,
           qkvBias: c.qkvBias,
+          qkNorm: c.qkNorm,
+          initValues: c.initValues,
+          normEps: c.normEps,
+          act: c.act,
           drop: c.dropRate,
           attnDrop: c.attnDropRate,
           dropPath: c.depth > 1 ? (c.dropPathRate * i) / (c.depth - 1) : c.dropPathRate,
           generator: g,
         }),
     );
-    const token = c.pooling === 'token';
-    this.norm = token ? new LayerNorm(d, 1e-6) : new Identity();
-    this.pool = createPooling(c.pooling, { channels: d, groups: c.pooling === 'gem' ? 1 : c.poolGroups, p: c.poolP, trainP: c.trainP });
-    this.fc_norm = token ? new Identity() : new LayerNorm(d, 1e-6);
+    this.norm = c.finalNorm && !c.fcNorm ? new LayerNorm(d, c.normEps) : new Identity();
+    this.pool = createPooling(c.pooling, {
+      channels: d,
+      groups: c.pooling === 'gem' ? 1 : c.poolGroups,
+      p: c.poolP,
+      trainP: c.trainP,
+      prefixTokens: this.numPrefixTokens,
+    });
+    this.fc_norm = c.finalNorm && c.fcNorm ? new LayerNorm(d, c.normEps) : new Identity();
     this.head_drop = c.dropRate > 0 ? new Dropout(c.dropRate, g) : new Identity();
     this.head = c.numClasses > 0 ? new Linear(d, c.numClasses, { generator: g, init: 'zeros' }) : new Identity();
     // timm's init: every Linear weight truncated normal (std 0.02), its bias 0
@@ -93,11 +149,18 @@ export class VisionTransformer extends Module {
     }
   }
 
-  /** images `[B, Cin, H, W]` → tokens `[B, 1 + N, D]` after the blocks (and the final norm for token pooling). */
+  /** images `[B, Cin, H, W]` → tokens `[B, prefix + N, D]` after the blocks (and the final `norm`, when the model has one). */
   forwardFeatures(x: Tensor): Tensor {
     const t = this.patch_embed.forward(x);
-    const b = t.shape[0]!;
-    let h = this.pos_drop.forward(concat([this.cls_token.expand([b, 1, this.config.embedDim]), t], 1).add(this.pos_embed));
+    const [b, , d] = t.shape as [number, number, number];
+    const p = this.config.patchSize;
+    const grid: [number, number] = [x.shape[2]! / p, x.shape[3]! / p];
+    const g0 = this.patch_embed.gridSize;
+    const pos = resamplePosEmbed(this.pos_embed, grid, { oldGrid: [g0, g0], prefixTokens: this.config.noEmbedClass ? 0 : this.numPrefixTokens });
+    const prefix = [this.cls_token, this.reg_token].filter((v) => v !== null).map((v) => v.expand([b, v.shape[1]!, d]));
+    const join = (ts: Tensor[]) => (prefix.length === 0 ? ts[0]! : concat([...prefix, ...ts], 1));
+    let h = this.config.noEmbedClass ? join([t.add(pos)]) : join([t]).add(pos);
+    h = this.norm_pre.forward(this.pos_drop.forward(h));
     for (const blk of this.blocks) h = blk.forward(h);
     return this.norm.forward(h);
   }
@@ -130,7 +193,8 @@ export class VisionTransformer extends Module {
 
   /** Names to keep out of weight decay (timm's no_weight_decay plus the pooling's p). */
   noWeightDecay(): string[] {
-    return ['pos_embed', 'cls_token', ...this.pool.noWeightDecay().map((n) => `pool.${n}`)];
+    const tokens = [this.cls_token && 'cls_token', this.reg_token && 'reg_token'].filter((n) => typeof n === 'string');
+    return ['pos_embed', ...tokens, ...this.pool.noWeightDecay().map((n) => `pool.${n}`)];
   }
 
   /** The current p of every group (gem, ggem), else []. */
@@ -139,7 +203,28 @@ export class VisionTransformer extends Module {
   }
 }
 
-function validate(c: VitConfig & { poolGroups: number }): void {
+/** The defaults of the optional fields (poolGroups: the heads; fcNorm: every pooling but token). */
+export const VIT_DEFAULTS = {
+  qkvBias: true,
+  poolP: 3,
+  trainP: true,
+  classToken: true,
+  regTokens: 0,
+  noEmbedClass: false,
+  initValues: 0,
+  qkNorm: false,
+  preNorm: false,
+  finalNorm: true,
+  normEps: 1e-6,
+  act: 'gelu',
+  dynamicImgSize: false,
+  dropRate: 0,
+  attnDropRate: 0,
+  dropPathRate: 0,
+  seed: 0,
+} as const satisfies Partial<VitConfig>;
+
+function validate(c: VisionTransformer['config']): void {
   const bad = (what: string) => {
     throw new Error(`VisionTransformer: ${what}`);
   };
@@ -150,4 +235,9 @@ function validate(c: VitConfig & { poolGroups: number }): void {
   if (c.imgSize % c.patchSize !== 0) bad(`imgSize ${c.imgSize} is not a multiple of patchSize ${c.patchSize}`);
   if (c.embedDim % c.numHeads !== 0) bad(`embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
   if (!(c.mlpRatio > 0)) bad(`mlpRatio must be > 0, got ${c.mlpRatio}`);
+  if (!Number.isInteger(c.regTokens) || c.regTokens < 0) bad(`regTokens must be an integer >= 0, got ${c.regTokens}`);
+  if (c.pooling === 'token' && !c.classToken) bad("token pooling needs the class token (classToken: false leaves none); pool with 'avg', 'gem' or 'ggem'");
+  if (!(c.initValues >= 0)) bad(`initValues must be >= 0 (0: no LayerScale), got ${c.initValues}`);
+  if (!(c.normEps > 0)) bad(`normEps must be > 0, got ${c.normEps}`);
+  if (c.act !== 'gelu' && c.act !== 'quick_gelu') bad(`act must be 'gelu' or 'quick_gelu', got ${JSON.stringify(c.act)}`);
 }

@@ -1,6 +1,7 @@
-import type { AnyModule, LoadOptions, LoadReport } from '@ggem/tensor';
+import type { AnyModule, LoadOptions, LoadReport, Tensor } from '@ggem/tensor';
+import { resamplePosEmbed } from './pos-embed.js';
 import { readSafetensors, writeSafetensors, type FloatStorage, type SafetensorsFile } from './safetensors.js';
-import { VisionTransformer, type VitConfig } from './vit.js';
+import { VIT_DEFAULTS, VisionTransformer, type VitConfig } from './vit.js';
 
 /** The `__metadata__` key under which a ViT's architecture is saved with its weights. */
 export const CONFIG_KEY = 'ggem.vit';
@@ -17,12 +18,33 @@ const ARCHITECTURE = [
   'qkvBias',
   'pooling',
   'poolGroups',
+  'classToken',
+  'regTokens',
+  'noEmbedClass',
+  'initValues',
+  'qkNorm',
+  'preNorm',
+  'fcNorm',
+  'finalNorm',
+  'normEps',
+  'act',
 ] as const;
 
 function architecture(c: VisionTransformer['config']): Partial<VitConfig> {
   const a: Record<string, unknown> = Object.fromEntries(ARCHITECTURE.map((k) => [k, c[k]]));
   if (c.pooling !== 'ggem') delete a.poolGroups; // only GGeM's p depends on G
   return a;
+}
+
+/** A saved architecture with the defaults of fields older files do not have (as the constructor fills them). */
+function withDefaults(saved: Record<string, unknown>): Record<string, unknown> {
+  const { dropRate, attnDropRate, dropPathRate, seed, poolP, trainP, dynamicImgSize, ...defaults } = VIT_DEFAULTS;
+  return { ...defaults, fcNorm: saved.pooling !== 'token', ...saved };
+}
+
+/** Fields that differ without changing what the weights mean: LayerScale's initial value (present or not is what counts). */
+function same(k: string, a: unknown, b: unknown): boolean {
+  return k === 'initValues' ? Boolean(a) === Boolean(b) : a === b;
 }
 
 /** The metadata that goes with a model's weights: a ViT's architecture (pooling, G, shape) as JSON. */
@@ -41,15 +63,40 @@ function configDifferences(model: AnyModule, metadata: Record<string, string>): 
     return [`${CONFIG_KEY} is not JSON: ${saved.slice(0, 80)}`];
   }
   if (typeof theirs !== 'object' || theirs === null || Array.isArray(theirs)) return [`${CONFIG_KEY} is not an object: ${saved.slice(0, 80)}`];
+  theirs = withDefaults(theirs);
   const ours = architecture(model.config) as Record<string, unknown>;
+  // the image size may differ: the position embeddings are resampled on load
   return [...new Set([...Object.keys(ours), ...Object.keys(theirs)])]
-    .filter((k) => theirs[k] !== ours[k])
+    .filter((k) => k !== 'imgSize' && !same(k, theirs[k], ours[k]))
     .map((k) => `${k}: the file's ${JSON.stringify(theirs[k]) ?? 'none'}, the model's ${JSON.stringify(ours[k]) ?? 'none'}`);
 }
 
-/** A load's report: the tensors skipped (LoadReport) and, for a ViT, the architecture fields in which the file differs. */
+/**
+ * A load's report: the tensors skipped (LoadReport), and for a ViT, the architecture fields in
+ * which the file differs and the tensors resampled to fit (position embeddings of another
+ * image size).
+ */
 export interface WeightsReport extends LoadReport {
   config: string[];
+  resampled: string[];
+}
+
+/**
+ * A ViT's tensors as the model needs them: position embeddings saved for another patch grid
+ * resampled to the model's, as timm's checkpoint filter does (`resample_abs_pos_embed`:
+ * bicubic, antialiased, prefix tokens kept), so that a 224² checkpoint runs at 384².
+ */
+function fitToModel(model: AnyModule, tensors: Record<string, Tensor>): { tensors: Record<string, Tensor>; resampled: string[] } {
+  const pos = tensors.pos_embed;
+  if (!(model instanceof VisionTransformer) || pos === undefined || pos.rank !== 3) return { tensors, resampled: [] };
+  const want = model.pos_embed.shape;
+  if (pos.shape[1] === want[1] || pos.shape[2] !== want[2]) return { tensors, resampled: [] };
+  const prefix = model.config.noEmbedClass ? 0 : model.numPrefixTokens;
+  const side = Math.sqrt(pos.shape[1]! - prefix);
+  if (!Number.isInteger(side)) return { tensors, resampled: [] }; // not a square grid: left to the shape check
+  const g = model.patch_embed.gridSize;
+  const resampled = resamplePosEmbed(pos, [g, g], { oldGrid: [side, side], prefixTokens: prefix }).detach();
+  return { tensors: { ...tensors, pos_embed: resampled }, resampled: [`pos_embed: ${side}×${side} → ${g}×${g} patches`] };
 }
 
 /**
@@ -136,7 +183,8 @@ export function loadInto(model: AnyModule, file: SafetensorsFile, name: string, 
     throw new Error(`${name}: saved from another model (${config.join('; ')}); build the model the file describes, or load what fits with { strict: false }`);
   }
   try {
-    return { ...model.loadStateDict(file.tensors, options), config };
+    const { tensors, resampled } = fitToModel(model, file.tensors);
+    return { ...model.loadStateDict(tensors, options), config, resampled };
   } catch (e) {
     throw new Error(`${name}: ${(e as Error).message}`);
   }

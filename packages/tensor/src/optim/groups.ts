@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor.js';
 import type { ParamGroup } from './optimizer.js';
 
 /** Names that never get weight decay besides rank <= 1 tensors (biases, norms, pooling p). */
-const NO_DECAY = /(^|\.)(pos_embed|cls_token|pool\.p)$/;
+const NO_DECAY = /(^|\.)(pos_embed|cls_token|reg_token|pool\.p)$/;
 
 /**
  * Two groups: decayed weights, and the parameters left out of decay (biases and norm
