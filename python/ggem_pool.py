@@ -87,7 +87,8 @@ class GeM(GGeM):
 
 
 def _forward_head(self, x, pre_logits: bool = False):
-    # timm's VisionTransformer.forward_head, with its global pool replaced by the module
+    # timm's VisionTransformer.forward_head (1.0), with its global pool replaced by the module;
+    # timm 0.9 inlined the pooling here, so this works with both
     x = self._modules["pool"](x)
     x = self.fc_norm(x)
     x = self.head_drop(x)
@@ -100,7 +101,8 @@ def use_ggem(model: nn.Module, groups: int, p: float = 3.0, **kwargs) -> nn.Modu
     The model must pool the patch tokens with ``fc_norm`` after the pool and no final
     ``norm`` before it: timm's ``global_pool='avg'`` (or ``'max'``), the layout this
     project's gem and ggem models have. The module is registered as ``pool`` (state-dict key
-    ``pool.p``), and ``forward_head`` calls it; every other key is unchanged.
+    ``pool.p``; ``model.pool`` is the module, in place of timm's ``pool()`` method), and
+    ``forward_head`` calls it; every other key is unchanged.
     """
     for attr in ("embed_dim", "num_prefix_tokens", "fc_norm", "norm", "head", "head_drop"):
         if not hasattr(model, attr):
@@ -111,6 +113,8 @@ def use_ggem(model: nn.Module, groups: int, p: float = 3.0, **kwargs) -> nn.Modu
             "global_pool='avg' (timm then makes fc_norm and no norm), as this project's gem and ggem models are"
         )
     kwargs.setdefault("num_prefix_tokens", model.num_prefix_tokens)
-    model._modules["pool"] = GGeM(model.embed_dim, groups, p, **kwargs)  # beside timm's pool() method
+    pool = GGeM(model.embed_dim, groups, p, **kwargs)
+    model._modules["pool"] = pool  # in the state dict and in .to(), .double(), .parameters()
+    object.__setattr__(model, "pool", pool)  # model.pool: the module, not timm's pool() method
     model.forward_head = types.MethodType(_forward_head, model)
     return model
