@@ -136,13 +136,17 @@ describe('safetensors', () => {
     await loadWeightsFile(again, path);
     for (const [k, p] of gem.namedParameters()) assert.deepEqual(again.namedParameters().find(([n]) => n === k)![1].data, p.data, k);
     const token = createVit('vit_mnist_tiny', 'token');
-    await assert.rejects(loadWeightsFile(token, path), /model\.safetensors: saved from another model \(pooling: the file's "gem", the model's "token"\)/);
+    await assert.rejects(
+      loadWeightsFile(token, path),
+      /model\.safetensors: saved from another model \(pooling: the file's "gem", the model's "token"; fcNorm: the file's true, the model's false\)/,
+    );
     const report = await loadWeightsFile(token, path, { strict: false });
     assert.deepEqual(report, {
       missing: ['norm.weight', 'norm.bias'],
       unexpected: ['pool.p', 'fc_norm.weight', 'fc_norm.bias'],
       mismatched: [],
-      config: ['pooling: the file\'s "gem", the model\'s "token"'],
+      config: ['pooling: the file\'s "gem", the model\'s "token"', "fcNorm: the file's true, the model's false"],
+      resampled: [],
     });
     // same-shaped tensors of another pooling (max and avg have none of their own) load, and would mean something else
     const max = createVit('vit_mnist_tiny', 'max', { seed: 4 });
