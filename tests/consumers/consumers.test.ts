@@ -38,6 +38,9 @@ interface Result {
   logits: number[];
   reloaded: number[][];
   sources: string[];
+  preprocessed: number[];
+  top: number[];
+  imageData: boolean;
   error?: string;
 }
 
@@ -114,6 +117,9 @@ function assertSameResult(got: Result, what: string, tolerance: number): void {
   close(got.logits, reference.logits, 'logits');
   assert.ok(got.reloaded.length >= 2, `${what}: reloaded from ${got.sources.join(', ')}`);
   got.reloaded.forEach((r, i) => assert.deepEqual(r, got.logits, `${what}: a fresh model loaded from ${got.sources[i]} predicts as the saved one`));
+  // the eval transform is exact integer arithmetic, then float32: the same bits everywhere
+  assert.deepEqual(got.preprocessed, reference.preprocessed, `${what}: the preprocessed image`);
+  assert.deepEqual(got.top, reference.top, `${what}: the top-3 classes`);
 }
 
 describe('consumer matrix: packed packages', () => {
@@ -135,6 +141,8 @@ describe('consumer matrix: packed packages', () => {
 describe('consumer matrix: Node and TypeScript', () => {
   it('Node ESM (tsc nodenext, plain node): runs, with the Node-only entries', () => {
     assert.deepEqual(reference.grad, [7, 13, 19, -23]);
+    assert.equal(reference.preprocessed.length, 28 * 28, 'a 28² gray image');
+    assert.ok(new Set(reference.preprocessed).size > 50 && reference.preprocessed.every((v) => v >= -1 && v <= 1), 'normalised to [-1, 1], not constant');
     assert.ok(Number.isFinite(reference.loss) && reference.logits.length === 40, `loss ${reference.loss}, ${reference.logits.length} logits`);
     assertSameResult(reference, 'Node ESM', 0);
     assert.ok(reference.fileRoundTrip, 'weights saved to a file and loaded back');
@@ -255,6 +263,7 @@ describe('consumer matrix: bundlers and the browser', { skip: skipWithoutChromiu
         const result = (await tab.evaluate(() => (globalThis as unknown as { __result: Promise<Result> }).__result)) as Result;
         assertSameResult(result, name, 1e-4);
         assert.deepEqual(result.sources, ['bytes', 'blob', 'url'], 'weights loaded from bytes, a Blob and a blob: URL');
+        assert.ok(result.imageData, `${name}: the page preprocessed a real ImageData`);
         assert.deepEqual(errors, [], `${name}: page errors`);
       } finally {
         await tab.close();

@@ -1,11 +1,13 @@
 /**
  * The consumer program of the matrix: what a user's app does with the published packages,
  * in any runtime. Tensors and backward; a GGeM ViT forward, backward and one AdamW step;
- * the weights saved to bytes and loaded into a fresh model, from bytes, a Blob and a URL.
+ * the weights saved to bytes and loaded into a fresh model, from bytes, a Blob and a URL;
+ * an RGBA image (a real `ImageData` where the runtime has one) through timm's eval transform,
+ * and the top-3 classes.
  * Every build of the matrix runs it and must give the Node build's numbers.
  */
 import { crossEntropy, Generator, optim, randn, tensor } from '@ggem/tensor';
-import { createVit, loadWeights, weightsToBlob, weightsToBytes } from '@ggem/vit';
+import { createVit, loadWeights, predict, preprocess, weightsToBlob, weightsToBytes } from '@ggem/vit';
 
 export interface Result {
   /** d/dx of sum(x² · 3 + x), = 6x + 1 at x = [[1, 2], [3, -4]]. */
@@ -17,6 +19,11 @@ export interface Result {
   reloaded: number[][];
   /** How the weights were loaded, in the order of `reloaded`. */
   sources: string[];
+  /** A 37×23 RGBA image preprocessed to 28² gray (every value), and the top-3 classes the model gives it. */
+  preprocessed: number[];
+  top: number[];
+  /** Whether the pixels were a real ImageData. */
+  imageData: boolean;
 }
 
 export async function run(): Promise<Result> {
@@ -53,5 +60,19 @@ export async function run(): Promise<Result> {
     await loadWeights(fresh, source);
     reloaded.push([...fresh.forward(images).data]);
   }
-  return { grad: [...x.grad!.data], loss: loss.item(), logits: [...logits.data], reloaded, sources: sources.map(([name]) => name) };
+  const rgba = Uint8ClampedArray.from({ length: 37 * 23 * 4 }, (_, i) => (i * 37 + (i >> 5) * 11) % 256);
+  const imageData = typeof ImageData === 'function';
+  const pixels = imageData ? new ImageData(rgba, 37, 23) : { data: rgba, width: 37, height: 23 };
+  const pre = preprocess(pixels, { inputSize: 28, cropPct: 0.9, mean: [0.5], std: [0.5] });
+  const top = predict(model, pre, { k: 3 })[0]!.map((p) => p.index);
+  return {
+    grad: [...x.grad!.data],
+    loss: loss.item(),
+    logits: [...logits.data],
+    reloaded,
+    sources: sources.map(([name]) => name),
+    preprocessed: [...pre.data],
+    top,
+    imageData,
+  };
 }
