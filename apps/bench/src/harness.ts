@@ -32,6 +32,8 @@ export interface Impl {
    * a process of its own (engines in this process share its figure, so they report none).
    */
   peakMB?(): Promise<number>;
+  /** The cores the engine computes on (for its share of the WebAssembly limit of those cores). */
+  threads?: number;
 }
 
 export interface Workload {
@@ -54,6 +56,7 @@ export interface Row {
   stats?: Stats;
   gflops?: number;
   peakMB?: number;
+  threads?: number;
   note?: string;
 }
 
@@ -161,6 +164,7 @@ export async function runWorkload(w: Workload, opts: { warmup: number; reps: num
       engine: run.impl.engine,
       stats: s,
       ...(gflops !== undefined ? { gflops } : {}),
+      ...(run.impl.threads !== undefined ? { threads: run.impl.threads } : {}),
       ...(run.peakMB !== undefined ? { peakMB: run.peakMB } : {}),
     };
   });

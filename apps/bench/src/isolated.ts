@@ -16,7 +16,7 @@ type Reply = { ok: true; value?: unknown } | { ok: false; error: string };
  * An engine run by a child process: `script` started with `args` (and this process's node
  * flags) must call `serve` with the same workload and engine.
  */
-export function isolated(engine: string, script: string, args: string[]): Impl {
+export function isolated(engine: string, script: string, args: string[], threads?: number): Impl {
   let child: ChildProcess | undefined;
   let waiting: { resolve(v: unknown): void; reject(e: Error): void } | undefined;
   const ask = <T>(cmd: Request['cmd']): Promise<T> =>
@@ -27,6 +27,7 @@ export function isolated(engine: string, script: string, args: string[]): Impl {
     });
   return {
     engine,
+    ...(threads !== undefined ? { threads } : {}),
     async setup() {
       child = fork(script, args, { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       child.on('message', (m: Reply) => {

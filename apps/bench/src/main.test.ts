@@ -6,7 +6,28 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+function quick(only: string) {
+  const out = mkdtempSync(join(tmpdir(), 'ggem-bench-test-'));
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--conditions=@ggem/source', '--import', 'tsx', main, '--quick', '--only', only, '--reps', '1', '--out', out], {
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const { rows } = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { rows: { engine: string; stats?: { median: number }; note?: string }[] };
+  return { rows, md: readFileSync(join(out, 'latest.md'), 'utf8') };
+}
+
 describe('bench --quick (smoke test)', () => {
+  it('times onnxruntime-web and onnxruntime-node on the ONNX export of the same ViT, once their logits match ours', () => {
+    const { rows, md } = quick('ViT forward');
+    const timed = rows.filter((x) => x.engine.startsWith('onnxruntime'));
+    const threads = availableParallelism() > 1 ? 2 : 1;
+    assert.equal(timed.length, 2 * threads, `onnxruntime rows: ${timed.map((x) => x.engine).join(', ')}`);
+    for (const x of timed) assert.ok(x.stats, `${x.engine}: ${x.note}`);
+    assert.match(md, /\| onnxruntime-web 1\.30 \(WASM SIMD, 1 thread\) \| [\d.]+ \|.*\| \d+ % of 1 \|/);
+  });
+
   it('runs the small-ViT step on every engine from the same weights, and the JS peers agree with ours', () => {
     const out = mkdtempSync(join(tmpdir(), 'ggem-bench-test-'));
     const main = fileURLToPath(new URL('./main.ts', import.meta.url));

@@ -35,7 +35,7 @@ const positive =
 
 const o = new Command()
   .name('ggem-bench')
-  .description('@ggem/tensor side by side with tfjs-wasm, jax-js, js-pytorch and PyTorch')
+  .description('@ggem/tensor side by side with tfjs-wasm, jax-js, js-pytorch, PyTorch and onnxruntime')
   .option('--quick', 'small sizes and few repetitions (a smoke test)')
   .option('--reps <n>', 'timed repetitions per engine (default 15, quick 3)', positive('--reps'))
   .option('--only <text>', 'only the workloads whose name contains this')
@@ -90,7 +90,7 @@ if (o.serve !== undefined) {
     const w = make();
     // engines that already run in a process of their own (PyTorch) report their memory themselves
     if (!o.inProcess)
-      w.impls = w.impls.map((i) => (i.peakMB ? i : isolated(i.engine, script, [...(quick ? ['--quick'] : []), '--serve', `${key}::${i.engine}`])));
+      w.impls = w.impls.map((i) => (i.peakMB ? i : isolated(i.engine, script, [...(quick ? ['--quick'] : []), '--serve', `${key}::${i.engine}`], i.threads)));
     rows.push(...(await runWorkload(w, { warmup: quick ? 1 : 3, reps }, console.log)));
     save(rows, machine, reps, where);
   }

@@ -27,4 +27,25 @@ describe('bench report', () => {
     assert.equal(ratio('jax-js'), '3.50×');
     assert.equal(ratio('js-pytorch'), 'failed: lacks ops');
   });
+
+  it("gives a row's share of the WebAssembly limit of its cores, measured by the 512³ matmul of the same run", () => {
+    const row = (workload: string, engine: string, gflops: number, threads: number) => ({
+      workload,
+      engine,
+      gflops,
+      threads,
+      stats: { median: 1, min: 1, max: 1, runs: 1 },
+    });
+    const share = (md: string, engine: string) =>
+      md
+        .split('\n')
+        .find((l) => l.includes(`| ${engine} |`))!
+        .split('|')[7]!
+        .trim();
+    const vit = row('ViT', 'onnxruntime-web', 30, 2);
+    assert.equal(share(render([row('matmul 512³ f32', 'ggem (wasm-relaxed-simd, 1 core)', 40, 1), vit]), 'onnxruntime-web'), '38 % of 2');
+    const alone = render([vit]);
+    assert.equal(share(alone, 'onnxruntime-web'), '32 % of 2');
+    assert.match(alone, /47\.0 GFLOP\/s a core, the 512³ matmul on one core \(shared\/FACTS\.md/);
+  });
 });

@@ -6,6 +6,8 @@ JSON line on stdout, so that the TypeScript harness can alternate engines run by
   {"cmd": "setup", "workload": "softmax" | "layernorm", "x": ..., "w": ..., "shape": [3200, 64]}
   {"cmd": "setup", "workload": "vit", "mode": "step" | "forward", "spec": {...}, "weights": [[name, shape, path], ...],
    "x": ..., "labels": ...}   (the benchmark ViT, built with timm's parameter names)
+  {"cmd": "export", "spec": {...}, "weights": [...], "path": "/path/vit.onnx"}
+                      the benchmark ViT's forward as ONNX (opset 14, the batch dimension dynamic)
   {"cmd": "run"}      -> {"ms": 12.3, "result": [...]}   (one timed run)
   {"cmd": "memory"}   -> {"maxRssMB": 123.4}              (this process's peak resident set)
   {"cmd": "quit"}
@@ -15,6 +17,7 @@ import math
 import resource
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -122,11 +125,28 @@ class ViT(torch.nn.Module):
         return self.head(f)
 
 
-def setup_vit(msg):
-    s = msg["spec"]
-    model = ViT(s)
+def load_vit(msg):
+    model = ViT(msg["spec"])
     weights = {name: torch.from_numpy(np.fromfile(path, dtype=np.float32).reshape(shape)) for name, shape, path in msg["weights"]}
     model.load_state_dict(weights, strict=True)
+    return model
+
+
+def export_onnx(msg):
+    """The forward pass as ONNX for onnxruntime: input x [batch, C, H, W], output logits."""
+    s = msg["spec"]
+    model = load_vit(msg).eval()
+    x = torch.zeros(1, s["inChans"], s["img"], s["img"])
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the unpacking of qkv: shapes are fixed but the batch
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (x,), msg["path"], input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=14
+        )
+
+
+def setup_vit(msg):
+    s = msg["spec"]
+    model = load_vit(msg)
     x = torch.from_numpy(np.fromfile(msg["x"], dtype=np.float32).reshape(s["batch"], s["inChans"], s["img"], s["img"]))
     labels = torch.from_numpy(np.fromfile(msg["labels"], dtype=np.int32).astype(np.int64))
     if msg["mode"] == "forward":
@@ -159,6 +179,9 @@ def main():
         if msg["cmd"] == "setup":
             setup(msg)
             print(json.dumps({"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+        elif msg["cmd"] == "export":
+            export_onnx(msg)
+            print(json.dumps({"ok": True}), flush=True)
         elif msg["cmd"] == "run":
             t0 = time.perf_counter()
             result = state["run"]()

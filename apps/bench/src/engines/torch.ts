@@ -4,7 +4,8 @@
  * has no torch: the workload then reports PyTorch as not measured.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,7 @@ function peerImpl(engine: string, prepare: (dir: string) => Record<string, unkno
   let peer: TorchPeer | null = null;
   return {
     engine,
+    threads: 1,
     async setup() {
       const msg = prepare(mkdtempSync(join(tmpdir(), 'ggem-bench-')));
       peer = new TorchPeer();
@@ -83,17 +85,48 @@ export function torchImpl(engine: string, x: Tensor, w: Tensor, setup: Record<st
   });
 }
 
+/** The benchmark ViT's weights, images and labels as files in `dir`, and the spec without them: what the peer reads. */
+function vitFiles(dir: string, s: VitSpec) {
+  const weights = [...s.weights].map(([name, { shape, data }], i) => {
+    const path = join(dir, `w${i}.f32`);
+    writeFileSync(path, data);
+    return [name, shape, path];
+  });
+  writeFileSync(join(dir, 'x.f32'), s.x);
+  writeFileSync(join(dir, 'labels.i32'), s.labels);
+  const { weights: _, x: __, labels: ___, ...spec } = s;
+  return { spec, weights, x: join(dir, 'x.f32'), labels: join(dir, 'labels.i32') };
+}
+
 /** The benchmark ViT in PyTorch (1 thread): a training step or a forward pass. */
 export function torchVit(s: VitSpec, mode: 'step' | 'forward'): Impl {
-  return peerImpl('PyTorch 1.13 CPU (1 thread)', (dir) => {
-    const weights = [...s.weights].map(([name, { shape, data }], i) => {
-      const path = join(dir, `w${i}.f32`);
-      writeFileSync(path, data);
-      return [name, shape, path];
-    });
-    writeFileSync(join(dir, 'x.f32'), s.x);
-    writeFileSync(join(dir, 'labels.i32'), s.labels);
-    const { weights: _, x: __, labels: ___, ...spec } = s;
-    return { workload: 'vit', mode, spec, weights, x: join(dir, 'x.f32'), labels: join(dir, 'labels.i32'), adamw: ADAMW, checked: CHECKED };
-  });
+  return peerImpl('PyTorch 1.13 CPU (1 thread)', (dir) => ({ workload: 'vit', mode, ...vitFiles(dir, s), adamw: ADAMW, checked: CHECKED }));
+}
+
+/**
+ * The benchmark ViT's forward exported to ONNX by the PyTorch peer (`torch.onnx.export`,
+ * opset 14, dynamic batch), made at bench time and kept in the temporary folder under a hash
+ * of the architecture and weights, so that the engines' processes share one export.
+ */
+export async function vitOnnx(s: VitSpec): Promise<string> {
+  if (!torchAvailable()) throw new Error('no ONNX model without PyTorch: apt-get install -y python3-torch');
+  const { weights: _, x: __, labels: ___, batch: ____, ...arch } = s;
+  const hash = createHash('sha256').update(JSON.stringify(arch));
+  for (const [name, { data }] of s.weights) hash.update(name).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  const folder = join(tmpdir(), 'ggem-bench-onnx');
+  const path = join(folder, `vit-${hash.digest('hex').slice(0, 16)}.onnx`);
+  if (existsSync(path)) return path;
+  mkdirSync(folder, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'ggem-bench-'));
+  const peer = new TorchPeer();
+  try {
+    const tmp = `${path}.${process.pid}.tmp`;
+    const { spec, weights } = vitFiles(dir, s);
+    await peer.send({ cmd: 'export', spec, weights, path: tmp });
+    renameSync(tmp, path);
+  } finally {
+    peer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return path;
 }

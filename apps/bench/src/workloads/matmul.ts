@@ -13,6 +13,7 @@ export function matmulWorkload(n: number, kernels: MatmulKernel[]): Workload {
   const cores = getCpuThreads();
   const ours = (kernel: MatmulKernel, threads: number): Impl => ({
     engine: `ggem (${kernel}, ${threads === 1 ? '1 core' : `${threads} threads`})`,
+    threads,
     setup: () => async () => {
       setCpuMatmul(kernel);
       setCpuThreads(threads);

@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { crossEntropy, Generator, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
+import { crossEntropy, Generator, getCpuThreads, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
 import { DataParallel } from '@ggem/tensor/node';
 import type { createVit, PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
 import { gpujsVitStep } from '../engines/gpujs.js';
 import { jaxVit } from '../engines/jax-vit.js';
 import { jsPytorchVit } from '../engines/jspytorch.js';
+import { ortNodeVit, ortWebVit } from '../engines/onnxruntime.js';
 import { tfjsVit } from '../engines/tfjs-vit.js';
 import { torchVit } from '../engines/torch.js';
 import { benchVit, type VitReplicaArg } from './vit-replica.js';
@@ -79,6 +80,7 @@ function ggemParallelStep(arg: VitReplicaArg, names: string[], weights: VitSpec[
   let dp: DataParallel | undefined;
   return {
     engine: `ggem, ${threads} threads`,
+    threads,
     async setup() {
       dp = await DataParallel.create({ module: new URL('./vit-replica.ts', import.meta.url), arg, workers: threads - 1, preload: [TSX_WORKER] });
       dp.parameters.forEach((p, i) => p.data.set(weights.get(names[i]!)!.data));
@@ -128,6 +130,7 @@ export function vitStepWorkload(batch = 64): Workload {
   const y = tensor(spec.labels);
   const ours: Impl = {
     engine: 'ggem',
+    threads: getCpuThreads(),
     setup: () => ggemStep(model, x, y),
   };
   const names = model.namedParameters().map(([name]) => name);
@@ -150,8 +153,10 @@ export function vitForwardWorkload(batch: number, preset: PresetName = 'vit_smal
   model.eval();
   const ours: Impl = {
     engine: 'ggem',
+    threads: getCpuThreads(),
     setup: () => async () => Float64Array.from(noGrad(() => model.forward(x)).data.slice(0, 256)),
   };
+  const ortThreads = availableParallelism() > 1 ? [1, 2] : [1];
   const n = (spec.img / spec.patch) ** 2 + 1;
   const flop =
     2 * batch * (n * spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim) + n * spec.inChans * spec.patch ** 2 * spec.dim);
@@ -160,6 +165,14 @@ export function vitForwardWorkload(batch: number, preset: PresetName = 'vit_smal
     flop,
     tolerance: 2e-3,
     budgetMs: 120_000,
-    impls: [ours, tfjsVit(spec, 'forward'), jaxVit(spec, 'forward'), jsPytorchVit(), torchVit(spec, 'forward')],
+    impls: [
+      ours,
+      tfjsVit(spec, 'forward'),
+      jaxVit(spec, 'forward'),
+      jsPytorchVit(),
+      torchVit(spec, 'forward'),
+      ...ortThreads.map((t) => ortWebVit(spec, t)),
+      ...ortThreads.map((t) => ortNodeVit(spec, t)),
+    ],
   };
 }
