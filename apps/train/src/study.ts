@@ -334,7 +334,7 @@ function renderReport(o: StudyOptions, rs: CellResult[], plots: string[]): strin
   const lines = [
     `# ${TITLES[o.name]}`,
     '',
-    `Command: \`${o.command}\``,
+    `Command: \`${o.command}\` (resumable; finished runs are read back). What this shows against the paper: docs/studies/README.md.`,
     '',
     `Model \`${b.preset}\` (patch ${b.patch ?? presets[b.preset].patchSize}${b.dim ? `, D ${b.dim}` : ''}${b.depth ? `, depth ${b.depth}` : ''}); data \`${b.data}\`${b.limit || b.testLimit ? ` (first ${b.limit || 'all'} training and ${b.testLimit || 'all'} test images)` : ''}; ${b.epochs} epoch(s) a run, batch ${b.batchSize}, AdamW lr ${b.lr}, weight decay ${b.weightDecay}, warmup ${b.warmupEpochs} epochs + cosine; p's learning rate ${b.pLrScale ?? P_LR_SCALE}× the weights' unless said; seeds ${o.seeds.join(', ')} (mean ± sample std); ${rs.length} runs.`,
     '',
