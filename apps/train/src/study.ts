@@ -310,7 +310,7 @@ function peaks(rs: CellResult[], xName: string): string[] {
 }
 
 /** Final p (mean over seeds; GGeM: the groups' mean and the spread max − min within a run). */
-function finalPTable(rs: CellResult[]): string[] {
+function finalPTable(rs: CellResult[], xLabel = 'initial p'): string[] {
   const trained = rs.filter((r) => r.pByEpoch.length > 0 && r.pSteps.length > 0);
   const rows = seriesOf(trained).flatMap((s) =>
     xsOf(trained.filter((r) => r.series === s)).map((x) => {
@@ -326,7 +326,7 @@ function finalPTable(rs: CellResult[]): string[] {
       )} | ${pm(spread, 1)} |`;
     }),
   );
-  return ['| series | initial p | final p (mean of groups) | lowest – highest group | spread within a run |', '|---|---:|---:|---:|---:|', ...rows];
+  return [`| series | ${xLabel} | final p (mean of groups) | lowest – highest group | spread within a run |`, '|---|---:|---:|---:|---:|', ...rows];
 }
 
 function renderReport(o: StudyOptions, rs: CellResult[], plots: string[]): string {
@@ -350,9 +350,9 @@ function renderReport(o: StudyOptions, rs: CellResult[], plots: string[]): strin
       ...peaks(rs, 'G'),
       `- heads: ${b.heads ?? presets[b.preset].numHeads}`,
       '',
-      '## Final p',
+      `## Final p (initial p ${b.p})`,
       '',
-      ...finalPTable(rs),
+      ...finalPTable(rs, 'G'),
       '',
     );
   if (o.name === 'p-trajectories') lines.push('## Final p', '', ...finalPTable(rs), '', '## Top-1 (%)', '', ...accuracyTable(rs, 'p0 ='), '');
