@@ -1,5 +1,5 @@
 import type { CpuKernel } from '../backend.js';
-import { nodeBuiltin } from '../../platform.js';
+import { threadsUnavailable } from '../../platform.js';
 import { batchedMatmul, gemmReference, type Gemm } from '../reference/matmul.js';
 import { availableKernels, defaultThreads, getGemm, type MatmulKernel } from './wasm/index.js';
 
@@ -20,14 +20,15 @@ export function setCpuMatmul(k: MatmulKernel): void {
 }
 
 /**
- * Threads for large float32 products: worker threads sharing the kernel's WebAssembly
- * memory (Node only). Default: every core, at most 4. `setCpuThreads(1)` is one core.
+ * Threads for large float32 products: threads sharing the kernel's WebAssembly memory —
+ * Node's worker threads, or Web Workers in a cross-origin isolated page (and in its
+ * workers). Default: every core, at most 4, where the host has threads; else one.
+ * `setCpuThreads(1)` is one core. Elsewhere more than one is an error saying why.
  */
 export function setCpuThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setCpuThreads: expected a positive integer, got ${n}`);
-  if (n > 1 && nodeBuiltin('node:worker_threads') === null) {
-    throw new Error(`setCpuThreads(${n}): this host has no worker threads (Node's worker_threads), so the CPU backend runs on one thread here`);
-  }
+  const why = n > 1 ? threadsUnavailable() : null;
+  if (why !== null) throw new Error(`setCpuThreads(${n}): ${why}; the CPU backend runs on one thread here`);
   fastGemm = getGemm(getCpuMatmul(), n);
   threads = n;
 }

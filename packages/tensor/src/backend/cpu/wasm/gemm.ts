@@ -1,4 +1,4 @@
-import { nodeBuiltin } from '../../../platform.js';
+import { canBlock, isNode, nodeBuiltin } from '../../../platform.js';
 import type { Gemm } from '../../reference/matmul.js';
 import { gemmModule, kernelNames, Slot, type KernelShape } from './kernel.js';
 
@@ -26,11 +26,12 @@ const CLAIM_SLOTS = [Slot.Np, Slot.Chunk, Slot.Next, Slot.J0, Slot.J1] as const;
  * The whole of a worker: sleep on the control block's sequence number, then claim chunks
  * of the job's column panels from the main thread's counter (claimPanels) and run the
  * `part` function on each, report. Plain JavaScript evaluated in the worker, so it loads
- * the same way under a TypeScript loader, from the built package, or bundled.
+ * the same way under a TypeScript loader, from the built package, or bundled; `start` gets
+ * the module, the shared memory and the control block's offset (Node's workerData, or a
+ * Web Worker's first message).
  */
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, offset } = workerData;
+const workerSource = (start: string) => `
+${start}
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(memory.buffer, offset, ${Slot.Count});
 const counter = new Int32Array(memory.buffer, 0, ${Slot.Count});
@@ -45,6 +46,8 @@ for (;;) {
   Atomics.store(ctrl, ${Slot.Done}, seen);
   Atomics.notify(ctrl, ${Slot.Done});
 }`;
+const NODE_WORKER = workerSource("const { module, memory, offset } = require('node:worker_threads').workerData;");
+const WEB_WORKER = `onmessage = (e) => { onmessage = null; const { module, memory, offset } = e.data; ${workerSource('')} };`;
 
 /**
  * One thread's share of a threaded product: claims chunks of column panels from the
@@ -73,9 +76,11 @@ type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst:
  * is read in place and a transposed one packed. The kernel writes a C padded to whole
  * tiles, whose valid part is copied out. Packing is O(mk + kn) against the kernel's O(mnk).
  *
- * With `threads` > 1 (Node only), worker threads share the memory: each thread claims
- * chunks of B's column panels, packs and multiplies them (the module's `part` function),
- * woken and awaited through Atomics on its control block, so no data moves between threads.
+ * With `threads` > 1, worker threads share the memory (Node's worker_threads, or Web Workers
+ * in a cross-origin isolated page): each thread claims chunks of B's column panels, packs
+ * and multiplies them (the module's `part` function), woken and awaited through Atomics on
+ * its control block, so no data moves between threads. A page's main thread may not block,
+ * so there the wait for the workers spins.
  */
 export class WasmGemm {
   private readonly memory: WebAssembly.Memory;
@@ -93,8 +98,8 @@ export class WasmGemm {
     threads = 1,
     private readonly threadMinMacs = THREAD_MIN_MACS,
   ) {
-    const workerThreads = threads > 1 ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
-    const shared = workerThreads !== null;
+    const workerThreads = threads > 1 && isNode ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
+    const shared = threads > 1;
     const module = new WebAssembly.Module(gemmModule(shapes, shared));
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
     const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
@@ -103,10 +108,13 @@ export class WasmGemm {
     this.f32 = new Float32Array(this.memory.buffer);
     this.ctrl = new Int32Array(this.memory.buffer, 0, Slot.Count);
     if (!shared) return;
+    const url = workerThreads === null ? URL.createObjectURL(new Blob([WEB_WORKER], { type: 'text/javascript' })) : '';
     for (let t = 1; t < threads; t++) {
       const offset = t * Slot.Count * 4;
-      const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, offset } });
-      worker.unref();
+      if (workerThreads !== null) {
+        const worker = new workerThreads.Worker(NODE_WORKER, { eval: true, workerData: { module, memory: this.memory, offset } });
+        worker.unref();
+      } else new Worker(url, { name: `ggem gemm ${t}` }).postMessage({ module, memory: this.memory, offset });
       this.workers.push({ ctrl: new Int32Array(this.memory.buffer, offset, Slot.Count), offset, seq: 0 });
     }
   }
@@ -203,9 +211,10 @@ export class WasmGemm {
       }
       for (const w of ready) {
         for (let s = 0; s < SPIN && Atomics.load(w.ctrl, Slot.Done) !== w.seq; s++);
+        const t0 = performance.now();
         while (Atomics.load(w.ctrl, Slot.Done) !== w.seq) {
-          if (Atomics.wait(w.ctrl, Slot.Done, w.seq - 1, WORKER_TIMEOUT_MS) === 'timed-out')
-            throw new Error(`matmul: a gemm worker thread did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
+          const late = canBlock ? Atomics.wait(w.ctrl, Slot.Done, w.seq - 1, WORKER_TIMEOUT_MS) === 'timed-out' : performance.now() - t0 > WORKER_TIMEOUT_MS;
+          if (late) throw new Error(`matmul: a gemm worker thread did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
         }
       }
       if (ldc === n) c.set(f32.subarray(cp, cp + m * n), cOff);

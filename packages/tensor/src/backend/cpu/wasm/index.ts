@@ -1,5 +1,5 @@
 import type { Gemm } from '../../reference/matmul.js';
-import { nodeBuiltin } from '../../../platform.js';
+import { hostCores, threadsUnavailable } from '../../../platform.js';
 import { features } from './features.js';
 import { WasmGemm } from './gemm.js';
 
@@ -13,10 +13,12 @@ export function availableKernels(): MatmulKernel[] {
 }
 
 const engines = new Map<string, WasmGemm>();
-/** The cores to use by default: all of them, at most 4 (Node only; other engines run one thread). */
+/**
+ * The cores to use by default: all of them, at most 4, where the host can run threads
+ * (Node; a cross-origin isolated page or its workers); one elsewhere.
+ */
 export function defaultThreads(): number {
-  const os = nodeBuiltin<typeof import('node:os')>('node:os');
-  return Math.max(1, Math.min(4, os?.availableParallelism() ?? 1));
+  return threadsUnavailable() === null ? Math.max(1, Math.min(4, hostCores())) : 1;
 }
 
 /**
