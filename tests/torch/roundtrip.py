@@ -10,12 +10,9 @@
 timm is not a Debian package: packages/vit/golden/timm_vit.py, a transcription of timm 1.0's
 VisionTransformer, stands in for it (same names, pool() method and forward_head).
 """
-import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -23,40 +20,12 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "packages", "vit", "golden"))
 from ggem_pool import use_ggem  # noqa: E402
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from timm_vit import VisionTransformer  # noqa: E402
 
-DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for k, v in header.items():
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=DTYPES[v["dtype"]]).reshape(v["shape"]).copy())
-    return out, meta
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for k, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
 out_dir, groups = sys.argv[1], int(sys.argv[2])
-ours, _ = read_safetensors(os.path.join(out_dir, "ours.safetensors"))
-inputs, _ = read_safetensors(os.path.join(out_dir, "inputs.safetensors"))
+ours = {k: torch.from_numpy(v) for k, v in read_safetensors(os.path.join(out_dir, "ours.safetensors"))[0].items()}
+inputs = {k: torch.from_numpy(v) for k, v in read_safetensors(os.path.join(out_dir, "inputs.safetensors"))[0].items()}
 x, labels, logits_here = inputs["x"], inputs["labels"].long(), inputs["logits"]
 
 model = VisionTransformer(img_size=28, patch_size=4, in_chans=1, num_classes=10, embed_dim=64, depth=2, num_heads=4, mlp_ratio=2.0, global_pool="avg")

@@ -12,17 +12,18 @@ names, evaluated in float64 for each pooling on one batch of 4 images:
   input [4,1,28,28], labels [4] (as F32)
   <pooling>.logits, <pooling>.features (pooled, after fc_norm / the class token after norm),
   <pooling>.loss (cross-entropy), <pooling>.input_grad, <pooling>.grad.<name>
-The file is written with the minimal writer below (F32, 8-byte aligned header), so the
-TypeScript reader is also tested on a file it did not write.
+The file is written with the minimal writer of safetensors_io.py (F32, 8-byte aligned
+header), so the TypeScript reader is also tested on a file it did not write.
 """
-import json
-import math
 import os
-import struct
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 torch.manual_seed(0)
 D, DEPTH, HEADS, P, IMG, CIN, MLP, CLASSES, EPS = 64, 2, 4, 4, 28, 1, 128, 10, 1e-6
@@ -162,22 +163,6 @@ for pooling in ("token", "avg", "max", "gem", "ggem"):
     out[f"{pooling}.input_grad"] = xi.grad
     for k, p in m.named_parameters():
         out[f"{pooling}.grad.{k}"] = p.grad
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for k, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vit-golden.safetensors")

@@ -16,12 +16,15 @@ interpolation, mean, std) and the images it is applied to.
 import json
 import math
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms as T
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 rng = np.random.default_rng(0)
 
@@ -78,23 +81,6 @@ for cname, c in CONFIGS.items():
         out[f"{cname}.{name}"] = t(pil).numpy()
     mean, std = c["norm"]
     meta[cname] = {k: v for k, v in c.items() if k != "norm"} | {"mean": mean, "std": std}
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for k, a in tensors.items():
-        dtype = "U8" if a.dtype == np.uint8 else "F32"
-        b = np.ascontiguousarray(a.astype(np.uint8 if dtype == "U8" else np.float32)).tobytes()
-        header[k] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 import torchvision  # noqa: E402

@@ -21,7 +21,6 @@ as timm's resample_abs_pos_embed gives them.
 """
 import json
 import os
-import struct
 import sys
 
 import torch
@@ -30,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 from ggem_pool import use_ggem  # noqa: E402
+from safetensors_io import write_safetensors  # noqa: E402
 from timm_vit import VisionTransformer, resample_abs_pos_embed  # noqa: E402
 
 torch.manual_seed(0)
@@ -92,26 +92,9 @@ for name, (architecture, args, registry, size) in VARIANTS.items():
     meta[name] = {"architecture": architecture, "model_args": model_args, "input": [h, w], "ggem": name == "ggem_reg"}
 
 pos = (0.02 * torch.randn(1, 197, 384)).half().float()
-out["posembed.input"] = pos
+out["posembed.input"] = pos.half()  # stored as F16: the values are F16 values
 out["posembed.384"] = resample_abs_pos_embed(pos, (24, 24), num_prefix_tokens=1)
 out["posembed.112"] = resample_abs_pos_embed(pos, (7, 7), num_prefix_tokens=1)
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for k, t in tensors.items():
-        half = k == "posembed.input"
-        b = t.detach().to(torch.float16 if half else torch.float32).contiguous().numpy().tobytes()
-        header[k] = {"dtype": "F16" if half else "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 path = os.path.join(HERE, "timm-golden.safetensors")

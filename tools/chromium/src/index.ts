@@ -107,6 +107,26 @@ export function collectErrors(page: Page): string[] {
   return errors;
 }
 
+/**
+ * A test entry (TypeScript) bundled for a page by esbuild, from the packages' sources (the
+ * `@ggem/source` condition), as one ES module; `external` imports are left to the page.
+ */
+export async function bundleSource(entry: string, external: string[] = []): Promise<Uint8Array> {
+  const { build } = await import('esbuild');
+  const out = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    conditions: ['@ggem/source'],
+    external,
+    logLevel: 'silent',
+  });
+  return out.outputFiles[0]!.contents;
+}
+
 /** A page running a gpu.js test suite, and how to close it (page, browser, server). */
 export interface SuitePage {
   page: Page;
@@ -120,22 +140,11 @@ export interface SuitePage {
  * `GPU`).
  */
 export async function gpujsSuitePage(entry: string, ready = '__suite'): Promise<SuitePage> {
-  const { build } = await import('esbuild');
-  const suite = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    conditions: ['@ggem/source'],
-    external: ['gpu.js'],
-    logLevel: 'silent',
-  });
+  const suite = await bundleSource(entry, ['gpu.js']);
   const gpujs = fileURLToPath(import.meta.resolve('gpu.js').replace(/src\/index\.js$/, 'dist/gpu-browser.min.js'));
   const server = await serve({
     '/': ['text/html', '<!doctype html><meta charset="utf-8"><script src="/gpu.js"></script><script type="module" src="/suite.js"></script>'],
-    '/suite.js': ['text/javascript', suite.outputFiles[0]!.contents],
+    '/suite.js': ['text/javascript', suite],
     '/gpu.js': ['text/javascript', readFileSync(gpujs)],
   });
   const context = await launchChromium();

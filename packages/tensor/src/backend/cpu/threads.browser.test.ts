@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, serve, skipWithoutChromium, type StaticServer } from '@ggem/chromium';
+import { bundleSource, launchChromium, serve, skipWithoutChromium, type StaticServer } from '@ggem/chromium';
 import { availableParallelism } from 'node:os';
 import type { ThreadsResult } from '../../test/threads-browser-suite.js';
 
@@ -17,18 +17,7 @@ describe('CPU backend threads in Chromium', { skip: skipWithoutChromium }, () =>
   let context: Awaited<ReturnType<typeof launchChromium>>;
   let bundle: Uint8Array;
   before(async () => {
-    const { build } = await import('esbuild');
-    const out = await build({
-      entryPoints: [fileURLToPath(new URL('../../test/threads-browser-suite.ts', import.meta.url))],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      write: false,
-      conditions: ['@ggem/source'],
-      logLevel: 'silent',
-    });
-    bundle = out.outputFiles[0]!.contents;
+    bundle = await bundleSource(fileURLToPath(new URL('../../test/threads-browser-suite.ts', import.meta.url)));
     context = await launchChromium();
   });
   after(() => context?.close());
