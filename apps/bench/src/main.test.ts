@@ -29,23 +29,16 @@ describe('bench --quick (smoke test)', () => {
   });
 
   it('runs the small-ViT step on every engine from the same weights, and the JS peers agree with ours', () => {
-    const out = mkdtempSync(join(tmpdir(), 'ggem-bench-test-'));
-    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-    const r = spawnSync(
-      process.execPath,
-      ['--conditions=@ggem/source', '--import', 'tsx', main, '--quick', '--only', 'small-ViT', '--reps', '1', '--out', out],
-      { encoding: 'utf8', timeout: 240_000 },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const { rows } = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { rows: { engine: string; stats?: { median: number }; note?: string }[] };
+    const { rows, md } = quick('small-ViT');
     const engine = (prefix: string) => rows.find((x) => x.engine.startsWith(prefix));
     assert.ok((engine('ggem')?.stats?.median ?? 0) > 0);
     // timed only when their loss and gradients matched ours within the workload's tolerance
     if (availableParallelism() > 1) assert.ok(engine('ggem, ')?.stats, `ggem data-parallel: ${engine('ggem, ')?.note}`);
     assert.ok(engine('tfjs-wasm')?.stats, `tfjs-wasm: ${engine('tfjs-wasm')?.note}`);
+    assert.ok(engine('ggem in Chromium')?.stats, `Chromium's page worker: ${engine('ggem in Chromium')?.note}`);
     assert.ok(engine('jax-js')?.stats, `jax-js: ${engine('jax-js')?.note}`);
     assert.match(engine('js-pytorch')!.note!, /lacks ops/);
     assert.ok(engine('PyTorch'), 'PyTorch is listed (timed, or reported as not installed)');
-    assert.match(readFileSync(join(out, 'latest.md'), 'utf8'), /\| small-ViT training step \(batch 4\) \| ggem \|/);
+    assert.match(md, /\| small-ViT training step \(batch 4\) \| ggem \|/);
   });
 });

@@ -7,7 +7,8 @@ import { getBackend, setBackend, tensor, type Backend } from '@ggem/tensor';
 import { useGpujs } from '@ggem/tensor/gpujs';
 import { createVit } from '@ggem/vit';
 import type { Impl } from '../harness.js';
-import { ggemStep, type VitSpec } from '../workloads/vit.js';
+import type { VitSpec } from '../workloads/vit.js';
+import { ggemStep } from '../workloads/vit-step.js';
 
 const ENGINE = 'ggem on gpu.js 2.24 (webasm, no GPU)';
 

@@ -5,7 +5,8 @@
  */
 import type { Impl } from '../harness.js';
 import { loadJax, type Arr, type Jax } from './jax.js';
-import { ADAMW, CHECKED, type VitSpec } from '../workloads/vit.js';
+import type { VitSpec } from '../workloads/vit.js';
+import { ADAMW, CHECKED } from '../workloads/vit-step.js';
 
 type Params = Record<string, Arr>;
 

@@ -1,7 +1,8 @@
 /** The benchmark ViT in @tensorflow/tfjs ops (wasm backend), trained with tf.variableGrads and a hand-written AdamW. */
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Impl } from '../harness.js';
-import { ADAMW, checkVector, type VitSpec } from '../workloads/vit.js';
+import type { VitSpec } from '../workloads/vit.js';
+import { ADAMW, checkVector } from '../workloads/vit-step.js';
 import { tfjsWasm, type Tf } from './tfjs.js';
 
 /** `keepBlocks`: when false (inference), each block's intermediates are freed as soon as the block ends. */

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Tensor } from '@ggem/tensor';
 import { steady, type Impl } from '../harness.js';
-import { ADAMW, CHECKED, type VitSpec } from '../workloads/vit.js';
+import type { VitSpec } from '../workloads/vit.js';
+import { ADAMW, CHECKED } from '../workloads/vit-step.js';
 
 const PYTHON = '/usr/bin/python3';
 

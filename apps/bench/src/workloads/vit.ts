@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { crossEntropy, Generator, getCpuThreads, noGrad, optim, randn, tensor, type Tensor } from '@ggem/tensor';
+import { Generator, getCpuThreads, noGrad, randn, tensor, type Tensor } from '@ggem/tensor';
 import { DataParallel } from '@ggem/tensor/node';
-import type { createVit, PresetName } from '@ggem/vit';
+import type { PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
 import { gpujsVitStep } from '../engines/gpujs.js';
 import { jaxVit } from '../engines/jax-vit.js';
@@ -10,6 +10,8 @@ import { ortNodeVit, ortWebVit } from '../engines/onnxruntime.js';
 import { tfjsVit } from '../engines/tfjs-vit.js';
 import { torchVit } from '../engines/torch.js';
 import { benchVit, type VitReplicaArg } from './vit-replica.js';
+import { ggemStep, trainStep } from './vit-step.js';
+import { chromiumVitStep } from '../engines/chromium.js';
 
 /** tsx's loader for the data-parallel workers (its --import reaches the main thread only). */
 const TSX_WORKER = new URL('../../../../scripts/tsx-worker.mjs', import.meta.url);
@@ -36,39 +38,6 @@ export interface VitSpec {
   /** Images `[batch, inChans, img, img]` and int labels. */
   x: Float32Array;
   labels: Int32Array;
-}
-
-/** What a step returns for the cross-check: the loss and 16 gradient entries of three weights (before the update). */
-export const CHECKED = ['head.weight', 'blocks.0.attn.qkv.weight', 'patch_embed.proj.weight'] as const;
-export const ADAMW = { lr: 1e-3, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-
-export function checkVector(loss: number, grads: (name: string) => ArrayLike<number>): Float64Array {
-  return Float64Array.from([loss, ...CHECKED.flatMap((n) => Array.from(grads(n)).slice(0, 16))]);
-}
-
-/** Our training step on `model` (whatever backend holds it): AdamW, returning the check vector taken before the update. */
-export function ggemStep(model: ReturnType<typeof createVit>, x: Tensor, y: Tensor): () => Promise<Float64Array> {
-  return trainStep(model.namedParameters(), () => {
-    const loss = crossEntropy(model.forward(x), y);
-    loss.backward();
-    return loss.item();
-  });
-}
-
-/** AdamW around `lossBackward` (which leaves gradients in the parameters and returns the loss). */
-function trainStep(named: [string, Tensor][], lossBackward: () => number): () => Promise<Float64Array> {
-  const opt = new optim.AdamW(
-    named.map(([, p]) => p),
-    ADAMW,
-  );
-  const byName = new Map(named);
-  return async () => {
-    opt.zeroGrad();
-    const loss = lossBackward();
-    const check = checkVector(loss, (n) => byName.get(n)!.grad!.data);
-    opt.step();
-    return check;
-  };
 }
 
 /**
@@ -143,7 +112,7 @@ export function vitStepWorkload(batch = 64): Workload {
     flop,
     tolerance: 2e-3,
     budgetMs: 120_000,
-    impls: [ours, ...parallel, tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step'), gpujsVitStep(spec)],
+    impls: [ours, ...parallel, chromiumVitStep(spec), tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step'), gpujsVitStep(spec)],
   };
 }
 
