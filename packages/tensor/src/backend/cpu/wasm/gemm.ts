@@ -8,9 +8,12 @@ const PAGE = 65536;
  * 1 vs 2 threads alternated: 256³ 0.98 vs 1.10 ms, 512³ 6.3 vs 4.2 ms. The small ViT's
  * products (6400×64×192 at batch 128) gain 10-20 % back to back, but inside a training
  * step, between other ops, the worker has gone to sleep and waking it costs more: the
- * batch-128 step took 382 ms on one thread against 422 ms with them threaded.
+ * batch-128 step took 382 ms on one thread against 422 ms with them threaded. 2²⁶ splits
+ * ViT-S/16's qkv and MLP products at batch 1 (197×384×1152, 197×384×1536: the forward
+ * 0.83× on two threads, medians of 11 alternated; it was 1.0× at 2²⁷) and none of the
+ * small ViT's at batch 64 (at most 3200×64×192), whose step is unchanged (1.01×).
  */
-const THREAD_MIN_MACS = 1 << 27;
+const THREAD_MIN_MACS = 1 << 26;
 /**
  * Polls of a control word before sleeping on it (a few tens of µs): waking a sleeping
  * thread costs 50-200 µs here, so products that follow each other keep both threads awake.
