@@ -138,7 +138,14 @@ function pool(v: unknown, where: string): PoolingName {
  * project does not implement is an error naming it.
  */
 export function timmConfig(json: TimmConfigJson | string, overrides: Partial<VitConfig> = {}): FromTimm {
-  const cfg: TimmConfigJson = typeof json === 'string' ? JSON.parse(json) : json;
+  let cfg: TimmConfigJson;
+  try {
+    cfg = typeof json === 'string' ? JSON.parse(json) : json;
+  } catch (e) {
+    throw new Error(`timmConfig: the config is not JSON (${(e as Error).message}); expected a timm config.json`);
+  }
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg))
+    throw new Error(`timmConfig: expected a config object, got ${JSON.stringify(cfg)?.slice(0, 80)}`);
   const where = `timm config${cfg.architecture ? ` of ${cfg.architecture}` : ''}`;
   const args = cfg.model_args ?? {};
   let base: Partial<VitConfig> = {};

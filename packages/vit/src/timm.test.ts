@@ -128,6 +128,8 @@ describe('timm ViT options against PyTorch', () => {
     assert.deepEqual(preprocess, { inputSize: 384, cropPct: 1, cropMode: 'center', interpolation: 'bicubic', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
     assert.deepEqual(labels, ['a', 'b', 'c']);
     assert.throws(() => timmConfig({ architecture: 'deit_base_distilled_patch16_224' }), /architecture this project does not know/);
+    assert.throws(() => timmConfig('{ "architecture": '), /timmConfig: the config is not JSON/);
+    assert.throws(() => timmConfig('[1]'), /timmConfig: expected a config object/);
     assert.throws(() => timmConfig({ architecture: 'vit_base_patch16_224', model_args: { global_pool: 'map' } }), /global_pool 'map' is not supported/);
     assert.throws(() => timmConfig({ architecture: 'vit_base_patch16_224', model_args: { mlp_layer: 'SwiGLU' } }), /'mlp_layer' .* not supported/);
     assert.throws(() => new VisionTransformer({ ...config, classToken: false }), /token pooling needs the class token/);
