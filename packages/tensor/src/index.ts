@@ -71,7 +71,7 @@ export {
 } from './backend/backend.js';
 export { cpuBackend } from './backend/cpu/index.js';
 export { referenceBackend } from './backend/reference/index.js';
-export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/matmul.js';
+export { setCpuMatmul, getCpuMatmul, setCpuThreads, getCpuThreads } from './backend/cpu/engine.js';
 export { availableKernels, features as wasmFeatures, type MatmulKernel } from './backend/cpu/wasm/index.js';
 export * as extend from './extend.js';
 export * as nn from './nn/index.js';

@@ -1,4 +1,4 @@
-import { getCpuThreads, setCpuThreads } from '../backend/cpu/matmul.js';
+import { getCpuThreads, setCpuThreads } from '../backend/cpu/engine.js';
 import { allocate, type TypedArray } from '../dtype.js';
 import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';

@@ -1,5 +1,5 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
-import { setCpuThreads } from '../backend/cpu/matmul.js';
+import { setCpuThreads } from '../backend/cpu/engine.js';
 import { Tensor } from '../tensor.js';
 import { dtypeOf } from '../dtype.js';
 import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';

@@ -6,7 +6,8 @@
  * sharing the kernel's memory) equals the one-thread product.
  */
 import { getCpuThreads, setCpuThreads } from '../index.js';
-import { WasmGemm } from '../backend/cpu/wasm/gemm.js';
+import { WasmEngine } from '../backend/cpu/wasm/engine.js';
+import { engineGemm } from '../backend/cpu/wasm/gemm.js';
 
 export interface ThreadsResult {
   where: 'page' | 'worker';
@@ -30,15 +31,15 @@ async function run(where: ThreadsResult['where']): Promise<ThreadsResult> {
   const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.7));
   const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.3));
   const shape = [{ mr: 2, nr: 16, fma: false }];
-  const one = new WasmGemm(shape, 1);
-  const two = new WasmGemm(shape, 2, 0); // threaded from the first multiply-add
+  const one = new WasmEngine(shape, 1);
+  const two = new WasmEngine(shape, 2, 0); // threaded from the first multiply-add
   for (let t = 0; !two.ready(); t++) {
     if (t > 200) throw new Error('the gemm Web Worker did not start in 10 s');
     await new Promise((res) => setTimeout(res, 50));
   }
-  const product = (g: WasmGemm) => {
+  const product = (g: WasmEngine) => {
     const c = new Float32Array(m * n);
-    for (let rep = 0; rep < 5; rep++) g.gemm(0)(m, n, k, a, 0, k, 1, b, 0, n, 1, c, 0, null);
+    for (let rep = 0; rep < 5; rep++) engineGemm(g, 0)(m, n, k, a, 0, k, 1, b, 0, n, 1, c, 0, null);
     return c;
   };
   const c1 = product(one);

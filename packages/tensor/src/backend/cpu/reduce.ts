@@ -1,16 +1,16 @@
 import type { CpuKernel } from '../backend.js';
 import * as reference from '../reference/reduce.js';
-import { simdArena } from './wasm/arena.js';
+import { simdEngine } from './engine.js';
 
 /** Column sums of a large float32 `[n, inner]` (a bias gradient) in WebAssembly SIMD, still in float64; the rest the reference's. */
 export const reduce: CpuKernel<'reduce'> = (op, x, outer, n, inner, dtype) => {
-  const arena = op === 'sum' && dtype === 'float32' && outer === 1 && inner % 4 === 0 && n * inner >= 4096 ? simdArena() : null;
-  if (arena !== null) {
-    const [X, OUT] = arena.layout(n * inner, 2 * inner);
-    arena.put(x as Float32Array, X!);
-    arena.zeroF64(OUT!, inner);
-    arena.kernels.columnSums!(X!, n, inner, OUT!);
-    return arena.takeF64(OUT!, inner, 'float32');
+  const engine = op === 'sum' && dtype === 'float32' && outer === 1 && inner % 4 === 0 && n * inner >= 4096 ? simdEngine() : null;
+  if (engine !== null) {
+    const [X, OUT] = engine.layout(n * inner, 2 * inner);
+    engine.put(x as Float32Array, X!);
+    engine.zeroF64(OUT!, inner);
+    engine.kernels.columnSums!(X!, n, inner, OUT!);
+    return engine.takeF64(OUT!, inner, 'float32');
   }
   return reference.reduce(op, x, outer, n, inner, dtype);
 };

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { gemmReference } from '../../reference/matmul.js';
-import { createWasmGemm, WasmGemm } from './gemm.js';
+import { WasmEngine } from './engine.js';
+import { createWasmGemm, engineGemm } from './gemm.js';
 import { availableKernels, features } from './index.js';
 import { getCpuMatmul, matmul as matmulOp, randn, setCpuMatmul, Generator } from '../../../index.js';
 
@@ -60,7 +61,7 @@ describe('WebAssembly SIMD gemm', () => {
     });
   }
   it('two threads (a worker sharing the memory) give the single-thread result, for any split', async () => {
-    const threaded = new WasmGemm(
+    const threaded = new WasmEngine(
       [
         { mr: 2, nr: 16, fma: features.relaxedSimd },
         { mr: 4, nr: 8, fma: false },
@@ -88,7 +89,7 @@ describe('WebAssembly SIMD gemm', () => {
           const got = new Float32Array(m * n);
           const bias = Float32Array.from({ length: n }, () => g.normal());
           gemmReference(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, want, 0, bias);
-          threaded.gemm(shape)(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, got, 0, bias);
+          engineGemm(threaded, shape)(m, n, k, a, 0, k, 1, b, 0, bRow, bCol, got, 0, bias);
           for (let i = 0; i < m * n; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-4 * (1 + Math.abs(want[i]!)), `entry ${i}: ${got[i]} vs ${want[i]}`);
         },
       ),

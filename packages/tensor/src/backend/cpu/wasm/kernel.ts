@@ -1,4 +1,4 @@
-import { buildModule, I32, op, V128, type FuncDef } from './emit.js';
+import { I32, op, V128, type FuncDef } from './emit.js';
 
 export interface KernelShape {
   /** Rows of C per register tile. */
@@ -16,9 +16,9 @@ function emitter(): [number[], Emit] {
 }
 
 /**
- * The WebAssembly module of the gemm kernels for some tile shapes; each shape's functions
- * are exported under the names of `kernelNames` (all sizes and pointers in bytes except
- * counts):
+ * The functions of the gemm kernels for some tile shapes, first in their module (they call
+ * each other by index); each shape's functions are exported under the names of
+ * `kernelNames`, and its `part` as part{i} (all sizes and pointers in bytes except counts):
  *
  *   packA(src, rs, cs, m, k, dst)  A `[m, k]` read through strides into row panels
  *                                  `[ceil(m/mr)][k][mr]`
@@ -34,7 +34,7 @@ function emitter(): [number[], Emit] {
  * mr·nr/4 v128 locals (registers) for the whole k loop: each k step loads nr/4 vectors of
  * B, splats mr values of A and does mr·nr/4 multiply-adds.
  */
-export function gemmModule(shapes: readonly KernelShape[], shared: boolean): Uint8Array<ArrayBuffer> {
+export function gemmFunctions(shapes: readonly KernelShape[]): FuncDef[] {
   const funcs = new Map<string, FuncDef>();
   const add = (f: FuncDef) => funcs.set(f.name, f);
   for (const s of shapes) {
@@ -45,10 +45,10 @@ export function gemmModule(shapes: readonly KernelShape[], shared: boolean): Uin
   }
   const index = (name: string) => [...funcs.keys()].indexOf(name);
   shapes.forEach((s, i) => add(partFn(`part${i}`, s, index)));
-  return buildModule([...funcs.values()], { shared, min: 1, max: 65536 });
+  return [...funcs.values()];
 }
 
-/** The export names of one tile shape's functions in `gemmModule`. */
+/** The export names of one tile shape's functions in the module of `gemmFunctions`. */
 export const kernelNames = (s: KernelShape) => ({
   packA: `packA${s.mr}`,
   packB: `packB${s.nr}`,
@@ -57,13 +57,17 @@ export const kernelNames = (s: KernelShape) => ({
 });
 
 /**
- * Int32 slots of a job in a control block (pointers, strides and ldc in bytes). Np panels
- * are claimed Chunk at a time through the main thread's `Next` (see gemm.ts).
+ * Int32 slots of a job in a control block (pointers, strides and ldc in bytes). Np units
+ * are claimed Chunk at a time through the main thread's `Next`; a worker takes a job by
+ * clearing `Claim` and runs the gemm's part{Shape} when `Task` is −1, else the task
+ * (see engine.ts).
  */
 export enum Slot {
   Seq,
   Done,
   Ready,
+  Claim,
+  Task,
   Shape,
   RowMajorB,
   Rb,

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { attention, Generator, gelu, layerNorm, randn, setCpuThreads, getCpuThreads, type Tensor } from '../../../index.js';
+import { simdEngine } from '../engine.js';
+
+/** The values and input gradients of f on one thread, then on two with every job split. */
+function oneAndTwo(f: () => Tensor[]): [Float32Array[], Float32Array[], number] {
+  const before = getCpuThreads();
+  try {
+    setCpuThreads(1);
+    const one = f().map((t) => t.data as Float32Array);
+    setCpuThreads(2);
+    const engine = simdEngine()!;
+    const calls = engine.threadedCalls;
+    engine.threadMinMacs = 0;
+    try {
+      const two = f().map((t) => t.data as Float32Array);
+      return [one, two, engine.threadedCalls - calls];
+    } finally {
+      engine.threadMinMacs = 1 << 24;
+    }
+  } finally {
+    setCpuThreads(before);
+  }
+}
+
+const same = (a: Float32Array[], b: Float32Array[]) =>
+  a.forEach((x, i) => x.forEach((v, j) => assert.ok(Object.is(v, b[i]![j]), `output ${i}, entry ${j}: ${v} vs ${b[i]![j]}`)));
+
+/** Attention, GELU and layer norm forward and backward on random inputs of these sizes. */
+const run = (b: number, n: number, h: number, d: number, seed: number) => () => {
+  const g = new Generator(seed);
+  const x = randn([b, n, 3 * h * d], { generator: g }).setRequiresGrad(true);
+  const gz = randn([b, n, h * d], { generator: g });
+  const w = randn([h * d], { generator: g });
+  const { y, probs } = attention(x, h);
+  const z = layerNorm(gelu(y), w, null);
+  z.backward(gz);
+  return [y, probs, z, x.grad!];
+};
+
+describe('the kernels split over two threads', () => {
+  it('the workers start', async () => {
+    setCpuThreads(2);
+    const deadline = Date.now() + 10_000;
+    while (!simdEngine()!.ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(simdEngine()!.ready());
+  });
+  it('attention, GELU and layer norm give the one-thread result bit for bit, gradients included, for any split', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer(),
+        (b, n, h, d4, seed) => {
+          const [one, two] = oneAndTwo(run(b, n, h, 4 * d4, seed));
+          same(one, two);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // large enough for every kernel to have several units: all five jobs split
+    const [one, two, threaded] = oneAndTwo(run(4, 64, 4, 32, 1));
+    same(one, two);
+    assert.ok(threaded >= 5, `attention, its gradient, GELU, its gradient and layer norm split (${threaded} jobs)`);
+  });
+});
