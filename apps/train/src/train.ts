@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, type Tensor } from '@ggem/tensor';
+import { Generator, setCpuThreads, type Tensor } from '@ggem/tensor';
 import { DataParallel } from '@ggem/tensor/node';
 import type { VisionTransformer } from '@ggem/vit';
 import { loadWeightsFile } from '@ggem/vit/node';
@@ -130,12 +130,13 @@ interface Stepper {
 const TSX_WORKER = new URL('../../../scripts/tsx-worker.mjs', import.meta.url);
 
 /**
- * `--threads 1`: the model on this thread. More: one replica per thread (DataParallel, the
+ * `--threads 1`: the model on this thread, its kernels on this thread only. More: one replica per thread (DataParallel, the
  * parameters shared, the batch split by rows), which measured faster than threaded kernels
  * for this model (README); each replica's kernels then run on one thread.
  */
 async function makeStepper(o: TrainOptions): Promise<Stepper> {
   if (o.threads <= 1) {
+    setCpuThreads(1); // one core: the kernels' worker threads too
     const model = buildModel(o);
     freeze(model, o.freezeBlocks);
     return {

@@ -1,10 +1,10 @@
 /**
- * The small-ViT training step in a Chromium page's dedicated worker, as apps/web trains
+ * The small-ViT training step in a Chromium page's dedicated worker (cross-origin isolated: its kernels on every core), as apps/web trains
  * (bundled from the packages' sources by the Chromium engine, engines/chromium.ts). The same
  * bundle runs on the page, where `__setup` and `__step` relay to the worker, and in the
  * worker, which builds the model from the weights sent, and times each step itself.
  */
-import { tensor, wasmFeatures } from '@ggem/tensor';
+import { getCpuThreads, tensor, wasmFeatures } from '@ggem/tensor';
 import { createVit } from '@ggem/vit';
 import { ggemStep } from '../workloads/vit-step.js';
 
@@ -15,7 +15,7 @@ export interface StepSetup {
   shape: [number, number, number, number];
   labels: number[];
 }
-type Reply = { ok: true; result?: number[]; ms?: number; relaxed?: boolean } | { ok: false; error: string };
+type Reply = { ok: true; result?: number[]; ms?: number; relaxed?: boolean; threads?: number } | { ok: false; error: string };
 
 const scope = globalThis as unknown as {
   WorkerGlobalScope?: unknown;
@@ -34,7 +34,7 @@ if (typeof scope.WorkerGlobalScope === 'function') {
         const byName = new Map(s.weights);
         for (const [name, p] of model.namedParameters()) p.data.set(byName.get(name)!);
         step = ggemStep(model, tensor(Float32Array.from(s.x), { shape: s.shape }), tensor(Int32Array.from(s.labels)));
-        scope.postMessage({ ok: true, relaxed: wasmFeatures.relaxedSimd } satisfies Reply);
+        scope.postMessage({ ok: true, relaxed: wasmFeatures.relaxedSimd, threads: getCpuThreads() } satisfies Reply);
       } else {
         const t0 = performance.now();
         const check = await step!();

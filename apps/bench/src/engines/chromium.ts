@@ -1,29 +1,35 @@
 /**
  * This project in Debian's Chromium (headless, playwright-core): the small-ViT training step
- * in a page's dedicated worker, as apps/web trains, on the same weights and batch as the
- * Node rows, timed in the worker. Set beside the 'ggem' row of the same run, it is the
+ * in a cross-origin isolated page's dedicated worker, as apps/web trains, on the same weights
+ * and batch as the Node rows, timed in the worker, its kernels on every core as in Node (Web
+ * Workers sharing their memory). Set beside the 'ggem' row of the same run, it is the
  * browser's slowdown against Node. Absent when chromium is not installed.
  */
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Impl } from '../harness.js';
 import type { VitSpec } from '../workloads/vit.js';
 import type { StepSetup } from './chromium-step.js';
 
-type Reply = { ok: true; result?: number[]; ms?: number; relaxed?: boolean } | { ok: false; error: string };
+type Reply = { ok: true; result?: number[]; ms?: number; relaxed?: boolean; threads?: number } | { ok: false; error: string };
 
 export function chromiumVitStep(s: VitSpec): Impl {
   let close: (() => Promise<void>) | undefined;
+  const threads = Math.min(4, availableParallelism()); // the CPU backend's default, as in Node
   return {
-    engine: 'ggem in Chromium (a page worker, 1 thread)',
-    threads: 1,
+    engine: `ggem in Chromium (an isolated page's worker, ${threads} threads)`,
+    threads,
     async setup() {
       const { bundleSource, launchChromium, serve, skipWithoutChromium } = await import('@ggem/chromium');
       if (skipWithoutChromium) throw new Error(skipWithoutChromium);
       const bundle = await bundleSource(fileURLToPath(new URL('./chromium-step.ts', import.meta.url)));
-      const server = await serve({
-        '/': ['text/html', '<!doctype html><meta charset="utf-8"><script type="module" src="/step.js"></script>'],
-        '/step.js': ['text/javascript', bundle],
-      });
+      const server = await serve(
+        {
+          '/': ['text/html', '<!doctype html><meta charset="utf-8"><script type="module" src="/step.js"></script>'],
+          '/step.js': ['text/javascript', bundle],
+        },
+        { isolated: true },
+      );
       const context = await launchChromium();
       close = async () => {
         await context.close();
@@ -42,6 +48,7 @@ export function chromiumVitStep(s: VitSpec): Impl {
       const r = await page.evaluate((arg) => (globalThis as unknown as { __setup: (a: StepSetup) => Promise<Reply> }).__setup(arg), setup);
       if (!r.ok) throw new Error(`in Chromium: ${r.error}`);
       if (!r.relaxed) throw new Error('Chromium runs without relaxed SIMD here: not the kernels Node runs');
+      if (r.threads !== threads) throw new Error(`the page worker's kernels run on ${r.threads} threads, not ${threads}`);
       return async () => {
         const out = await page.evaluate(() => (globalThis as unknown as { __step: () => Promise<Reply> }).__step());
         if (!out.ok) throw new Error(`in Chromium: ${out.error}`);
