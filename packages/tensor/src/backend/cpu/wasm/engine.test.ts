@@ -12,13 +12,13 @@ function oneAndTwo(f: () => Tensor[]): [Float32Array[], Float32Array[], number] 
     const one = f().map((t) => t.data as Float32Array);
     setCpuThreads(2);
     const engine = simdEngine()!;
-    const calls = engine.threadedCalls;
+    const [calls, threshold] = [engine.threadedCalls, engine.threadMinMacs];
     engine.threadMinMacs = 0;
     try {
       const two = f().map((t) => t.data as Float32Array);
       return [one, two, engine.threadedCalls - calls];
     } finally {
-      engine.threadMinMacs = 1 << 24;
+      engine.threadMinMacs = threshold;
     }
   } finally {
     setCpuThreads(before);
