@@ -3,7 +3,6 @@ import * as reference from '../reference/attention.js';
 import { allocate } from '../reference/pool.js';
 import { simdEngine } from './engine.js';
 import type { WasmEngine } from './wasm/engine.js';
-import { headFloats } from './wasm/tasks.js';
 
 /**
  * Fused multi-head self-attention in WebAssembly SIMD (float32, d a multiple of 4): the
@@ -19,7 +18,7 @@ export const attention: CpuKernel<'attention'> = (qkv, b, n, h, d, scale, dtype)
   const scratch = d * np + n * np; // kᵀ and the scores, per thread
   const [QKV, Y, P, SCRATCH] = engine.layout(b * n * 3 * dm, b * n * dm, b * h * headFloats(n), engine.threads * scratch);
   engine.put(qkv as Float32Array, QKV!);
-  engine.parallel('attention', b * h, [QKV!, Y!, P!, SCRATCH!, scratch * 4, n, h, d, np, scale], macs(b, n, h, d));
+  engine.parallel('attention', b * h, [QKV!, Y!, P!, SCRATCH!, scratch * 4, n, h, d, np, scale, headFloats(n) * 4], macs(b, n, h, d));
   return { y: engine.take(Y!, b * n * dm), probs: takeHeads(engine, P!, b * h, n) };
 };
 
@@ -34,9 +33,15 @@ export const attentionBackward: CpuKernel<'attentionBackward'> = (qkv, probs, gy
   const f32 = engine.f32;
   for (let u = 0; u < b * h; u++) f32.set((probs as Float32Array).subarray(u * n * n, (u + 1) * n * n), (P! >> 2) + u * headFloats(n));
   engine.put(gy as Float32Array, GY!);
-  engine.parallel('attentionBackward', b * h, [QKV!, P!, GY!, G!, SCRATCH!, scratch * 4, n, h, d, np, scale], 2 * macs(b, n, h, d));
+  engine.parallel('attentionBackward', b * h, [QKV!, P!, GY!, G!, SCRATCH!, scratch * 4, n, h, d, np, scale, headFloats(n) * 4], 2 * macs(b, n, h, d));
   return engine.take(G!, b * n * 3 * dm);
 };
+
+/**
+ * Each head's probabilities take n² floats and 4 of slack in the kernels' memory: a head's
+ * last row of whole vectors spills there, not into a head another thread wrote.
+ */
+const headFloats = (n: number): number => n * n + 4;
 
 /** The multiply-adds of the forward: q kᵀ and P v per head (the softmax's exps about as many again). */
 const macs = (b: number, n: number, h: number, d: number) => 3 * b * h * n * n * d;

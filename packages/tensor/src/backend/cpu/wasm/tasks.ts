@@ -11,9 +11,6 @@ export type Task = (x: Exports, a: Float64Array, j0: number, j1: number, t: numb
 
 export type TaskName = (typeof TASKS)[number]['name'];
 
-/** Each head's probabilities take n² floats and 4 of slack: a head's last row of whole vectors spills there, not into the next head's. */
-export const headFloats = (n: number): number => n * n + 4;
-
 export const TASKS = [
   {
     /**
@@ -33,12 +30,12 @@ export const TASKS = [
   {
     /**
      * Attention heads (a unit is one (image, head)): qkv a[0], y a[1], probabilities a[2]
-     * (headFloats apart), scratch a[3] + t·a[4], n a[5], h a[6], d a[7], np a[8], scale a[9].
+     * (a[10] bytes apart), scratch a[3] + t·a[4], n a[5], h a[6], d a[7], np a[8], scale a[9].
      * Per head: kᵀ, S = q kᵀ, P = softmax(scale·S), y = P v.
      */
     name: 'attention',
     run: (x: Exports, a: Float64Array, j0: number, j1: number, t: number) => {
-      const [qkv, y, probs, scratch, stride, n, h, d, np, scale] = a as unknown as number[];
+      const [qkv, y, probs, scratch, stride, n, h, d, np, scale, headBytes] = a as unknown as number[];
       const dm = h! * d!;
       const rs = 3 * dm * 4;
       const kt = scratch! + t * stride!;
@@ -47,7 +44,7 @@ export const TASKS = [
         const bi = Math.floor(u / h!);
         const hi = u - bi * h!;
         const q = qkv! + (bi * n! * 3 * dm + hi * d!) * 4;
-        const p = probs! + u * (n! * n! + 4) * 4;
+        const p = probs! + u * headBytes!;
         x.transpose!(q + dm * 4, rs, n!, d!, kt, np!);
         x.combine!(q, rs, 4, kt, np! * 4, n!, d!, np!, s, np! * 4);
         x.softmaxRows!(s, np!, n!, n!, scale!, p);
@@ -57,13 +54,13 @@ export const TASKS = [
   },
   {
     /**
-     * The gradient of attention heads: qkv a[0], probabilities a[1] (headFloats apart), the
+     * The gradient of attention heads: qkv a[0], probabilities a[1] (a[11] bytes apart), the
      * output's gradient a[2], qkv's gradient a[3], scratch a[4] + t·a[5], n a[6], h a[7],
      * d a[8], np a[9], scale a[10].
      */
     name: 'attentionBackward',
     run: (x: Exports, a: Float64Array, j0: number, j1: number, t: number) => {
-      const [qkv, probs, gy, g, scratch, stride, n, h, d, np, scale] = a as unknown as number[];
+      const [qkv, probs, gy, g, scratch, stride, n, h, d, np, scale, headBytes] = a as unknown as number[];
       const dm = h! * d!;
       const rs = 3 * dm * 4;
       const vt = scratch! + t * stride!;
@@ -74,7 +71,7 @@ export const TASKS = [
         const head = (bi * n! * 3 * dm + hi * d!) * 4;
         const [q, k, v] = [qkv! + head, qkv! + head + dm * 4, qkv! + head + 2 * dm * 4];
         const [gq, gk, gv] = [g! + head, g! + head + dm * 4, g! + head + 2 * dm * 4];
-        const p = probs! + u * (n! * n! + 4) * 4;
+        const p = probs! + u * headBytes!;
         const go = gy! + (bi * n! * dm + hi * d!) * 4;
         x.combine!(p, 4, n! * 4, go, dm * 4, n!, n!, d!, gv, rs); // dv[j] = Σ_i P[i][j] dO[i]
         x.transpose!(v, rs, n!, d!, vt, np!);
