@@ -5,9 +5,10 @@
  *
  *   npm run bench:memory                 # 1000 steps, about 4 minutes
  *   npm run bench:memory -- --steps 300
+ *   npm run bench:memory -- --scoped     # each step in a scope(), as the training CLI runs it
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { crossEntropy, Generator, optim, randn, tensor } from '@ggem/tensor';
+import { crossEntropy, Generator, optim, randn, scope, tensor } from '@ggem/tensor';
 import { enableRelaxedSimd } from '@ggem/tensor/node';
 import { createVit } from '@ggem/vit';
 
@@ -25,8 +26,9 @@ const o = new Command()
     },
     1000,
   )
+  .option('--scoped', 'run each step in a scope() (its arrays reused at once), as `npm run train` does')
   .parse()
-  .opts<{ steps: number }>();
+  .opts<{ steps: number; scoped?: boolean }>();
 
 const model = createVit('vit_mnist_small', 'ggem');
 const opt = new optim.AdamW(optim.splitWeightDecay(model.namedParameters(), 0.05), { lr: 1e-3, weightDecay: 0.05 });
@@ -41,16 +43,20 @@ let at100 = 0;
 const t0 = performance.now();
 for (let step = 1; step <= o.steps; step++) {
   const b = batches[step % batches.length]!;
-  opt.zeroGrad();
-  const loss = crossEntropy(model.forward(b.x), b.y);
-  loss.backward();
-  opt.step();
+  const run = () => {
+    opt.zeroGrad();
+    const loss = crossEntropy(model.forward(b.x), b.y);
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+  const loss = o.scoped ? scope(run) : run();
   await new Promise((r) => setImmediate(r));
   peak = Math.max(peak, rssMB());
   if (step === 100) at100 = peak;
   if (step % 100 === 0)
     console.log(
-      `step ${step}: loss ${loss.item().toFixed(4)}, RSS ${rssMB().toFixed(0)} MB, peak ${peak.toFixed(0)} MB, ${((performance.now() - t0) / step).toFixed(0)} ms/step`,
+      `step ${step}: loss ${loss.toFixed(4)}, RSS ${rssMB().toFixed(0)} MB, peak ${peak.toFixed(0)} MB, ${((performance.now() - t0) / step).toFixed(0)} ms/step`,
     );
 }
 const growth = peak / at100 - 1;

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, setCpuThreads, type Tensor } from '@ggem/tensor';
+import { Generator, scope, setCpuThreads, type Tensor } from '@ggem/tensor';
 import { DataParallel } from '@ggem/tensor/node';
 import type { VisionTransformer } from '@ggem/vit';
 import { loadWeightsFile } from '@ggem/vit/node';
@@ -274,18 +274,21 @@ async function trainModel(
       bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, epochs: o.epochs, loss: '-', acc: '-', ips: '-', eta: '-' });
       for (const { x, y, index: b, size } of epochBatches(trainSplit, o, dataRng)) {
         const ts = performance.now();
-        opt.zeroGrad();
-        const { loss: lv, logits, rows } = stepper.step(x, y);
-        if (!Number.isFinite(lv)) {
-          bar?.stop();
-          throw new Error(
-            `train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`,
-          );
-        }
-        const lr = update(model, optimizing, o);
+        // the step's tensors go back to the pool when it ends (scope), for the next to reuse
+        const { lv, lr, ok } = scope(() => {
+          opt.zeroGrad();
+          const { loss: lv, logits, rows } = stepper.step(x, y);
+          if (!Number.isFinite(lv)) {
+            bar?.stop();
+            throw new Error(
+              `train: the loss is ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${b + 1}); stopped, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`,
+            );
+          }
+          const lr = update(model, optimizing, o);
+          // the rows this thread computed: all of them, or its shard under data parallelism
+          return { lv, lr, ok: accuracy(logits.argmax(1).data, y.data.subarray(0, rows)) };
+        });
         step++;
-        // the rows this thread computed: all of them, or its shard under data parallelism
-        const ok = accuracy(logits.argmax(1).data, y.data.subarray(0, rows));
         lossSum += lv * size;
         correct += ok * size;
         seen += size;

@@ -11,6 +11,7 @@ export type { Shape } from './shape.js';
 export { broadcastShapes, fmt as formatShape } from './shape.js';
 export { tensor, zeros, ones, full, arange, rand, randn, truncNormal, randint, type CreateOptions, type RandomOptions } from './creation.js';
 export { Generator, defaultGenerator, manualSeed, type GeneratorState } from './random.js';
+export { scope, keep } from './scope.js';
 export { noGrad, isGradEnabled, detectAnomaly, setDetectAnomaly, record, type BackwardOptions, type Node } from './autograd/engine.js';
 export * from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, argmin, variance, std, logsumexp, prod, cumsum, norm } from './ops/reduce.js';

@@ -11,6 +11,7 @@ import * as ix from './ops/indexing.js';
 import * as es from './ops/einsum.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import { formatTensor } from './format.js';
+import { DISPOSED, keepStorage, track } from './scope.js';
 import { binaryOps } from './ops/tables/binary.js';
 import { internalUnaryOps, unaryOps, type PublicUnaryOp } from './ops/tables/unary.js';
 
@@ -27,21 +28,53 @@ export type NestedArray = number | NestedArray[];
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the table ops' methods (the interface at the end) are installed on the prototype there
 export class Tensor {
-  /** Backend-owned storage (a typed array on the CPU). */
-  storage: unknown;
+  #storage: unknown;
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly backend: Backend;
   requiresGrad = false;
-  grad: Tensor | null = null;
+  #grad: Tensor | null = null;
   /** The op that produced this tensor, null for leaves, RELEASED after backward. */
   node: NodeSlot = null;
 
   constructor(storage: unknown, shape: Shape, dtype: DType, backend: Backend = getBackend()) {
-    this.storage = storage;
+    this.#storage = storage;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.backend = backend;
+    track(this);
+  }
+
+  /** Backend-owned storage (a typed array on the CPU); reading it after the tensor's scope disposed it is an error. */
+  get storage(): unknown {
+    if (this.#storage === DISPOSED) {
+      throw new Error(
+        `a tensor of shape ${fmt(this.shape)} was used after the scope that created it ended (scope() disposes what its function does not return; return the tensor, or keep() it)`,
+      );
+    }
+    return this.#storage;
+  }
+  set storage(s: unknown) {
+    this.#storage = s;
+  }
+
+  /** The accumulated gradient (a leaf's, after backward). Whatever is assigned here outlives the scope that made it. */
+  get grad(): Tensor | null {
+    return this.#grad;
+  }
+  set grad(g: Tensor | null) {
+    if (g !== null) keepStorage(g);
+    this.#grad = g;
+  }
+
+  /** The storage, or DISPOSED: what scopes read without the error. */
+  get storageOrDisposed(): unknown {
+    return this.#storage;
+  }
+
+  /** Drops the storage (a scope's end); the backend's arrays go back to its pool through the scope. */
+  dispose(): void {
+    this.#storage = DISPOSED;
   }
 
   get size(): number {

@@ -1,4 +1,4 @@
-import { attention, concat, Dropout, Identity, LayerNorm, Linear, matmulT, Module, type Generator, type Tensor } from '@ggem/tensor';
+import { attention, concat, Dropout, Identity, keep, LayerNorm, Linear, matmulT, Module, type Generator, type Tensor } from '@ggem/tensor';
 
 /** What an attention layer keeps for analysis when asked (see `VisionTransformer.capture`). */
 export interface AttentionCapture {
@@ -58,8 +58,8 @@ export class Attention extends Module {
       const r = attention(qkv, h, this.scale, { probs: this._capture !== null });
       out = r.y;
       if (this._capture !== null) {
-        this._capture.attn = r.probs!;
-        this._capture.heads = r.y.detach().reshape([b, n, h, this.headDim]).permute([0, 2, 1, 3]);
+        this._capture.attn = keep(r.probs!);
+        this._capture.heads = keep(r.y.detach().reshape([b, n, h, this.headDim]).permute([0, 2, 1, 3]));
       }
     } else {
       // with attention dropout: the composed form. [B, N, 3D] → [3, B, H, N, hd]
@@ -68,8 +68,8 @@ export class Attention extends Module {
       const attn = this.attn_drop.forward(matmulT(q.mul(this.scale), k, false, true).softmax(-1));
       const heads = attn.matmul(v); // [B, H, N, hd]
       if (this._capture !== null) {
-        this._capture.attn = attn.detach();
-        this._capture.heads = heads.detach();
+        this._capture.attn = keep(attn.detach());
+        this._capture.heads = keep(heads.detach());
       }
       out = heads.permute([0, 2, 1, 3]).reshape([b, n, d]);
     }

@@ -1,4 +1,4 @@
-import { concat, Dropout, Generator, Identity, LayerNorm, Linear, Module, nn, randn, zeros, type Tensor } from '@ggem/tensor';
+import { concat, Dropout, Generator, Identity, LayerNorm, Linear, Module, nn, randn, scope, zeros, type Tensor } from '@ggem/tensor';
 import { createPooling, GGeMPool, type Pool, type PoolingName } from '@ggem/pooling';
 import type { AttentionCapture } from './attention.js';
 import { Block } from './block.js';
@@ -161,7 +161,8 @@ export class VisionTransformer extends Module {
     const join = (ts: Tensor[]) => (prefix.length === 0 ? ts[0]! : concat([...prefix, ...ts], 1));
     let h = this.config.noEmbedClass ? join([t.add(pos)]) : join([t]).add(pos);
     h = this.norm_pre.forward(this.pos_drop.forward(h));
-    for (const blk of this.blocks) h = blk.forward(h);
+    // each block's temporaries go back to the pool when it ends (without a graph to keep them for)
+    for (const blk of this.blocks) h = scope(() => blk.forward(h));
     return this.norm.forward(h);
   }
 

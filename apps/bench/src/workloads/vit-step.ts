@@ -3,7 +3,7 @@
  * Chromium engine's page worker): AdamW around forward, cross-entropy and backward, and the
  * check vector every engine's first step is compared by.
  */
-import { crossEntropy, optim, type Tensor } from '@ggem/tensor';
+import { crossEntropy, optim, scope, type Tensor } from '@ggem/tensor';
 import type { createVit } from '@ggem/vit';
 
 /** What a step returns for the cross-check: the loss and 16 gradient entries of three weights (before the update). */
@@ -16,11 +16,14 @@ export function checkVector(loss: number, grads: (name: string) => ArrayLike<num
 
 /** Our training step on `model` (whatever backend holds it): AdamW, returning the check vector taken before the update. */
 export function ggemStep(model: ReturnType<typeof createVit>, x: Tensor, y: Tensor): () => Promise<Float64Array> {
-  return trainStep(model.namedParameters(), () => {
-    const loss = crossEntropy(model.forward(x), y);
-    loss.backward();
-    return loss.item();
-  });
+  // in a scope, as the training CLI steps: the step's arrays are reused by the next
+  return trainStep(model.namedParameters(), () =>
+    scope(() => {
+      const loss = crossEntropy(model.forward(x), y);
+      loss.backward();
+      return loss.item();
+    }),
+  );
 }
 
 /** AdamW around `lossBackward` (which leaves gradients in the parameters and returns the loss). */

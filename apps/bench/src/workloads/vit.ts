@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Generator, getCpuThreads, noGrad, randn, tensor, type Tensor } from '@ggem/tensor';
+import { Generator, getCpuThreads, noGrad, randn, scope, tensor, type Tensor } from '@ggem/tensor';
 import { DataParallel } from '@ggem/tensor/node';
 import type { PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
@@ -56,7 +56,7 @@ function ggemParallelStep(arg: VitReplicaArg, names: string[], weights: VitSpec[
       const params = dp.parameters;
       return trainStep(
         names.map((n, i) => [n, params[i]!]),
-        () => dp!.step(x, y),
+        () => scope(() => dp!.step(x, y)),
       );
     },
     teardown: () => dp?.close(),
@@ -123,7 +123,7 @@ export function vitForwardWorkload(batch: number, preset: PresetName = 'vit_smal
   const ours: Impl = {
     engine: 'ggem',
     threads: getCpuThreads(),
-    setup: () => async () => Float64Array.from(noGrad(() => model.forward(x)).data.slice(0, 256)),
+    setup: () => async () => scope(() => Float64Array.from(noGrad(() => model.forward(x)).data.slice(0, 256))),
   };
   const ortThreads = availableParallelism() > 1 ? [1, 2] : [1];
   const n = (spec.img / spec.patch) ** 2 + 1;

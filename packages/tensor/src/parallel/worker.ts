@@ -1,5 +1,6 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { setCpuThreads } from '../backend/cpu/engine.js';
+import { scope } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { dtypeOf } from '../dtype.js';
 import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
@@ -37,16 +38,19 @@ export async function run(init: WorkerInit): Promise<void> {
     let msg = receiveMessageOnPort(port);
     while (msg === undefined) msg = receiveMessageOnPort(port); // posted before the notify: already queued
     try {
-      const inputs = (msg.message as ShardInput[]).map((s) => new Tensor(s.data, s.shape, s.dtype));
-      for (const p of replica.parameters) p.grad = null;
-      const l = replica.loss(...inputs);
-      if (l.size !== 1) throw new Error(`the loss must be a scalar, got shape [${l.shape.join(', ')}]`);
-      l.backward();
-      loss[0] = l.item();
-      replica.parameters.forEach((p, i) => {
-        if (p.grad === null)
-          grads[i]!.fill(0); // a parameter the loss does not reach
-        else grads[i]!.set(p.grad.data);
+      // the shard's tensors go back to the pool when it is done, for the next shard
+      scope(() => {
+        const inputs = (msg.message as ShardInput[]).map((s) => new Tensor(s.data, s.shape, s.dtype));
+        for (const p of replica.parameters) p.grad = null;
+        const l = replica.loss(...inputs);
+        if (l.size !== 1) throw new Error(`the loss must be a scalar, got shape [${l.shape.join(', ')}]`);
+        l.backward();
+        loss[0] = l.item();
+        replica.parameters.forEach((p, i) => {
+          if (p.grad === null)
+            grads[i]!.fill(0); // a parameter the loss does not reach
+          else grads[i]!.set(p.grad.data);
+        });
       });
       Atomics.store(ctrl, Ctrl.Failed, 0);
     } catch (e) {

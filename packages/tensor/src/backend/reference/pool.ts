@@ -11,18 +11,40 @@ const MIN = 4096;
 const free = new Map<string, TypedArray[]>();
 const pooled = new WeakSet<TypedArray>();
 let bytes = 0;
+/**
+ * While a scope (../../scope.ts) is open, the large arrays handed out, oldest first: the
+ * scope releases those it owns when it closes.
+ */
+const handedOut: TypedArray[] = [];
+let recording = 0;
 
 /** An array from the pool when one of this size is there, zero-filled unless the caller overwrites it all. */
 export function allocate(dtype: DType, size: number, zeroed = true): TypedArray {
-  if (size >= MIN) {
-    const a = free.get(`${dtype}:${size}`)?.pop();
-    if (a !== undefined) {
-      pooled.delete(a);
-      bytes -= a.byteLength;
-      return zeroed ? a.fill(0) : a;
-    }
-  }
-  return fresh(dtype, size);
+  if (size < MIN) return fresh(dtype, size);
+  let a = free.get(`${dtype}:${size}`)?.pop();
+  if (a !== undefined) {
+    pooled.delete(a);
+    bytes -= a.byteLength;
+    if (zeroed) a.fill(0);
+  } else a = fresh(dtype, size);
+  if (recording > 0) handedOut.push(a);
+  return a;
+}
+
+/** Starts (`+1`) or ends (`-1`) a scope's recording of the arrays handed out; returns where its own start. */
+export function recordArrays(delta: 1 | -1): number {
+  recording += delta;
+  return handedOut.length;
+}
+
+/** The arrays handed out since `mark`, taken off the record (a closing scope keeps or releases each). */
+export function arraysSince(mark: number): TypedArray[] {
+  return handedOut.splice(mark);
+}
+
+/** Puts arrays back on the record (those a closing scope hands to the one around it). */
+export function recordAgain(arrays: readonly TypedArray[]): void {
+  for (const a of arrays) handedOut.push(a);
 }
 
 /** Takes back an array nothing references any more (the caller guarantees it). */
