@@ -46,9 +46,15 @@ export function scope<T>(fn: () => T): T {
   return result;
 }
 
-/** Exempts `t` from every scope: it lives as long as something references it. */
+/**
+ * Exempts `t` and its storage from every scope: it lives as long as something references
+ * it. Tensor's `.grad` setter keeps what is assigned (a parameter's gradient outlives the
+ * step that made it).
+ */
 export function keep<T extends Tensor>(t: T): T {
   kept.add(t);
+  const s = t.storageOrDisposed;
+  if (ArrayBuffer.isView(s)) keptBuffers.add(s.buffer);
   return t;
 }
 
@@ -56,6 +62,8 @@ export function keep<T extends Tensor>(t: T): T {
 const tensors: Tensor[] = [];
 let depth = 0;
 const kept = new WeakSet<Tensor>();
+/** The buffers of kept tensors: never released by a scope. */
+const keptBuffers = new WeakSet<ArrayBufferLike>();
 
 /** Called by every Tensor's constructor. */
 export function track(t: Tensor): void {
@@ -80,39 +88,26 @@ function close(tensorMark: number, arrayMark: number, result: unknown, failed: b
   }
   const out = new Set<Tensor>();
   collect(result, out, 0);
-  const keptBuffers = new Set<ArrayBufferLike>();
-  const passed: Tensor[] = [];
-  for (const t of created) {
-    if (out.has(t) || kept.has(t)) {
-      passed.push(t);
-      const s = t.storageOrDisposed;
-      if (ArrayBuffer.isView(s)) keptBuffers.add(s.buffer);
-    } else t.dispose();
-  }
-  // storage of kept tensors created before this scope (a parameter's new gradient) stays too
+  // the storage of what is returned stays, also of a tensor made before the scope
+  const returned = new Set<ArrayBufferLike>();
   for (const t of out) {
     const s = t.storageOrDisposed;
-    if (ArrayBuffer.isView(s)) keptBuffers.add(s.buffer);
+    if (ArrayBuffer.isView(s)) returned.add(s.buffer);
+  }
+  const passed: Tensor[] = [];
+  for (const t of created) {
+    if (out.has(t) || kept.has(t)) passed.push(t);
+    else t.dispose();
   }
   const passedArrays: TypedArray[] = [];
   for (const a of arrays) {
-    if (keptBuffers.has(a.buffer) || keptArrays.has(a.buffer)) passedArrays.push(a);
+    if (returned.has(a.buffer) || keptBuffers.has(a.buffer)) passedArrays.push(a);
     else release(a);
   }
   if (outer) {
     for (const t of passed) tensors.push(t);
     recordAgain(passedArrays);
   }
-}
-
-/** Buffers of tensors the library keeps (`keepStorage`): never released by a scope. */
-const keptArrays = new WeakSet<ArrayBufferLike>();
-
-/** Keeps `t` and its storage past every scope (a leaf's gradient, which outlives the step that made it). */
-export function keepStorage(t: Tensor): void {
-  kept.add(t);
-  const s = t.storageOrDisposed;
-  if (ArrayBuffer.isView(s)) keptArrays.add(s.buffer);
 }
 
 /** The tensors in a scope's result: a tensor, or arrays and plain objects of them. */

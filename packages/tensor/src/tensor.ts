@@ -11,7 +11,7 @@ import * as ix from './ops/indexing.js';
 import * as es from './ops/einsum.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import { formatTensor } from './format.js';
-import { DISPOSED, keepStorage, track } from './scope.js';
+import { DISPOSED, keep, track } from './scope.js';
 import { binaryOps } from './ops/tables/binary.js';
 import { internalUnaryOps, unaryOps, type PublicUnaryOp } from './ops/tables/unary.js';
 
@@ -63,7 +63,7 @@ export class Tensor {
     return this.#grad;
   }
   set grad(g: Tensor | null) {
-    if (g !== null) keepStorage(g);
+    if (g !== null) keep(g);
     this.#grad = g;
   }
 
