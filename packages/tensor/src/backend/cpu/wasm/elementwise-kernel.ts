@@ -15,7 +15,7 @@ import { exp, horner, v } from './vec.js';
  * erfc(z) = t·exp(−z² − 1.26551223 + t·P(t)), t = 1/(1 + z/2) for z ≥ 0, and 2 − erfc(−z).
  */
 export function elementwiseFunctions(): FuncDef[] {
-  return [add(), kernel('geluForward', false), kernel('geluBackward', true)];
+  return [add(), kernel('geluForward', false, 6), kernel('geluBackward', true, 4)];
 }
 
 function add(): FuncDef {
@@ -27,35 +27,50 @@ function add(): FuncDef {
   return f.def();
 }
 
-function kernel(name: string, backward: boolean): FuncDef {
+/**
+ * The GELU passes handle `lanes` vectors an iteration, each statement for every vector in
+ * turn, so the core overlaps their long dependency chains (erfc's polynomial, exp). Per
+ * 302K floats on one core, here: forward 1.49 ms with one vector, 0.80 with four, 0.62 with
+ * six, 0.67 with eight; backward (two exps, more live vectors) 1.61 with one, 0.98 with
+ * four, 1.15 with six.
+ */
+function kernel(name: string, backward: boolean, lanes: number): FuncDef {
   const f = new Fn(name, backward ? [I32, I32, I32, I32] : [I32, I32, I32]);
   const [X, G, OUT, N] = backward ? [0, 1, 2, 3] : [0, -1, 1, 2];
   const i = f.local(I32);
-  const [xv, u, z, t, phi, s1, s2] = [V128, V128, V128, V128, V128, V128, V128].map((ty) => f.local(ty)) as number[] as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  f.loop(i, op.i32(0), [...op.get(N), ...op.i32(4), ...op.i32Mul], 16, () => {
-    f.emit(op.get(X), op.get(i), op.i32Add, op.v128Load(0), op.set(xv));
-    f.emit(v.mul(v.get(xv), v.f(-Math.SQRT1_2)), op.set(u));
-    f.emit(v.abs(v.get(u)), op.set(z));
-    f.emit(v.div(v.f(1), v.add(v.f(1), v.mul(v.f(0.5), v.get(z)))), op.set(t));
+  const lane = () => {
+    const [xv, u, z, t, phi, s1, s2] = [0, 0, 0, 0, 0, 0, 0].map(() => f.local(V128)) as [number, number, number, number, number, number, number];
+    return { xv, u, z, t, phi, s1, s2 };
+  };
+  const group = Array.from({ length: lanes }, lane);
+  type Lane = (typeof group)[number];
+  // each statement for every lane in turn: the lanes' chains are independent
+  const statements: ((l: Lane, at: number) => number[][])[] = [
+    (l, at) => [op.get(X), op.get(i), op.i32Add, op.v128Load(at), op.set(l.xv)],
+    (l) => [v.mul(v.get(l.xv), v.f(-Math.SQRT1_2)), op.set(l.u)],
+    (l) => [v.abs(v.get(l.u)), op.set(l.z)],
+    (l) => [v.div(v.f(1), v.add(v.f(1), v.mul(v.f(0.5), v.get(l.z)))), op.set(l.t)],
     // erfc(|u|), then erfc(u) = u ≥ 0 ? erfc(|u|) : 2 − erfc(|u|); Φ(x) = erfc(u)/2
-    f.emit(v.mul(v.get(t), exp(v.sub(horner(v.get(t), ERFC_P), v.mul(v.get(z), v.get(z))), s1, s2)), op.set(z));
-    f.emit(v.mul(v.f(0.5), v.select(v.get(z), v.sub(v.f(2), v.get(z)), v.ge(v.get(u), v.zero()))), op.set(phi));
-    f.emit(op.get(OUT), op.get(i), op.i32Add);
-    if (!backward) f.emit(v.mul(v.get(xv), v.get(phi)));
-    else {
+    (l) => [v.mul(v.get(l.t), exp(v.sub(horner(v.get(l.t), ERFC_P), v.mul(v.get(l.z), v.get(l.z))), l.s1, l.s2)), op.set(l.z)],
+    (l) => [v.mul(v.f(0.5), v.select(v.get(l.z), v.sub(v.f(2), v.get(l.z)), v.ge(v.get(l.u), v.zero()))), op.set(l.phi)],
+    (l, at) => {
+      const out = [op.get(OUT), op.get(i), op.i32Add];
+      if (!backward) return [...out, v.mul(v.get(l.xv), v.get(l.phi)), op.v128Store(at)];
       // Φ(x) + x·φ(x), φ(x) = exp(−x²/2)/√(2π)
-      const density = v.mul(v.f(1 / Math.sqrt(2 * Math.PI)), exp(v.mul(v.f(-0.5), v.mul(v.get(xv), v.get(xv))), s1, s2));
-      f.emit(v.mul([...op.get(G), ...op.get(i), ...op.i32Add, ...op.v128Load(0)], v.add(v.get(phi), v.mul(v.get(xv), density))));
-    }
-    f.emit(op.v128Store(0));
-  });
+      const density = v.mul(v.f(1 / Math.sqrt(2 * Math.PI)), exp(v.mul(v.f(-0.5), v.mul(v.get(l.xv), v.get(l.xv))), l.s1, l.s2));
+      return [
+        ...out,
+        v.mul([...op.get(G), ...op.get(i), ...op.i32Add, ...op.v128Load(at)], v.add(v.get(l.phi), v.mul(v.get(l.xv), density))),
+        op.v128Store(at),
+      ];
+    },
+  ];
+  const body = (ls: Lane[]) => () => {
+    for (const st of statements) ls.forEach((l, k) => f.emit(...st(l, k * 16)));
+  };
+  const bytes = [...op.get(N), ...op.i32(4), ...op.i32Mul];
+  // whole groups of lanes, then single vectors
+  f.loop(i, op.i32(0), [...bytes, ...op.i32(16 * (lanes - 1)), ...op.i32Sub], 16 * lanes, body(group));
+  f.loop(i, op.get(i), bytes, 16, body(group.slice(0, 1)));
   return f.def();
 }
