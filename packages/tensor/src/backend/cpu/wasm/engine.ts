@@ -23,6 +23,13 @@ const THREAD_MIN_MACS = 1 << 24;
  * thread costs 50-200 µs here, so jobs that follow each other keep both threads awake.
  */
 const SPIN = 20_000;
+/**
+ * The bytes of A a share of a product multiplies at a time (its block of row panels, see
+ * kernel.ts), so that a block and the share's packed panels fit a 1 MB L2. ViT-S/16's
+ * batch-32 products, 2 threads, alternated in one run (medians of 7, GFLOP/s): with k =
+ * 1536, 69 unblocked, 74 in blocks of 128 K to 512 K; with k = 384, 73-77 either way.
+ */
+const A_BLOCK_BYTES = 256 * 1024;
 /** A worker that does not finish its share in this time is taken for dead. */
 const WORKER_TIMEOUT_MS = 60_000;
 /** Float64 arguments of a task, written by the main thread where every thread reads them. */
@@ -119,11 +126,14 @@ export class WasmEngine {
   /**
    * @param threadMinMacs the smallest job, in multiply-adds of the gemm's time, that is
    *   split over the threads (tests set 0 to split every job)
+   * @param aBlockBytes the bytes of A a product's share multiplies at a time (tests set a
+   *   few to use many blocks)
    */
   constructor(
     readonly shapes: readonly KernelShape[],
     threads = 1,
     public threadMinMacs = THREAD_MIN_MACS,
+    public aBlockBytes = A_BLOCK_BYTES,
   ) {
     const workerThreads = threads > 1 && isNode ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
     const shared = threads > 1;

@@ -22,6 +22,8 @@ const problem = fc.record({
   tb: fc.boolean(),
   withBias: fc.boolean(),
   accumulate: fc.boolean(),
+  /** Bytes of A per block of row panels: from one panel a block to all of A in one. */
+  block: fc.integer({ min: 1, max: 2048 }),
   seed: fc.integer(),
 });
 
@@ -32,10 +34,12 @@ describe('WebAssembly SIMD gemm', () => {
   });
   for (const s of shapes) {
     if (s.fma && !features.relaxedSimd) continue;
-    it(`${s.mr}×${s.nr}${s.fma ? ' fma' : ''} equals the TypeScript reference for any shape, transpose, bias and accumulation`, () => {
-      const gemm = createWasmGemm(s);
+    it(`${s.mr}×${s.nr}${s.fma ? ' fma' : ''} equals the TypeScript reference for any shape, transpose, bias, accumulation and blocking of A`, () => {
+      const engine = new WasmEngine([s]);
+      const gemm = engineGemm(engine, 0);
       fc.assert(
-        fc.property(problem, ({ m, n, k, ta, tb, withBias, accumulate, seed }) => {
+        fc.property(problem, ({ m, n, k, ta, tb, withBias, accumulate, block, seed }) => {
+          engine.aBlockBytes = block;
           const g = new Generator(seed);
           const bias = withBias ? Float32Array.from({ length: n }, () => g.normal()) : null;
           const a = Float32Array.from({ length: m * k + 3 }, () => g.normal());
@@ -80,7 +84,9 @@ describe('WebAssembly SIMD gemm', () => {
         fc.integer({ min: 1, max: 60 }),
         fc.boolean(),
         fc.integer({ min: 0, max: 1 }),
-        (m, n, k, tb, shape) => {
+        fc.integer({ min: 1, max: 4096 }),
+        (m, n, k, tb, shape, block) => {
+          threaded.aBlockBytes = block;
           const g = new Generator(m * n + k);
           const a = Float32Array.from({ length: m * k }, () => g.normal());
           const b = Float32Array.from({ length: k * n }, () => g.normal());

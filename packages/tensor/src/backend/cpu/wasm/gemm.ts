@@ -63,6 +63,7 @@ export function engineGemm(engine: WasmEngine, i: number): Gemm {
     job[Slot.Aps] = rowMajorA ? mr * aRow * 4 : k * mr * 4;
     job[Slot.Cp] = cp * 4;
     job[Slot.Mp] = mp;
+    job[Slot.Mb] = Math.max(1, Math.floor(engine.aBlockBytes / (mr * k * 4)));
     job[Slot.Ldc] = ldc * 4;
     job[Slot.Bias] = biasAt * 4;
     job[Slot.Acc] = accumulate ? 1 : 0;

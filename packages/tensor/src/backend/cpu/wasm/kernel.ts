@@ -84,6 +84,8 @@ export enum Slot {
   Aps,
   Cp,
   Mp,
+  /** Row panels of A per block (see partFn). */
+  Mb,
   Ldc,
   Bias,
   Acc,
@@ -96,12 +98,14 @@ export enum Slot {
 /**
  * part{i}(ctrl): one thread's share of a product with tile shape i. Reads its job from
  * the control block at `ctrl`, packs B's column panels [J0, J1) and multiplies them by
- * all of A into C. Threads run it on disjoint panels, so they never write the same bytes.
+ * A into C, a block of Mb row panels of A at a time (so a tall A is read from memory once
+ * per share, not once per panel). Threads run it on disjoint panels, so they never write
+ * the same bytes.
  */
 function partFn(name: string, s: KernelShape, index: (name: string) => number): FuncDef {
   const n = kernelNames(s);
   const CTRL = 0;
-  const [J0, J1, COL0, COLS, BP] = [1, 2, 3, 4, 5];
+  const [J0, J1, COL0, COLS, BP, I0, ROWS] = [1, 2, 3, 4, 5, 6, 7];
   const L = (slot: Slot) => [...op.get(CTRL), ...op.i32Load(slot * 4)];
   const [body, emit] = emitter();
   emit(op.block);
@@ -117,11 +121,21 @@ function partFn(name: string, s: KernelShape, index: (name: string) => number): 
   emit(op.else);
   emit(L(Slot.Rb), op.get(COL0), L(Slot.BCol), op.i32Mul, op.i32Add, L(Slot.BRow), L(Slot.BCol), op.get(COLS), L(Slot.K), op.get(BP), op.call(index(n.packB)));
   emit(op.end);
-  emit(L(Slot.A), L(Slot.Ars), L(Slot.Aks), L(Slot.Aps), op.get(BP));
-  emit(L(Slot.Cp), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Mp), op.get(J1), op.get(J0), op.i32Sub, L(Slot.K), L(Slot.Ldc));
-  emit(L(Slot.Bias), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Acc), op.call(index(n.gemm)));
+  // A in blocks of Mb row panels (I0 the first): each block is read from memory once per
+  // share, and stays in cache while it meets every packed panel of the share
+  emit(op.i32(0), op.set(I0), op.loop);
+  {
+    emit(L(Slot.A), L(Slot.Aps), op.get(I0), op.i32Mul, op.i32Add, L(Slot.Ars), L(Slot.Aks), L(Slot.Aps), op.get(BP));
+    emit(L(Slot.Cp), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Ldc), op.get(I0), op.i32(s.mr), op.i32Mul, op.i32Mul, op.i32Add);
+    // min(Mb, Mp − I0) panels
+    emit(L(Slot.Mb), L(Slot.Mp), op.get(I0), op.i32Sub, op.tee(ROWS), L(Slot.Mb), op.get(ROWS), op.i32LtS, op.select);
+    emit(op.get(J1), op.get(J0), op.i32Sub, L(Slot.K), L(Slot.Ldc));
+    emit(L(Slot.Bias), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Acc), op.call(index(n.gemm)));
+    emit(op.get(I0), L(Slot.Mb), op.i32Add, op.tee(I0), L(Slot.Mp), op.i32LtS, op.brIf(0));
+  }
   emit(op.end);
-  return { name, params: [I32], locals: Array(5).fill(I32), body };
+  emit(op.end);
+  return { name, params: [I32], locals: Array(7).fill(I32), body };
 }
 
 /**
