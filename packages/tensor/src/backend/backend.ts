@@ -86,16 +86,18 @@ export interface FusedKernels<S = any> {
   /**
    * Fused multi-head self-attention over a packed projection qkv `[b, n, 3·h·d]` (the last
    * axis laid out [3, h, d], as timm's): per head, P = softmax(scale · q kᵀ) and y = P v,
-   * returned as y `[b, n, h·d]` and the probabilities P `[b, h, n, n]`.
+   * returned as y `[b, n, h·d]` and the probabilities P `[b, h, n, n]`. With `withProbs`
+   * false nobody reads P (no backward, nothing captured) and a backend may return null.
    */
-  attention?(qkv: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): AttentionResult<S>;
+  attention?(qkv: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType, withProbs?: boolean): AttentionResult<S>;
   /** The gradient w.r.t. qkv `[b, n, 3·h·d]` from the output's gradient gy `[b, n, h·d]`. */
   attentionBackward?(qkv: S, probs: S, gy: S, b: number, n: number, h: number, d: number, scale: number, dtype: DType): S;
 }
 
 export interface AttentionResult<S> {
   y: S;
-  probs: S;
+  /** Null only where the caller said it does not need them. */
+  probs: S | null;
 }
 
 export interface View {

@@ -1,4 +1,4 @@
-import { record } from '../autograd/engine.js';
+import { isGradEnabled, record } from '../autograd/engine.js';
 import { defaultGenerator, type Generator } from '../random.js';
 import { promote, type DType } from '../dtype.js';
 import { fmt, normAxis, sameShape, sizeOf } from '../shape.js';
@@ -110,15 +110,21 @@ export function attention(qkv: Tensor, numHeads: number, scale?: number, { probs
     const r = attentionComposed(qkv, numHeads, s);
     return { y: r.y, probs: probs ? r.probs.detach() : null };
   }
-  const r = be.attention(qkv.storage, b, n, numHeads, hd, s, qkv.dtype);
+  // P is read by the backward and by the caller who asked for it; else the kernel may skip it
+  const backward = isGradEnabled() && qkv.requiresGrad;
+  const r = be.attention(qkv.storage, b, n, numHeads, hd, s, qkv.dtype, probs || backward);
+  const p = () => {
+    if (r.probs === null) throw new Error('attention: the backend returned no probabilities although they were asked for');
+    return r.probs;
+  };
   const y = record(
     qkv.withStorage(r.y, [b, n, dm], qkv.dtype),
     'attention',
     [qkv],
-    (g) => [qkv.withStorage(be.attentionBackward!(qkv.storage, r.probs, g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype)],
-    probs ? undefined : () => [r.probs],
+    (g) => [qkv.withStorage(be.attentionBackward!(qkv.storage, p(), g.storage, b, n, numHeads, hd, s, qkv.dtype), qkv.shape, qkv.dtype)],
+    probs ? undefined : () => [p()],
   );
-  return { y, probs: probs ? qkv.withStorage(r.probs, [b, numHeads, n, n], qkv.dtype) : null };
+  return { y, probs: probs ? qkv.withStorage(p(), [b, numHeads, n, n], qkv.dtype) : null };
 }
 
 /** Attention from primitives: q, k, v as `[B, heads, N, D/heads]` views, P = softmax(scale · q kᵀ), y = P v with the heads side by side. */

@@ -10,16 +10,18 @@ import type { WasmEngine } from './wasm/engine.js';
  * place in the kernels' memory, the heads split over the threads when there is enough work
  * (the tasks in ./wasm/tasks.ts); every other case runs the reference.
  */
-export const attention: CpuKernel<'attention'> = (qkv, b, n, h, d, scale, dtype) => {
+export const attention: CpuKernel<'attention'> = (qkv, b, n, h, d, scale, dtype, withProbs = true) => {
   const engine = dtype === 'float32' && d % 4 === 0 ? simdEngine() : null;
   if (engine === null) return reference.attention(qkv, b, n, h, d, scale, dtype);
   const dm = h * d;
   const np = Math.ceil(n / 4) * 4;
-  const scratch = d * np + n * np; // kᵀ and the scores, per thread
-  const [QKV, Y, P, SCRATCH] = engine.layout(b * n * 3 * dm, b * n * dm, b * h * headFloats(n), engine.threads * scratch);
+  // kᵀ and the scores, per thread; and a head's probabilities when nobody keeps them
+  const scratch = d * np + n * np + (withProbs ? 0 : headFloats(n));
+  const [QKV, Y, P, SCRATCH] = engine.layout(b * n * 3 * dm, b * n * dm, withProbs ? b * h * headFloats(n) : 0, engine.threads * scratch);
   engine.put(qkv as Float32Array, QKV!);
-  engine.parallel('attention', b * h, [QKV!, Y!, P!, SCRATCH!, scratch * 4, n, h, d, np, scale, headFloats(n) * 4], macs(b, n, h, d));
-  return { y: engine.take(Y!, b * n * dm), probs: takeHeads(engine, P!, b * h, n) };
+  const headBytes = withProbs ? headFloats(n) * 4 : 0;
+  engine.parallel('attention', b * h, [QKV!, Y!, P!, SCRATCH!, scratch * 4, n, h, d, np, scale, headBytes], macs(b, n, h, d));
+  return { y: engine.take(Y!, b * n * dm), probs: withProbs ? takeHeads(engine, P!, b * h, n) : null };
 };
 
 export const attentionBackward: CpuKernel<'attentionBackward'> = (qkv, probs, gy, b, n, h, d, scale, dtype) => {

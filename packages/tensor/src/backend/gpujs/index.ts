@@ -392,7 +392,7 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       if (Math.max(inRow, pRow) > limit) return cpu('attention', 'attention (rows over the cell limit)')(qkv, b, n, h, d, scale, dtype);
       if (b * Math.max(inRow, pRow) > limit) {
         const rs = chunks(b, fit(Math.max(inRow, pRow)), (i, m) => be.attention(cut(qkv, i * inRow, m * inRow), m, n, h, d, scale, dtype));
-        return { y: join(rs.map((q) => q.y)), probs: join(rs.map((q) => q.probs)) };
+        return { y: join(rs.map((q) => q.y)), probs: join(rs.map((q) => q.probs!)) };
       }
       const c = { n, h, d, dm: h * d, scale };
       const scores = run('attention scores', k.attentionScoresKernel, b * pRow, c, qkv);

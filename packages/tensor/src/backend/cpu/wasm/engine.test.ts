@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { attention, Generator, gelu, layerNorm, randn, setCpuThreads, getCpuThreads, type Tensor } from '../../../index.js';
+import { attention, Generator, gelu, layerNorm, noGrad, randn, setCpuThreads, getCpuThreads, type Tensor } from '../../../index.js';
+import { attention as attentionKernel } from '../attention.js';
 import { simdEngine } from '../engine.js';
 
 /** The values and input gradients of f on one thread, then on two with every job split. */
@@ -66,5 +67,26 @@ describe('the kernels split over two threads', () => {
     const [one, two, threaded] = oneAndTwo(run(4, 64, 4, 32, 1));
     same(one, two);
     assert.ok(threaded >= 5, `attention, its gradient, GELU, its gradient and layer norm split (${threaded} jobs)`);
+  });
+  it('attention for inference (no probabilities kept) gives the output of the full one, on one thread and split', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer(),
+        (b, n, h, d4, seed) => {
+          const x = randn([b, n, 3 * h * 4 * d4], { generator: new Generator(seed) });
+          const [one, two] = oneAndTwo(() => [attention(x, h).y, noGrad(() => attention(x, h, undefined, { probs: false }).y)]);
+          same([one[0]!], [one[1]!]);
+          same([two[0]!], [two[1]!]);
+          same(one, two);
+          const lean = attentionKernel(x.data, b, n, h, 4 * d4, 0.5, 'float32', false);
+          assert.equal(lean.probs, null, 'the kernel skips the probabilities');
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

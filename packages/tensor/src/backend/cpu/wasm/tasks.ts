@@ -30,7 +30,8 @@ export const TASKS = [
   {
     /**
      * Attention heads (a unit is one (image, head)): qkv a[0], y a[1], probabilities a[2]
-     * (a[10] bytes apart), scratch a[3] + t·a[4], n a[5], h a[6], d a[7], np a[8], scale a[9].
+     * (a[10] bytes apart; with a[10] = 0 each head's go to the thread's scratch, after the
+     * scores), scratch a[3] + t·a[4], n a[5], h a[6], d a[7], np a[8], scale a[9].
      * Per head: kᵀ, S = q kᵀ, P = softmax(scale·S), y = P v.
      */
     name: 'attention',
@@ -44,7 +45,7 @@ export const TASKS = [
         const bi = Math.floor(u / h!);
         const hi = u - bi * h!;
         const q = qkv! + (bi * n! * 3 * dm + hi * d!) * 4;
-        const p = probs! + u * headBytes!;
+        const p = headBytes! > 0 ? probs! + u * headBytes! : s + n! * np! * 4;
         x.transpose!(q + dm * 4, rs, n!, d!, kt, np!);
         x.combine!(q, rs, 4, kt, np! * 4, n!, d!, np!, s, np! * 4);
         x.softmaxRows!(s, np!, n!, n!, scale!, p);
