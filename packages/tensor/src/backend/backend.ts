@@ -34,6 +34,13 @@ export interface Primitives<S = any> {
    * it consumed): the backend may reuse it (the CPU keeps a pool of arrays) or free it.
    */
   release?(x: S): void;
+  /**
+   * Storage with x's values that the backend's kernels read in place, or x itself where
+   * that brings nothing: for a tensor many kernels read over its life (a weight). The CPU
+   * backend copies a large float32 array into its WebAssembly memory, so each product
+   * no longer copies it in.
+   */
+  pin?(x: S, dtype: DType): S;
   cast(x: S, size: number, from: DType, to: DType): S;
 
   unary(op: UnaryOp, x: S, size: number, dtype: DType): S;

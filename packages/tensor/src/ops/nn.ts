@@ -163,6 +163,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, re
   ];
   const flat = xc.rank === 2 ? xc : xc.reshape([-1, din!]);
   const be = flat.backend;
+  // a weight lives where the backend's products read it in place (same values, same tensor)
+  if (wc === weight && weight.isLeaf && be.pin) weight.storage = be.pin(weight.storage, dtype);
   const shape = [flat.shape[0]!, dout];
   const y = flat.withStorage(
     be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null),

@@ -6,6 +6,10 @@ import { binary, unary, unaryGrad } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { layerNorm, layerNormBackward, softmax, softmaxBackward } from './nn.js';
 import { reduce } from './reduce.js';
+import { simdEngine } from './engine.js';
+
+/** Arrays below this many floats are copied into the kernels' memory per product: a copy costs little there. */
+const PIN_MIN = 1 << 14;
 
 /**
  * The CPU backend: the reference backend's typed-array storage and kernels, with the hot
@@ -27,4 +31,8 @@ export const cpuBackend: Backend<TypedArray> = {
   layerNormBackward,
   attention,
   attentionBackward,
+  pin: (x, dtype) => {
+    const engine = dtype === 'float32' && x.length >= PIN_MIN ? simdEngine() : null;
+    return engine === null || engine.offsetOf(x) >= 0 ? x : (engine.pin(x as Float32Array) ?? x);
+  },
 };

@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../../dtype.js';
-import { canBlock, isNode, nodeBuiltin } from '../../../platform.js';
+import { canBlock, isNode, nodeBuiltin, threadsUnavailable } from '../../../platform.js';
 import { allocate } from '../../reference/pool.js';
 import { attentionFunctions } from './attention-kernel.js';
 import { buildModule } from './emit.js';
@@ -101,6 +101,12 @@ type Kernel = (...args: number[]) => number | undefined;
  * (`layout`), copies them in (`put`), runs and copies the results out (`take`); nothing
  * stays in the memory between calls.
  *
+ * Arrays can also live in the memory (`pin`): kernels read them in place instead of
+ * copying them in. They sit in a heap after the control blocks, and the per-call layout
+ * starts after the heap. This needs a shared memory (a grow leaves views of a shared
+ * memory valid; it detaches a plain one's), so the memory is shared wherever the host can
+ * share memory with threads, also at one thread; elsewhere `pin` declines.
+ *
  * A job is split into units (column panels of a product, attention heads, chunks of an
  * elementwise pass) that each thread claims a few at a time: the main thread starts on its
  * own at once, and a worker that has not woken by the time every unit is claimed is taken
@@ -117,8 +123,17 @@ export class WasmEngine {
   private ctrlView: Int32Array;
   private argsView: Float64Array;
   private readonly argsAt: number;
-  /** The first byte operands may use: after the control blocks and the task arguments. */
-  readonly base: number;
+  /** The first byte of the heap of pinned arrays: after the control blocks and the task arguments. */
+  private readonly heapStart: number;
+  /** The end of the heap; each call's operands are laid out from here. */
+  private heapEnd: number;
+  /** Freed heap blocks by their size in bytes. */
+  private readonly freeBlocks = new Map<number, number[]>();
+  /** The buffers this memory has had (a shared memory's grown buffer is a new object over the same bytes). */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+  /** Gives a pinned array's block back once the array is collected. */
+  private readonly blocks = new FinalizationRegistry<number>((at) => this.free(at));
+  private readonly blockBytes = new Map<number, number>();
 
   /** Jobs split across threads so far (tests check that the threaded path ran). */
   threadedCalls = 0;
@@ -136,14 +151,16 @@ export class WasmEngine {
     public aBlockBytes = A_BLOCK_BYTES,
   ) {
     const workerThreads = threads > 1 && isNode ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
-    const shared = threads > 1;
+    const shared = threads > 1 || threadsUnavailable() === null;
     const functions = [...gemmFunctions(shapes), ...elementwiseFunctions(), ...attentionFunctions(features.relaxedSimd), ...rowwiseFunctions()];
     const module = new WebAssembly.Module(buildModule(functions, { shared, min: 1, max: 65536 }));
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
     this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as Record<string, Kernel>;
     this.threads = threads;
     this.argsAt = Math.ceil((threads * Slot.Count * 4) / 16) * 16;
-    this.base = this.argsAt + ARGS * 8;
+    this.heapStart = Math.ceil((this.argsAt + ARGS * 8) / 64) * 64;
+    this.heapEnd = this.heapStart;
+    this.buffers.add(this.memory.buffer);
     this.f32view = new Float32Array(this.memory.buffer);
     this.ctrlView = new Int32Array(this.memory.buffer, 0, Slot.Count);
     this.argsView = new Float64Array(this.memory.buffer, this.argsAt, ARGS);
@@ -173,10 +190,57 @@ export class WasmEngine {
     return this.ctrlView;
   }
 
+  /** The first byte a call's operands may use: after the control blocks, the task arguments and the pinned arrays. */
+  get base(): number {
+    return this.heapEnd;
+  }
+
+  /**
+   * A copy of `src` in this memory, which the kernels read in place (`offsetOf`), or null
+   * where the memory is not shared. Its block is reused once the copy is collected, so
+   * keep the copy itself, not only a subarray of it, for as long as it is used.
+   */
+  pin(src: Float32Array): Float32Array | null {
+    if (!(this.memory.buffer instanceof SharedArrayBuffer)) return null;
+    const bytes = Math.max(64, Math.ceil((src.length * 4) / 64) * 64);
+    let at = this.freeBlocks.get(bytes)?.pop();
+    if (at === undefined) {
+      at = this.heapEnd;
+      this.heapEnd += bytes;
+      this.reserve(this.heapEnd);
+    }
+    this.blockBytes.set(at, bytes);
+    const view = new Float32Array(this.memory.buffer, at, src.length);
+    view.set(src);
+    this.blocks.register(view, at);
+    return view;
+  }
+
+  /** The byte offset of `x` in this memory when it is a view of it (a pinned array), else −1. */
+  offsetOf(x: ArrayBufferView): number {
+    return this.buffers.has(x.buffer) ? x.byteOffset : -1;
+  }
+
+  /** Bytes of pinned arrays live in the heap (tests). */
+  pinnedBytes(): number {
+    let n = 0;
+    for (const b of this.blockBytes.values()) n += b;
+    return n;
+  }
+
+  private free(at: number): void {
+    const bytes = this.blockBytes.get(at)!;
+    this.blockBytes.delete(at);
+    const list = this.freeBlocks.get(bytes) ?? [];
+    list.push(at);
+    this.freeBlocks.set(bytes, list);
+  }
+
   /** Grows the memory to hold `bytes` (views are made again: a grow detaches a non-shared memory's buffer). */
   reserve(bytes: number): void {
     if (bytes <= this.memory.buffer.byteLength) return;
     this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / PAGE));
+    this.buffers.add(this.memory.buffer);
     this.f32view = new Float32Array(this.memory.buffer);
     this.ctrlView = new Int32Array(this.memory.buffer, 0, Slot.Count);
     this.argsView = new Float64Array(this.memory.buffer, this.argsAt, ARGS);

@@ -6,7 +6,7 @@ type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst:
 
 /**
  * The float32 gemm of tile shape `i` of an engine. A and B are copied into its memory as
- * they are (a memcpy). B is packed there into column panels through its strides (so a
+ * they are (a memcpy), unless B is pinned there (a weight: read in place). B is packed there into column panels through its strides (so a
  * transposed B costs nothing extra); a row-major A is read in place and a transposed one
  * packed. The kernel writes a C padded to whole tiles, whose valid part is copied out.
  * Packing is O(mk + kn) against the kernel's O(mnk). On several threads each claims chunks
@@ -32,15 +32,17 @@ export function engineGemm(engine: WasmEngine, i: number): Gemm {
     // the bias row (zeros without one)
     const rowMajorA = aCol === 1;
     const ra = engine.base / 4;
-    const rb = ra + mp * mr * k;
-    const ap = rb + k * n + nr;
+    // a pinned B (a weight in the engine's memory) is read where it is
+    const pinnedB = engine.offsetOf(b);
+    const rb = pinnedB >= 0 ? pinnedB / 4 + bOff : ra + mp * mr * k;
+    const ap = pinnedB >= 0 ? ra + mp * mr * k : rb + k * n + nr;
     const bp = ap + (rowMajorA ? 0 : mp * mr * k);
     const cp = bp + np * nr * k;
     const biasAt = cp + mp * mr * ldc;
     engine.reserve((biasAt + ldc) * 4);
     const f32 = engine.f32;
     f32.set(a.subarray(aOff, aOff + m * k), ra);
-    f32.set(b.subarray(bOff, bOff + k * n), rb);
+    if (pinnedB < 0) f32.set(b.subarray(bOff, bOff + k * n), rb);
     if (bias === null) f32.fill(0, biasAt, biasAt + ldc);
     else {
       f32.set(bias.subarray(0, n), biasAt);

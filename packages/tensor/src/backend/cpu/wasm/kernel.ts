@@ -140,8 +140,9 @@ function partFn(name: string, s: KernelShape, index: (name: string) => number): 
 
 /**
  * packBRows(src, rs, n, k, dst): packB for a B whose rows are contiguous, nr/4 vectors per
- * (panel, row). The last panel reads past column n (into the next row, or the padding the
- * caller leaves after B): those values only reach C's padding columns.
+ * (panel, row). The last panel reads past column n (into the next row, the padding the
+ * caller leaves after a copied B, or past a pinned B into what follows it in the memory,
+ * at worst the call's own operands): those values only reach C's padding columns.
  */
 function packRowsFn(nr: number): FuncDef {
   const [SRC, RS, N, K, DST] = [0, 1, 2, 3, 4];
