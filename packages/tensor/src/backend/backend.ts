@@ -59,9 +59,23 @@ export interface Primitives<S = any> {
   /**
    * `[...batch, M, N] = op(a) @ op(b) (+ bias) (+ residual)` with broadcast batch dims;
    * `transA` reads a as `[..., K, M]`; `bias` `[N]`, when given, is added to every row and
-   * `residual` (of the output's shape) to the result (a fused `linear` and skip connection).
+   * `residual` (of the output's shape) to the result (a fused `linear` and skip connection);
+   * with `activation` 'gelu' the result is then the exact GELU of all that (an MLP's first
+   * layer, fused where nothing needs the product itself).
    */
-  matmul(a: S, aShape: Shape, b: S, bShape: Shape, transA: boolean, transB: boolean, outShape: Shape, dtype: DType, bias?: S | null, residual?: S | null): S;
+  matmul(
+    a: S,
+    aShape: Shape,
+    b: S,
+    bShape: Shape,
+    transA: boolean,
+    transB: boolean,
+    outShape: Shape,
+    dtype: DType,
+    bias?: S | null,
+    residual?: S | null,
+    activation?: 'gelu' | null,
+  ): S;
 
   /** Gathers a strided view of `x` into contiguous storage of `view.shape`. */
   strided(x: S, view: View, dtype: DType): S;

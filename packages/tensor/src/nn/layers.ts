@@ -34,9 +34,12 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : init(zerosTensor([outFeatures], o));
   }
 
-  /** x Wᵀ + b, plus `residual` (of the output's shape) when given: a skip connection inside the product. */
-  forward(x: Tensor, residual: Tensor | null = null): Tensor {
-    return linear(x, this.weight, this.bias, residual);
+  /**
+   * x Wᵀ + b, plus `residual` (of the output's shape) when given: a skip connection inside
+   * the product; with `activation` 'gelu', the GELU of that (fused for inference).
+   */
+  forward(x: Tensor, residual: Tensor | null = null, activation: 'gelu' | null = null): Tensor {
+    return linear(x, this.weight, this.bias, residual, activation);
   }
 }
 

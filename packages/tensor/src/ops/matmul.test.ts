@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { matmul, randn, tensor, Generator, linear } from '../index.js';
+import { getCpuThreads, matmul, noGrad, randn, referenceBackend, setCpuThreads, tensor, Generator, linear, type Tensor } from '../index.js';
+import { simdEngine } from '../backend/cpu/engine.js';
+import { on } from '../test/op-cases.js';
 import { assertGradcheck } from '../testing/index.js';
 import { RUNS, tensorOf } from '../test/arbitraries.js';
 import { matmulT } from './matmul.js';
@@ -87,7 +89,48 @@ describe('matmul', () => {
     const x = randn([2, 3, 4], { dtype: 'float64', generator: g });
     const w = randn([5, 4], { dtype: 'float64', generator: g });
     const b = randn([5], { dtype: 'float64', generator: g });
-    assertGradcheck(linear, [x, w, b]);
+    assertGradcheck((x, w, b) => linear(x, w, b), [x, w, b]);
+    assertGradcheck((x, w, b) => linear(x, w, b, null, 'gelu'), [x, w, b]);
+  });
+  it("linear's fused GELU (no gradient) gives the GELU of the product bit for bit, on every backend and thread split", () => {
+    const threads = getCpuThreads();
+    try {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 70 }),
+          fc.integer({ min: 1, max: 60 }),
+          fc.integer({ min: 1, max: 40 }),
+          fc.boolean(),
+          fc.constantFrom(1, 2),
+          fc.integer({ min: 64, max: 4096 }),
+          fc.integer(),
+          (rows, out, inF, withResidual, n, block, seed) => {
+            setCpuThreads(n);
+            const e = simdEngine()!;
+            const saved = [e.threadMinMacs, e.aBlockBytes] as const;
+            [e.threadMinMacs, e.aBlockBytes] = [0, block]; // every product split, A in many blocks
+            try {
+              const g = new Generator(seed);
+              const x = randn([rows, inF], { generator: g, std: 2 });
+              const w = randn([out, inF], { generator: g });
+              const b = randn([out], { generator: g });
+              const r = withResidual ? randn([rows, out], { generator: g }) : null;
+              for (const be of [null, referenceBackend]) {
+                const t = (v: Tensor | null) => (v === null || be === null ? v : on(v, be));
+                const fused = noGrad(() => linear(t(x)!, t(w)!, t(b), t(r), 'gelu')).data;
+                const apart = noGrad(() => linear(t(x)!, t(w)!, t(b), t(r)).gelu()).data;
+                assert.deepEqual(fused, apart, be === null ? 'cpu' : 'reference');
+              }
+            } finally {
+              [e.threadMinMacs, e.aBlockBytes] = saved;
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    } finally {
+      setCpuThreads(threads);
+    }
   });
   it('names both shapes when inner dims differ', () => {
     assert.throws(() => matmul(randn([2, 3]), randn([4, 5])), /matmul: inner dims differ: \[2, 3\] @ \[4, 5\] \(3 vs 4\)/);

@@ -140,9 +140,10 @@ export function attentionComposed(qkv: Tensor, numHeads: number, scale?: number)
  * y = x Wᵀ + b (+ residual) with W `[out, in]` (PyTorch's layout); leading dims of x are
  * flattened into one product. The bias and a residual of the output's shape (a skip
  * connection, `residual + linear(x)`) are added inside the product: one kernel, no
- * broadcast or add pass.
+ * broadcast or add pass. With `activation` 'gelu' the result is gelu(linear(...)): fused
+ * into the product where no gradient is needed (inference), composed otherwise.
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, residual: Tensor | null = null): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, residual: Tensor | null = null, activation: 'gelu' | null = null): Tensor {
   const din = weight.shape[1];
   if (weight.rank !== 2 || x.shape[x.rank - 1] !== din) {
     throw new Error(`linear: input ${fmt(x.shape)} does not fit weight ${fmt(weight.shape)} (expected last dim ${din ?? '?'})`);
@@ -161,13 +162,15 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, re
     Tensor | null,
     Tensor | null,
   ];
+  // the backward needs the product itself: with a gradient, the GELU is an op of its own
+  if (activation !== null && isGradEnabled() && [xc, wc, bc, rc].some((t) => t?.requiresGrad)) return linear(x, weight, bias, residual).gelu();
   const flat = xc.rank === 2 ? xc : xc.reshape([-1, din!]);
   const be = flat.backend;
   // a weight lives where the backend's products read it in place (same values, same tensor)
   if (wc === weight && weight.isLeaf && be.pin) weight.storage = be.pin(weight.storage, dtype);
   const shape = [flat.shape[0]!, dout];
   const y = flat.withStorage(
-    be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null),
+    be.matmul(flat.storage, flat.shape, wc.storage, wc.shape, false, true, shape, dtype, bc?.storage ?? null, rc?.storage ?? null, activation),
     shape,
     dtype,
   );

@@ -207,7 +207,13 @@ export function createGpujsBackend(gpu: GpuLike, warn: (message: string) => void
       );
     },
     argReduce: cpu('argReduce'),
-    matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null, residual = null) {
+    matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias = null, residual = null, activation = null) {
+      if (activation) {
+        const y = be.matmul(a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual);
+        const out = be.unary(activation, y, sizeOf(outShape), dtype);
+        be.release!(y);
+        return out;
+      }
       const r = outShape.length;
       const [m, n] = [outShape[r - 2]!, outShape[r - 1]!];
       const kk = transA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;

@@ -1,6 +1,7 @@
 import type { CpuKernel } from '../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
-import { allocate } from './pool.js';
+import { unary } from './elementwise.js';
+import { allocate, release } from './pool.js';
 import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
 
 /**
@@ -24,6 +25,8 @@ export type Gemm = (
   cOff: number,
   bias: TypedArray | null,
   accumulate?: boolean,
+  /** Then C = GELU(C), the exact GELU; only kernels that fuse it take it (see `withActivation`). */
+  gelu?: boolean,
 ) => void;
 
 /**
@@ -48,9 +51,16 @@ export const gemmReference: Gemm = (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow,
  * Batched matmul with broadcast batch dims, a bias row added to every output row and a
  * residual of the output's shape added to it, when given; both operands have rank >= 2.
  */
-export const matmul: CpuKernel<'matmul'> = (a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual) => {
-  return batchedMatmul(gemmReference, a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual);
-};
+export const matmul: CpuKernel<'matmul'> = (a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual, activation) =>
+  withActivation(batchedMatmul(gemmReference, a, aShape, b, bShape, transA, transB, outShape, dtype, bias, residual), activation, dtype);
+
+/** A product's result through its activation in a second pass (`unaryKernel`: the backend's), for kernels that do not fuse it. */
+export function withActivation(out: TypedArray, activation: 'gelu' | null | undefined, dtype: DType, unaryKernel: CpuKernel<'unary'> = unary): TypedArray {
+  if (!activation) return out;
+  const y = unaryKernel(activation, out, out.length, dtype);
+  release(out);
+  return y;
+}
 
 /** The batched product through one `gemm` per matrix of the batch (the CPU backend passes its SIMD kernel). */
 export function batchedMatmul(

@@ -152,7 +152,7 @@ export class WasmEngine {
   ) {
     const workerThreads = threads > 1 && isNode ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
     const shared = threads > 1 || threadsUnavailable() === null;
-    const functions = [...gemmFunctions(shapes), ...elementwiseFunctions(), ...attentionFunctions(features.relaxedSimd), ...rowwiseFunctions()];
+    const functions = gemmFunctions(shapes, [...elementwiseFunctions(), ...attentionFunctions(features.relaxedSimd), ...rowwiseFunctions()]);
     const module = new WebAssembly.Module(buildModule(functions, { shared, min: 1, max: 65536 }));
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
     this.kernels = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as Record<string, Kernel>;

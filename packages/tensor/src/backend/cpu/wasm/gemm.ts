@@ -1,3 +1,4 @@
+import { gelu as geluOf } from '../../reference/math.js';
 import type { Gemm } from '../../reference/matmul.js';
 import { WasmEngine } from './engine.js';
 import { Slot, type KernelShape } from './kernel.js';
@@ -10,17 +11,21 @@ type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst:
  * transposed B costs nothing extra); a row-major A is read in place and a transposed one
  * packed. The kernel writes a C padded to whole tiles, whose valid part is copied out.
  * Packing is O(mk + kn) against the kernel's O(mnk). On several threads each claims chunks
- * of B's column panels, packs and multiplies them (the module's part{i}).
+ * of B's column panels, packs and multiplies them (the module's part{i}). With `gelu` each
+ * share then applies the GELU pass's kernel to its part of C in place, while it is in cache.
  */
 export function engineGemm(engine: WasmEngine, i: number): Gemm {
   const { mr, nr } = engine.shapes[i]!;
   const part = engine.kernels[`part${i}`]! as (ctrl: number) => void;
   const packA = engine.kernels[engine.names(i).packA]! as Pack;
-  return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, bias, accumulate = false) => {
+  return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, bias, accumulate = false, gelu = false) => {
     if (m === 0 || n === 0) return;
     if (k === 0) {
       for (let r = 0; r < m; r++) {
-        for (let j = 0; j < n; j++) c[cOff + r * n + j] = (accumulate ? c[cOff + r * n + j]! : 0) + (bias === null ? 0 : bias[j]!);
+        for (let j = 0; j < n; j++) {
+          const v = (accumulate ? c[cOff + r * n + j]! : 0) + (bias === null ? 0 : bias[j]!);
+          c[cOff + r * n + j] = gelu ? geluOf(v) : v;
+        }
       }
       return;
     }
@@ -69,6 +74,7 @@ export function engineGemm(engine: WasmEngine, i: number): Gemm {
     job[Slot.Ldc] = ldc * 4;
     job[Slot.Bias] = biasAt * 4;
     job[Slot.Acc] = accumulate ? 1 : 0;
+    job[Slot.Gelu] = gelu ? 1 : 0;
     if (accumulate) {
       if (ldc === n) f32.set(c.subarray(cOff, cOff + m * n), cp);
       else for (let r = 0; r < m; r++) f32.set(c.subarray(cOff + r * n, cOff + (r + 1) * n), cp + r * ldc);

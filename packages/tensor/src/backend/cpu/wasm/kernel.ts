@@ -17,8 +17,9 @@ function emitter(): [number[], Emit] {
 
 /**
  * The functions of the gemm kernels for some tile shapes, first in their module (they call
- * each other by index); each shape's functions are exported under the names of
- * `kernelNames`, and its `part` as part{i} (all sizes and pointers in bytes except counts):
+ * each other by index), followed by `after` (the other kernels, whose `geluForward` the
+ * parts call); each shape's functions are exported under the names of `kernelNames`, and
+ * its `part` as part{i} (all sizes and pointers in bytes except counts):
  *
  *   packA(src, rs, cs, m, k, dst)  A `[m, k]` read through strides into row panels
  *                                  `[ceil(m/mr)][k][mr]`
@@ -34,7 +35,7 @@ function emitter(): [number[], Emit] {
  * mr·nr/4 v128 locals (registers) for the whole k loop: each k step loads nr/4 vectors of
  * B, splats mr values of A and does mr·nr/4 multiply-adds.
  */
-export function gemmFunctions(shapes: readonly KernelShape[]): FuncDef[] {
+export function gemmFunctions(shapes: readonly KernelShape[], after: readonly FuncDef[]): FuncDef[] {
   const funcs = new Map<string, FuncDef>();
   const add = (f: FuncDef) => funcs.set(f.name, f);
   for (const s of shapes) {
@@ -43,9 +44,15 @@ export function gemmFunctions(shapes: readonly KernelShape[]): FuncDef[] {
     add(packRowsFn(s.nr));
     add(gemmFn(s));
   }
-  const index = (name: string) => [...funcs.keys()].indexOf(name);
+  // the parts come last among the gemm's functions, then `after`
+  const names = [...funcs.keys(), ...shapes.map((_, i) => `part${i}`), ...after.map((f) => f.name)];
+  const index = (name: string) => {
+    const i = names.indexOf(name);
+    if (i < 0) throw new Error(`gemmFunctions: no function ${name}`);
+    return i;
+  };
   shapes.forEach((s, i) => add(partFn(`part${i}`, s, index)));
-  return [...funcs.values()];
+  return [...funcs.values(), ...after];
 }
 
 /** The export names of one tile shape's functions in the module of `gemmFunctions`. */
@@ -89,6 +96,8 @@ export enum Slot {
   Ldc,
   Bias,
   Acc,
+  /** 1: C = GELU(C) once a block's product is done. */
+  Gelu,
   Np,
   Chunk,
   Next,
@@ -105,7 +114,7 @@ export enum Slot {
 function partFn(name: string, s: KernelShape, index: (name: string) => number): FuncDef {
   const n = kernelNames(s);
   const CTRL = 0;
-  const [J0, J1, COL0, COLS, BP, I0, ROWS] = [1, 2, 3, 4, 5, 6, 7];
+  const [J0, J1, COL0, COLS, BP, I0, ROWS, PTR] = [1, 2, 3, 4, 5, 6, 7, 8];
   const L = (slot: Slot) => [...op.get(CTRL), ...op.i32Load(slot * 4)];
   const [body, emit] = emitter();
   emit(op.block);
@@ -125,17 +134,30 @@ function partFn(name: string, s: KernelShape, index: (name: string) => number): 
   // share, and stays in cache while it meets every packed panel of the share
   emit(op.i32(0), op.set(I0), op.loop);
   {
+    // rows = min(Mb, Mp − I0) panels
+    emit(L(Slot.Mb), L(Slot.Mp), op.get(I0), op.i32Sub, op.tee(ROWS), L(Slot.Mb), op.get(ROWS), op.i32LtS, op.select, op.set(ROWS));
     emit(L(Slot.A), L(Slot.Aps), op.get(I0), op.i32Mul, op.i32Add, L(Slot.Ars), L(Slot.Aks), L(Slot.Aps), op.get(BP));
     emit(L(Slot.Cp), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Ldc), op.get(I0), op.i32(s.mr), op.i32Mul, op.i32Mul, op.i32Add);
-    // min(Mb, Mp − I0) panels
-    emit(L(Slot.Mb), L(Slot.Mp), op.get(I0), op.i32Sub, op.tee(ROWS), L(Slot.Mb), op.get(ROWS), op.i32LtS, op.select);
-    emit(op.get(J1), op.get(J0), op.i32Sub, L(Slot.K), L(Slot.Ldc));
+    emit(op.get(ROWS), op.get(J1), op.get(J0), op.i32Sub, L(Slot.K), L(Slot.Ldc));
     emit(L(Slot.Bias), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Acc), op.call(index(n.gemm)));
+    // with Gelu: the GELU of the block's rows of the share's columns, in place, while in cache
+    emit(L(Slot.Gelu), op.if);
+    {
+      emit(L(Slot.Cp), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.Ldc), op.get(I0), op.i32(s.mr), op.i32Mul, op.i32Mul, op.i32Add, op.set(PTR));
+      emit(op.get(ROWS), op.i32(s.mr), op.i32Mul, op.set(ROWS), op.loop);
+      {
+        emit(op.get(PTR), op.get(PTR), op.get(J1), op.get(J0), op.i32Sub, op.i32(s.nr), op.i32Mul, op.call(index('geluForward')));
+        emit(op.get(PTR), L(Slot.Ldc), op.i32Add, op.set(PTR));
+        emit(op.get(ROWS), op.i32(1), op.i32Sub, op.tee(ROWS), op.brIf(0));
+      }
+      emit(op.end);
+    }
+    emit(op.end);
     emit(op.get(I0), L(Slot.Mb), op.i32Add, op.tee(I0), L(Slot.Mp), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
   emit(op.end);
-  return { name, params: [I32], locals: Array(7).fill(I32), body };
+  return { name, params: [I32], locals: Array(8).fill(I32), body };
 }
 
 /**
