@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { pooledBytes } from './backend/reference/pool.js';
+import { simdEngine } from './backend/cpu/engine.js';
+import { SLACK } from './backend/cpu/wasm/engine.js';
+import { heapHolds, pooledBytes } from './backend/reference/pool.js';
 import { crossEntropy, Generator, keep, nn, noGrad, optim, randn, scope, tensor, type Tensor } from './index.js';
 
 /** A model whose activations are large enough for the pool (at least 4096 floats). */
@@ -198,5 +200,121 @@ describe('scope', () => {
     const pooled = pooledBytes();
     for (let i = 0; i < 50; i++) step();
     assert.ok(pooledBytes() <= pooled, `the pool grew from ${pooled} to ${pooledBytes()} bytes over 50 steps`);
+  });
+
+  describe("with large arrays in the kernels' memory (the heap)", () => {
+    /** A model whose first activations (65 × 512 floats) go to the heap, with a padded last row panel. */
+    function big(seed: number) {
+      const g = new Generator(seed);
+      const fc1 = new nn.Linear(128, 512, { generator: g });
+      const norm = new nn.LayerNorm(512);
+      const fc2 = new nn.Linear(512, 10, { generator: g });
+      const hidden = (x: Tensor) => norm.forward(fc1.forward(x).gelu());
+      return { hidden, forward: (x: Tensor) => fc2.forward(hidden(x)), params: [...fc1.parameters(), ...norm.parameters(), ...fc2.parameters()] };
+    }
+    const input = (seed: number) => ({
+      x: randn([65, 128], { generator: new Generator(seed) }),
+      y: tensor(Int32Array.from({ length: 65 }, (_, i) => (i * 3 + seed) % 10)),
+    });
+    const engine = () => simdEngine()!;
+
+    it('kernels write there inside a scope, with the values they give outside one; what leaves is copied out; the blocks go back', () => {
+      const m = big(21);
+      const { x } = input(21);
+      const want = noGrad(() => m.hidden(x)).data.slice();
+      scope(() => noGrad(() => m.hidden(x)).size); // pins the weights
+      const heapBefore = engine().heapBytes;
+      let inside: Float32Array | undefined;
+      const out = scope(() => {
+        const h = noGrad(() => m.hidden(x));
+        inside = h.data as Float32Array;
+        return h;
+      });
+      assert.ok(inside !== undefined && heapHolds(inside), 'the activation was in the heap');
+      assert.ok(!heapHolds(out.data as Float32Array), 'the returned tensor was copied out');
+      assert.equal(engine().heapBytes, heapBefore, 'and every block went back');
+      churn();
+      scope(() => noGrad(() => Array.from({ length: 4 }, () => m.hidden(x)))[0]!.size); // the blocks rewritten
+      assert.deepEqual(out.data, want);
+    });
+
+    it('training steps there give the same losses, parameters and gradients bit for bit; kept gradients are copied out', () => {
+      const run = (scoped: boolean) => {
+        const m = big(22);
+        const opt = new optim.AdamW(m.params, { lr: 1e-2 });
+        const losses: number[] = [];
+        for (let s = 0; s < 3; s++) {
+          const { x, y } = input(22 + s);
+          const step = () => {
+            opt.zeroGrad();
+            const l = crossEntropy(m.forward(x), y);
+            l.backward();
+            opt.step();
+            return l.item();
+          };
+          losses.push(scoped ? scope(step) : step());
+          if (scoped) for (const p of m.params) assert.ok(!heapHolds(p.grad!.data as Float32Array), 'a kept gradient left the heap');
+        }
+        return { losses, params: m.params.map((p) => Array.from(p.data)), grads: m.params.map((p) => Array.from(p.grad!.data)) };
+      };
+      assert.deepEqual(run(true), run(false));
+    });
+
+    it('an inner result stays there until the outer scope ends; a scope with { heap: false } alone keeps its arrays out', () => {
+      const m = big(23);
+      const { x } = input(23);
+      const want = noGrad(() => m.hidden(x)).data.slice();
+      scope(() => noGrad(() => m.hidden(x)).size); // pins the weights
+      const base = engine().heapBytes;
+      let inner: Float32Array | undefined;
+      let held = 0;
+      const out = scope(() => {
+        const h = scope(() => noGrad(() => m.hidden(x)), { heap: false });
+        inner = h.data as Float32Array;
+        held = engine().heapBytes - base;
+        return h;
+      });
+      assert.ok(heapHolds(inner!), 'inside a scope with the heap, an inner scope without it still gets arrays there');
+      const block = Math.ceil((65 * 512 * 4 + SLACK) / 64) * 64;
+      assert.equal(held, block, 'the inner scope gave back its temporaries and holds its result only');
+      assert.ok(!heapHolds(out.data as Float32Array));
+      assert.deepEqual(out.data, want);
+      let alone: Float32Array | undefined;
+      scope(
+        () => {
+          alone = noGrad(() => m.hidden(x)).data as Float32Array;
+        },
+        { heap: false },
+      );
+      assert.ok(!heapHolds(alone!));
+    });
+
+    it('a scope whose graph waits for backward leaves its arrays there for the collector: backward after it gives the plain gradients', () => {
+      const grads = (scoped: boolean) => {
+        const m = big(24);
+        const { x, y } = input(24);
+        const loss = scoped ? scope(() => crossEntropy(m.forward(x), y)) : crossEntropy(m.forward(x), y);
+        churn();
+        loss.backward();
+        return m.params.map((p) => Array.from(p.grad!.data));
+      };
+      assert.deepEqual(grads(true), grads(false));
+    });
+
+    it('keeps the heap flat over many scoped steps', () => {
+      const m = big(25);
+      const opt = new optim.AdamW(m.params, { lr: 1e-3 });
+      const { x, y } = input(25);
+      const step = () =>
+        scope(() => {
+          opt.zeroGrad();
+          crossEntropy(m.forward(x), y).backward();
+          opt.step();
+        });
+      for (let i = 0; i < 3; i++) step();
+      const heap = engine().heapBytes;
+      for (let i = 0; i < 30; i++) step();
+      assert.equal(engine().heapBytes, heap, `the heap went from ${heap} to ${engine().heapBytes} bytes over 30 steps`);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import type { TypedArray } from './dtype.js';
-import { arraysSince, recordAgain, recordArrays, release } from './backend/reference/pool.js';
+import { arraysSince, heapHolds, heapScope, inHeap, recordAgain, recordArrays, release } from './backend/reference/pool.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -23,24 +23,35 @@ import type { Tensor } from './tensor.js';
  * unreleased op) disposes nothing: the rules of that graph may read any of its tensors. It
  * hands them to the scope around it, if any, which decides when it closes. Scopes nest.
  *
+ * Inside a scope the CPU backend's large float32 arrays live in its WebAssembly memory,
+ * where its kernels read and write them in place (no copy in and out per kernel); what the
+ * outermost scope keeps is copied out when it closes, so no tensor outlives its scopes in
+ * that memory. `{ heap: false }` opts a scope out of this (by itself: inside a scope that
+ * has it, arrays still go there): the ViT's per-block scopes, which free what they can but
+ * must not make a loop without a scope of its own keep its arrays in that memory.
+ *
  * Arrays read through `.data` inside a scope are the tensors' own: copy (`.data.slice()`)
  * what must outlive it.
  */
-export function scope<T>(fn: () => T): T {
+export function scope<T>(fn: () => T, options: { heap?: boolean } = {}): T {
+  const heap = options.heap ?? true;
   const tensorMark = tensors.length;
   const arrayMark = recordArrays(1);
   depth++;
+  if (heap) heapScope(1);
   let result: T;
   try {
     result = fn();
   } catch (e) {
     depth--;
+    if (heap) heapScope(-1);
     recordArrays(-1);
     // nothing is disposed on the way out of an error: its tensors are the garbage collector's
     close(tensorMark, arrayMark, null, true);
     throw e;
   }
   depth--;
+  if (heap) heapScope(-1);
   recordArrays(-1);
   close(tensorMark, arrayMark, result, false);
   return result;
@@ -54,7 +65,11 @@ export function scope<T>(fn: () => T): T {
 export function keep<T extends Tensor>(t: T): T {
   kept.add(t);
   const s = t.storageOrDisposed;
-  if (ArrayBuffer.isView(s)) keptBuffers.add(s.buffer);
+  // the heap's arrays share one buffer: they are kept by identity
+  if (ArrayBuffer.isView(s)) {
+    if (inHeap(s as TypedArray)) keptArrays.add(s);
+    else keptBuffers.add(s.buffer);
+  }
   return t;
 }
 
@@ -64,6 +79,8 @@ let depth = 0;
 const kept = new WeakSet<Tensor>();
 /** The buffers of kept tensors: never released by a scope. */
 const keptBuffers = new WeakSet<ArrayBufferLike>();
+/** Kept arrays of the heap (one buffer for all of them). */
+const keptArrays = new WeakSet<ArrayBufferView>();
 
 /** Called by every Tensor's constructor. */
 export function track(t: Tensor): void {
@@ -88,20 +105,35 @@ function close(tensorMark: number, arrayMark: number, result: unknown, failed: b
   }
   const out = new Set<Tensor>();
   collect(result, out, 0);
-  // the storage of what is returned stays, also of a tensor made before the scope
-  const returned = new Set<ArrayBufferLike>();
-  for (const t of out) {
-    const s = t.storageOrDisposed;
-    if (ArrayBuffer.isView(s)) returned.add(s.buffer);
-  }
   const passed: Tensor[] = [];
   for (const t of created) {
     if (out.has(t) || kept.has(t)) passed.push(t);
     else t.dispose();
   }
+  // leaving the last scope, what it keeps of the heap is copied out (a storage shared by
+  // several tensors once); its arrays then go back with the rest
+  if (!outer) {
+    const copies = new Map<unknown, TypedArray>();
+    for (const t of passed) {
+      const s = t.storageOrDisposed;
+      if (!ArrayBuffer.isView(s) || !heapHolds(s as TypedArray)) continue;
+      const copy = copies.get(s) ?? (s as TypedArray).slice();
+      copies.set(s, copy);
+      keptArrays.delete(s);
+      t.storage = copy;
+    }
+  }
+  // the storage of what is returned stays, also of a tensor made before the scope (by
+  // buffer, or by identity for the heap's arrays, which share one)
+  const returned = new Set<unknown>();
+  for (const t of out) {
+    const s = t.storageOrDisposed;
+    if (ArrayBuffer.isView(s)) returned.add(inHeap(s as TypedArray) ? s : s.buffer);
+  }
   const passedArrays: TypedArray[] = [];
   for (const a of arrays) {
-    if (returned.has(a.buffer) || keptBuffers.has(a.buffer)) passedArrays.push(a);
+    const keptHere = inHeap(a) ? returned.has(a) || keptArrays.has(a) : returned.has(a.buffer) || keptBuffers.has(a.buffer);
+    if (keptHere) passedArrays.push(a);
     else release(a);
   }
   if (outer) {

@@ -162,7 +162,7 @@ export class VisionTransformer extends Module {
     let h = this.config.noEmbedClass ? join([t.add(pos)]) : join([t]).add(pos);
     h = this.norm_pre.forward(this.pos_drop.forward(h));
     // each block's temporaries go back to the pool when it ends (without a graph to keep them for)
-    for (const blk of this.blocks) h = scope(() => blk.forward(h));
+    for (const blk of this.blocks) h = scope(() => blk.forward(h), { heap: false });
     return this.norm.forward(h);
   }
 

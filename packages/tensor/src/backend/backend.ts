@@ -2,6 +2,7 @@ import type { DType, TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import { cpuBackend } from './cpu/index.js';
 import { referenceBackend } from './reference/index.js';
+import { heapForBackend } from './reference/pool.js';
 import type { UnaryOp } from '../ops/tables/unary.js';
 import type { BinaryOp } from '../ops/tables/binary.js';
 
@@ -163,7 +164,12 @@ export function getBackend(): Backend {
 export function setBackend(name: string): void {
   const b = registry.get(name);
   if (b === undefined) throw new Error(`setBackend: unknown backend "${name}"; registered: ${[...registry.keys()].join(', ')}`);
+  activate(b);
+}
+
+function activate(b: Backend): void {
   active = b;
+  heapForBackend(b === cpuBackend);
 }
 
 /** Runs `fn` with `name` the backend new tensors are created on, and restores the one before, whatever `fn` does. */
@@ -173,7 +179,7 @@ export function withBackend<T>(name: string, fn: () => T): T {
   try {
     return fn();
   } finally {
-    active = prev;
+    activate(prev);
   }
 }
 

@@ -1,6 +1,7 @@
 import { threadsUnavailable } from '../../platform.js';
 import type { Gemm } from '../reference/matmul.js';
-import { availableKernels, defaultThreads, getEngine, type MatmulKernel, type WasmEngine } from './wasm/index.js';
+import { setHeap, type Heap } from '../reference/pool.js';
+import { availableKernels, defaultThreads, getEngine, inEngineMemory, type MatmulKernel, type WasmEngine } from './wasm/index.js';
 
 /**
  * The CPU backend's settings — which matmul kernel, how many threads — and the WebAssembly
@@ -14,6 +15,7 @@ let threads = defaultThreads();
 let current: { engine: WasmEngine; gemm: Gemm | null } | null | undefined;
 
 function select(kernel: MatmulKernel, n: number): { engine: WasmEngine; gemm: Gemm | null } | null {
+  setHeap(heap);
   if (kernel !== 'typescript') return getEngine(kernel, n);
   // the TypeScript matmul; the other kernels keep their SIMD
   const simd = availableKernels().find((k) => k !== 'typescript');
@@ -64,3 +66,19 @@ export function simdEngine(): WasmEngine | null {
   if (current === undefined) current = select(getCpuMatmul(), threads);
   return current?.engine ?? null;
 }
+
+/** The engine each array of the heap came from (the engine changes with the settings). */
+const homes = new WeakMap<object, WasmEngine>();
+
+/** The pool's heap (../reference/pool.ts): the current engine's memory. */
+const heap: Heap = {
+  alloc(n) {
+    const engine = simdEngine();
+    const a = engine?.alloc(n) ?? null;
+    if (a !== null) homes.set(a, engine!);
+    return a;
+  },
+  release: (a) => homes.get(a)?.release(a) ?? false,
+  owns: (a) => homes.get(a)?.owns(a) ?? false,
+  holds: (a) => inEngineMemory(a),
+};

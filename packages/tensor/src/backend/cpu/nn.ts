@@ -19,10 +19,9 @@ function rowsSimd(log: boolean, inner: number, n: number, dtype: DType) {
 export const softmax: CpuKernel<'softmax'> = (x, outer, n, inner, log, dtype) => {
   const engine = rowsSimd(log, inner, n, dtype);
   if (engine !== null) {
-    const [X, Y] = engine.layout(outer * n, outer * n);
-    engine.put(x as Float32Array, X!);
-    engine.kernels.softmaxRows!(X!, n, outer, n, 1, Y!);
-    return engine.take(Y!, outer * n);
+    const io = engine.operands([[x, outer * n]], [outer * n]);
+    engine.kernels.softmaxRows!(io.inputs[0]!, n, outer, n, 1, io.outputs[0]!);
+    return io.results()[0]!;
   }
   return reference.softmax(x, outer, n, inner, log, dtype);
 };
@@ -30,11 +29,12 @@ export const softmax: CpuKernel<'softmax'> = (x, outer, n, inner, log, dtype) =>
 export const softmaxBackward: CpuKernel<'softmaxBackward'> = (y, g, outer, n, inner, log, dtype) => {
   const engine = rowsSimd(log, inner, n, dtype);
   if (engine !== null) {
-    const [Y, G] = engine.layout(outer * n, outer * n);
-    engine.put(y as Float32Array, Y!);
-    engine.put(g as Float32Array, G!);
-    engine.kernels.softmaxGradRows!(Y!, G!, n, outer, n, 1);
-    return engine.take(G!, outer * n);
+    // the kernel turns g into the gradient where it lies: a copy of g in the output
+    const io = engine.operands([[y, outer * n]], [outer * n]);
+    const G = io.outputs[0]!;
+    engine.f32.set((g as Float32Array).subarray(0, outer * n), G >> 2);
+    engine.kernels.softmaxGradRows!(io.inputs[0]!, G, n, outer, n, 1);
+    return io.results()[0]!;
   }
   return reference.softmaxBackward(y, g, outer, n, inner, log, dtype);
 };
@@ -43,15 +43,22 @@ export const softmaxBackward: CpuKernel<'softmaxBackward'> = (y, g, outer, n, in
 export const layerNorm: CpuKernel<'layerNorm'> = (x, w, b, rows, d, eps, dtype) => {
   const engine = dtype === 'float32' && d % 4 === 0 ? simdEngine() : null;
   if (engine !== null) {
-    const [X, W, B, Y, MEAN, RSTD] = engine.layout(rows * d, d, d, rows * d, rows, rows);
-    engine.put(x as Float32Array, X!);
-    engine.f32.fill(1, W! >> 2, (W! >> 2) + d);
-    engine.f32.fill(0, B! >> 2, (B! >> 2) + d);
-    if (w !== null) engine.put(w as Float32Array, W!);
-    if (b !== null) engine.put(b as Float32Array, B!);
+    // a missing weight is ones, a missing bias zeros
+    const io = engine.operands(
+      [[x, rows * d], ...(w === null ? [] : [[w, d] as const]), ...(b === null ? [] : [[b, d] as const])],
+      [rows * d, rows, rows],
+      [d, d],
+    );
+    const [X, ...affine] = io.inputs as [number, ...number[]];
+    const W = w === null ? io.scratch[0]! : affine.shift()!;
+    const B = b === null ? io.scratch[1]! : affine.shift()!;
+    if (w === null) engine.f32.fill(1, W >> 2, (W >> 2) + d);
+    if (b === null) engine.f32.fill(0, B >> 2, (B >> 2) + d);
+    const [Y, MEAN, RSTD] = io.outputs as [number, number, number];
     const unit = Math.max(1, Math.ceil(4096 / d)); // rows a thread claims at a time
-    engine.parallel('layerNorm', Math.ceil(rows / unit), [X!, W!, B!, Y!, MEAN!, RSTD!, rows, d, eps, unit], rows * d * LAYER_NORM_MACS);
-    return { y: engine.take(Y!, rows * d), mean: engine.take(MEAN!, rows), rstd: engine.take(RSTD!, rows) };
+    engine.parallel('layerNorm', Math.ceil(rows / unit), [X, W, B, Y, MEAN, RSTD, rows, d, eps, unit], rows * d * LAYER_NORM_MACS);
+    const [y, mean, rstd] = io.results() as [Float32Array, Float32Array, Float32Array];
+    return { y, mean, rstd };
   }
   return reference.layerNorm(x, w, b, rows, d, eps, dtype);
 };
@@ -59,17 +66,16 @@ export const layerNorm: CpuKernel<'layerNorm'> = (x, w, b, rows, d, eps, dtype) 
 export const layerNormBackward: CpuKernel<'layerNormBackward'> = (g, x, w, mean, rstd, rows, d, dtype) => {
   const engine = dtype === 'float32' && d % 4 === 0 ? simdEngine() : null;
   if (engine !== null) {
-    const [G, X, W, MEAN, RSTD, GX, GW, GB] = engine.layout(rows * d, rows * d, d, rows, rows, rows * d, 2 * d, 2 * d);
-    engine.put(g as Float32Array, G!);
-    engine.put(x as Float32Array, X!);
-    if (w !== null) engine.put(w as Float32Array, W!);
-    else engine.f32.fill(1, W! >> 2, (W! >> 2) + d);
-    engine.put(mean as Float32Array, MEAN!);
-    engine.put(rstd as Float32Array, RSTD!);
-    engine.zeroF64(GW!, d);
-    engine.zeroF64(GB!, d);
-    engine.kernels.layerNormBackward!(G!, X!, W!, MEAN!, RSTD!, GX!, GW!, GB!, rows, d);
-    return { gx: engine.take(GX!, rows * d), gw: engine.takeF64(GW!, d, 'float32'), gb: engine.takeF64(GB!, d, 'float32') };
+    const ins = [[g, rows * d], [x, rows * d], [mean, rows], [rstd, rows], ...(w === null ? [] : [[w, d] as const])] as const;
+    const io = engine.operands(ins, [rows * d], [d, 2 * d, 2 * d]);
+    const [G, X, MEAN, RSTD] = io.inputs as [number, number, number, number];
+    const W = w === null ? io.scratch[0]! : io.inputs[4]!;
+    if (w === null) engine.f32.fill(1, W >> 2, (W >> 2) + d);
+    const [GW, GB] = [io.scratch[1]!, io.scratch[2]!];
+    engine.zeroF64(GW, d);
+    engine.zeroF64(GB, d);
+    engine.kernels.layerNormBackward!(G, X, W, MEAN, RSTD, io.outputs[0]!, GW, GB, rows, d);
+    return { gx: io.results()[0]!, gw: engine.takeF64(GW, d, 'float32'), gb: engine.takeF64(GB, d, 'float32') };
   }
   return reference.layerNormBackward(g, x, w, mean, rstd, rows, d, dtype);
 };

@@ -6,11 +6,11 @@ import { simdEngine } from './engine.js';
 export const reduce: CpuKernel<'reduce'> = (op, x, outer, n, inner, dtype) => {
   const engine = op === 'sum' && dtype === 'float32' && outer === 1 && inner % 4 === 0 && n * inner >= 4096 ? simdEngine() : null;
   if (engine !== null) {
-    const [X, OUT] = engine.layout(n * inner, 2 * inner);
-    engine.put(x as Float32Array, X!);
-    engine.zeroF64(OUT!, inner);
-    engine.kernels.columnSums!(X!, n, inner, OUT!);
-    return engine.takeF64(OUT!, inner, 'float32');
+    const io = engine.operands([[x, n * inner]], [], [2 * inner]);
+    const OUT = io.scratch[0]!;
+    engine.zeroF64(OUT, inner);
+    engine.kernels.columnSums!(io.inputs[0]!, n, inner, OUT);
+    return engine.takeF64(OUT, inner, 'float32');
   }
   return reference.reduce(op, x, outer, n, inner, dtype);
 };

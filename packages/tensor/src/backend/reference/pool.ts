@@ -18,9 +18,69 @@ let bytes = 0;
 const handedOut: TypedArray[] = [];
 let recording = 0;
 
-/** An array from the pool when one of this size is there, zero-filled unless the caller overwrites it all. */
-export function allocate(dtype: DType, size: number, zeroed = true): TypedArray {
+/**
+ * Memory kernels read and write in place (the CPU backend's WebAssembly memory): inside a
+ * scope that allows it, large float32 arrays come from there. The scope gives them back
+ * when it closes and copies out those it keeps (`evict`), so none outlives it.
+ */
+export interface Heap {
+  /** A new array of n floats there, or null (none, or not now). */
+  alloc(n: number): Float32Array | null;
+  /** Takes back an array of `alloc`; false for any other array. */
+  release(a: TypedArray): boolean;
+  owns(a: TypedArray): boolean;
+  /** Whether `a` views the heap's memory at all (an array of `alloc`, a subarray of one, a pinned weight). */
+  holds(a: TypedArray): boolean;
+}
+let heap: Heap | null = null;
+let heapScopes = 0;
+/**
+ * Off while another backend than the CPU is active: its kernels would get shared memory
+ * they may not accept (WebGL's uploads refuse it).
+ */
+let heapBackend = true;
+/** float32 arrays of at least this many floats go to the heap (smaller ones copy cheaply). */
+const HEAP_MIN = 1 << 15;
+
+export function setHeap(h: Heap | null): void {
+  heap = h;
+}
+
+/** Called by setBackend: whether the active backend is the CPU one, whose kernels the heap serves. */
+export function heapForBackend(cpu: boolean): void {
+  heapBackend = cpu;
+}
+
+/** Opens (`+1`) or closes (`-1`) a scope whose arrays may live in the heap. */
+export function heapScope(delta: 1 | -1): void {
+  heapScopes += delta;
+}
+
+/** Whether `a` is an array of the heap's `alloc`. */
+export function inHeap(a: TypedArray): boolean {
+  return heap?.owns(a) === true;
+}
+
+/** Whether `a` views the heap's memory (a scope that keeps its tensor copies it out). */
+export function heapHolds(a: TypedArray): boolean {
+  return heap?.holds(a) === true;
+}
+
+/**
+ * An array from the pool when one of this size is there, zero-filled unless the caller
+ * overwrites it all. Inside a heap scope a large float32 array comes from the heap, unless
+ * `inPlace` is false (an array written after a kernel's operands were laid out).
+ */
+export function allocate(dtype: DType, size: number, zeroed = true, inPlace = true): TypedArray {
   if (size < MIN) return fresh(dtype, size);
+  if (inPlace && heapScopes > 0 && heapBackend && dtype === 'float32' && size >= HEAP_MIN && heap !== null) {
+    const h = heap.alloc(size);
+    if (h !== null) {
+      if (zeroed) h.fill(0);
+      handedOut.push(h);
+      return h;
+    }
+  }
   let a = free.get(`${dtype}:${size}`)?.pop();
   if (a !== undefined) {
     pooled.delete(a);
@@ -49,6 +109,7 @@ export function recordAgain(arrays: readonly TypedArray[]): void {
 
 /** Takes back an array nothing references any more (the caller guarantees it). */
 export function release(a: TypedArray): void {
+  if (heap?.release(a)) return;
   if (a.length < MIN || pooled.has(a) || bytes + a.byteLength > LIMIT || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return;
   const key = `${a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32'}:${a.length}`;
   let list = free.get(key);

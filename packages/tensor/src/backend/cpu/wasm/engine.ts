@@ -30,6 +30,13 @@ const SPIN = 20_000;
  * 1536, 69 unblocked, 74 in blocks of 128 K to 512 K; with k = 384, 73-77 either way.
  */
 const A_BLOCK_BYTES = 256 * 1024;
+/**
+ * Bytes after every heap block: a product writing C in place pads it to whole tiles, up to
+ * mr − 1 rows past the end (see gemm.ts).
+ */
+export const SLACK = 32 * 1024;
+/** The heap's arrays of `alloc` stop here (arrays past it come from the JavaScript heap). */
+const HEAP_LIMIT = 1024 * 2 ** 20;
 /** A worker that does not finish its share in this time is taken for dead. */
 const WORKER_TIMEOUT_MS = 60_000;
 /** Float64 arguments of a task, written by the main thread where every thread reads them. */
@@ -97,15 +104,13 @@ type Kernel = (...args: number[]) => number | undefined;
  * The CPU backend's WebAssembly: one module with every SIMD kernel (the gemm's tile shapes,
  * elementwise, attention, row-wise), one memory they share, and with `threads` > 1 worker
  * threads sharing both (Node's worker_threads, or Web Workers in a cross-origin isolated
- * page). A kernel call lays its operands out in the memory after the control blocks
- * (`layout`), copies them in (`put`), runs and copies the results out (`take`); nothing
- * stays in the memory between calls.
- *
- * Arrays can also live in the memory (`pin`): kernels read them in place instead of
- * copying them in. They sit in a heap after the control blocks, and the per-call layout
- * starts after the heap. This needs a shared memory (a grow leaves views of a shared
- * memory valid; it detaches a plain one's), so the memory is shared wherever the host can
- * share memory with threads, also at one thread; elsewhere `pin` declines.
+ * page). Arrays can live in the memory, in a heap after the control blocks: pinned
+ * weights (`pin`) and, inside scopes, the pool's large arrays (`alloc`). A kernel call's
+ * operands (`operands`) are read and written in place when they live there, and otherwise
+ * copied through the call's scratch, laid out after the heap (`layout`). This needs a
+ * shared memory (a grow leaves views of a shared memory valid; it detaches a plain one's),
+ * so the memory is shared wherever the host can share memory with threads, also at one
+ * thread; elsewhere `pin` and `alloc` decline and every operand is copied.
  *
  * A job is split into units (column panels of a product, attention heads, chunks of an
  * elementwise pass) that each thread claims a few at a time: the main thread starts on its
@@ -134,6 +139,9 @@ export class WasmEngine {
   /** Gives a pinned array's block back once the array is collected. */
   private readonly blocks = new FinalizationRegistry<number>((at) => this.free(at));
   private readonly blockBytes = new Map<number, number>();
+  private liveBytes = 0;
+  /** The arrays of `alloc` not yet released. */
+  private readonly allocated = new WeakSet<Float32Array>();
 
   /** Jobs split across threads so far (tests check that the threaded path ran). */
   threadedCalls = 0;
@@ -201,8 +209,55 @@ export class WasmEngine {
    * keep the copy itself, not only a subarray of it, for as long as it is used.
    */
   pin(src: Float32Array): Float32Array | null {
+    const view = this.block(src.length);
+    view?.set(src);
+    return view;
+  }
+
+  /**
+   * A new array of `n` floats in this memory (the pool's arrays inside a scope, see
+   * ../../reference/pool.ts), or null where the memory is not shared or the heap's arrays
+   * already take `HEAP_LIMIT` bytes. `release` gives it back; else its collection does.
+   */
+  alloc(n: number): Float32Array | null {
+    if (this.heapBytes >= HEAP_LIMIT) return null;
+    const view = this.block(n);
+    if (view !== null) this.allocated.add(view);
+    return view;
+  }
+
+  /** Gives back the block of an array of `alloc` at once (nothing may use it afterwards); false for any other array. */
+  release(view: ArrayBufferView): boolean {
+    if (!(view instanceof Float32Array) || !this.allocated.has(view)) return false;
+    this.allocated.delete(view);
+    this.blocks.unregister(view);
+    this.free(view.byteOffset);
+    return true;
+  }
+
+  /** The byte offset of `x` in this memory when it is a view of it (pinned, or of `alloc`), else −1. */
+  offsetOf(x: ArrayBufferView): number {
+    return this.buffers.has(x.buffer) ? x.byteOffset : -1;
+  }
+
+  /** Whether `x` came from `alloc` and is not released. */
+  owns(x: ArrayBufferView): boolean {
+    return x instanceof Float32Array && this.allocated.has(x);
+  }
+
+  /** Bytes of the heap's live blocks (pinned and allocated arrays). */
+  get heapBytes(): number {
+    return this.liveBytes;
+  }
+
+  /**
+   * A block of `n` floats and `SLACK` bytes (a product may write its padding rows there),
+   * reused from a freed one of its size where there is one, given back when the view is
+   * collected unless released first.
+   */
+  private block(n: number): Float32Array | null {
     if (!(this.memory.buffer instanceof SharedArrayBuffer)) return null;
-    const bytes = Math.max(64, Math.ceil((src.length * 4) / 64) * 64);
+    const bytes = Math.ceil((n * 4 + SLACK) / 64) * 64;
     let at = this.freeBlocks.get(bytes)?.pop();
     if (at === undefined) {
       at = this.heapEnd;
@@ -210,27 +265,16 @@ export class WasmEngine {
       this.reserve(this.heapEnd);
     }
     this.blockBytes.set(at, bytes);
-    const view = new Float32Array(this.memory.buffer, at, src.length);
-    view.set(src);
-    this.blocks.register(view, at);
+    this.liveBytes += bytes;
+    const view = new Float32Array(this.memory.buffer, at, n);
+    this.blocks.register(view, at, view);
     return view;
-  }
-
-  /** The byte offset of `x` in this memory when it is a view of it (a pinned array), else −1. */
-  offsetOf(x: ArrayBufferView): number {
-    return this.buffers.has(x.buffer) ? x.byteOffset : -1;
-  }
-
-  /** Bytes of pinned arrays live in the heap (tests). */
-  pinnedBytes(): number {
-    let n = 0;
-    for (const b of this.blockBytes.values()) n += b;
-    return n;
   }
 
   private free(at: number): void {
     const bytes = this.blockBytes.get(at)!;
     this.blockBytes.delete(at);
+    this.liveBytes -= bytes;
     const list = this.freeBlocks.get(bytes) ?? [];
     list.push(at);
     this.freeBlocks.set(bytes, list);
@@ -258,15 +302,39 @@ export class WasmEngine {
     return at;
   }
 
-  put(src: Float32Array, at: number): void {
-    this.f32.set(src, at >> 2);
-  }
-
-  /** A fresh array with `n` floats from byte offset `at`. */
-  take(at: number, n: number): Float32Array {
-    const out = allocate('float32', n, false) as Float32Array;
-    out.set(this.f32.subarray(at >> 2, (at >> 2) + n));
-    return out;
+  /**
+   * The operands of one kernel call, as byte offsets: an input (an array and how many of
+   * its floats) is read where it is when it lives in this memory (a pinned weight, an
+   * array of the heap) and copied into the call's scratch otherwise; an output is a new
+   * array of the pool, written in place when the pool gave one of the heap and in the
+   * scratch otherwise, then copied out by `results`. The outputs are allocated before the
+   * scratch is laid out (after the heap), so no new block lands on it.
+   */
+  operands(inputs: readonly (readonly [TypedArray, number])[], outputs: readonly number[], scratch: readonly number[] = []): Operands {
+    const outs = outputs.map((n) => allocate('float32', n, false) as Float32Array);
+    const inAt = inputs.map(([x]) => this.offsetOf(x));
+    const outAt = outs.map((a) => (this.owns(a) ? a.byteOffset : -1));
+    const copied = outAt.map((o) => o < 0);
+    const at = this.layout(...inputs.filter((_, i) => inAt[i]! < 0).map(([, n]) => n), ...outputs.filter((_, i) => copied[i]), ...scratch);
+    let s = 0;
+    inputs.forEach(([x, n], i) => {
+      if (inAt[i]! >= 0) return;
+      inAt[i] = at[s++]!;
+      this.f32.set((x as Float32Array).subarray(0, n), inAt[i]! >> 2);
+    });
+    outAt.forEach((o, i) => {
+      if (o < 0) outAt[i] = at[s++]!;
+    });
+    return {
+      inputs: inAt,
+      outputs: outAt,
+      scratch: at.slice(s),
+      results: () =>
+        outs.map((a, i) => {
+          if (copied[i]) a.set(this.f32.subarray(outAt[i]! >> 2, (outAt[i]! >> 2) + a.length));
+          return a;
+        }),
+    };
   }
 
   /** Float64 accumulators at byte offset `at`, zeroed. */
@@ -276,22 +344,25 @@ export class WasmEngine {
 
   /** `n` float64 sums from byte offset `at`, rounded into a new array of `dtype`. */
   takeF64(at: number, n: number, dtype: 'float32'): Float32Array {
-    const out = allocate(dtype, n, false) as Float32Array;
+    const out = allocate(dtype, n, false, false) as Float32Array;
     out.set(new Float64Array(this.memory.buffer, at, n));
     return out;
   }
 
   /**
-   * An elementwise kernel of ./elementwise-kernel.ts over n floats: the inputs copied in,
-   * the kernel run in chunks on every thread when it is long enough, the output copied out.
+   * An elementwise kernel of ./elementwise-kernel.ts over n floats (`operands`), run in
+   * chunks on every thread when it is long enough.
    */
   elementwise(name: 'add' | 'geluForward' | 'geluBackward', inputs: TypedArray[], n: number, macsPerFloat: number): Float32Array {
-    const at = this.layout(...inputs.map(() => n), n);
-    inputs.forEach((x, i) => this.put(x as Float32Array, at[i]!));
+    const io = this.operands(
+      inputs.map((x) => [x, n] as const),
+      [n],
+    );
+    const at = [...io.inputs, io.outputs[0]!];
     const kernel = ['add', 'geluForward', 'geluBackward'].indexOf(name);
     const chunk = 1 << 14;
     this.parallel('elementwise', Math.ceil(n / chunk), [kernel, at[0]!, at[1]!, at[2] ?? 0, n, chunk], n * macsPerFloat);
-    return this.take(at[inputs.length]!, n);
+    return io.results()[0]!;
   }
 
   /**
@@ -349,4 +420,12 @@ export class WasmEngine {
   names(i: number): ReturnType<typeof kernelNames> {
     return kernelNames(this.shapes[i]!);
   }
+}
+
+/** A kernel call's operands (`WasmEngine.operands`): byte offsets, and the outputs once it has run. */
+export interface Operands {
+  inputs: number[];
+  outputs: number[];
+  scratch: number[];
+  results(): Float32Array[];
 }

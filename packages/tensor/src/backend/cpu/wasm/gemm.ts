@@ -1,13 +1,14 @@
 import { gelu as geluOf } from '../../reference/math.js';
 import type { Gemm } from '../../reference/matmul.js';
-import { WasmEngine } from './engine.js';
+import { SLACK, WasmEngine } from './engine.js';
 import { Slot, type KernelShape } from './kernel.js';
 
 type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst: number) => void;
 
 /**
  * The float32 gemm of tile shape `i` of an engine. A and B are copied into its memory as
- * they are (a memcpy), unless B is pinned there (a weight: read in place). B is packed there into column panels through its strides (so a
+ * they are (a memcpy), unless they live there (a pinned weight, an array of the heap): then
+ * they are read in place, and a C of the heap is written in place. B is packed there into column panels through its strides (so a
  * transposed B costs nothing extra); a row-major A is read in place and a transposed one
  * packed. The kernel writes a C padded to whole tiles, whose valid part is copied out.
  * Packing is O(mk + kn) against the kernel's O(mnk). On several threads each claims chunks
@@ -32,22 +33,35 @@ export function engineGemm(engine: WasmEngine, i: number): Gemm {
     const mp = Math.ceil(m / mr);
     const np = Math.ceil(n / nr);
     const ldc = np * nr;
-    // layout (floats): A as given (+ rows of slack for the last panel), B as given (+ slack
-    // for the last panel's vector loads), packed A (when transposed), packed B, padded C,
-    // the bias row (zeros without one)
+    // A and B are read where they are when they live in the memory (an array of the heap, a
+    // pinned weight): a row-major A's last panel reads up to mr − 1 rows past it, into the
+    // block's slack or what follows, and only C's padding rows get those. C is written in
+    // place when it is an array of the heap without padding columns, and its padding rows
+    // fit the block's slack (or land on rows of the next matrix, computed after it).
     const rowMajorA = aCol === 1;
-    const ra = engine.base / 4;
-    // a pinned B (a weight in the engine's memory) is read where it is
-    const pinnedB = engine.offsetOf(b);
-    const rb = pinnedB >= 0 ? pinnedB / 4 + bOff : ra + mp * mr * k;
-    const ap = pinnedB >= 0 ? ra + mp * mr * k : rb + k * n + nr;
-    const bp = ap + (rowMajorA ? 0 : mp * mr * k);
-    const cp = bp + np * nr * k;
-    const biasAt = cp + mp * mr * ldc;
-    engine.reserve((biasAt + ldc) * 4);
+    const inA = engine.offsetOf(a);
+    const inB = engine.offsetOf(b);
+    const padRows = (mp * mr - m) * n;
+    const inC = ldc === n && engine.owns(c) && (padRows === 0 || (cOff + m * n === c.length && padRows * 4 <= SLACK)) ? c.byteOffset : -1;
+    // layout (floats) of the rest: A as given (+ rows of slack for the last panel), B as
+    // given (+ slack for the last panel's vector loads), packed A (when transposed), packed
+    // B, padded C, the bias row (zeros without one)
+    let end = engine.base / 4;
+    const take = (floats: number) => {
+      const at = end;
+      end += floats;
+      return at;
+    };
+    const ra = inA >= 0 ? inA / 4 + aOff : take(mp * mr * k);
+    const rb = inB >= 0 ? inB / 4 + bOff : take(k * n + nr);
+    const ap = rowMajorA ? ra : take(mp * mr * k);
+    const bp = take(np * nr * k);
+    const cp = inC >= 0 ? inC / 4 + cOff : take(mp * mr * ldc);
+    const biasAt = take(ldc);
+    engine.reserve(end * 4);
     const f32 = engine.f32;
-    f32.set(a.subarray(aOff, aOff + m * k), ra);
-    if (pinnedB < 0) f32.set(b.subarray(bOff, bOff + k * n), rb);
+    if (inA < 0) f32.set(a.subarray(aOff, aOff + m * k), ra);
+    if (inB < 0) f32.set(b.subarray(bOff, bOff + k * n), rb);
     if (bias === null) f32.fill(0, biasAt, biasAt + ldc);
     else {
       f32.set(bias.subarray(0, n), biasAt);
@@ -64,7 +78,7 @@ export function engineGemm(engine: WasmEngine, i: number): Gemm {
     job[Slot.N] = n;
     job[Slot.K] = k;
     job[Slot.Bp] = bp * 4;
-    job[Slot.A] = (rowMajorA ? ra : ap) * 4;
+    job[Slot.A] = ap * 4;
     job[Slot.Ars] = rowMajorA ? aRow * 4 : 4;
     job[Slot.Aks] = rowMajorA ? 4 : mr * 4;
     job[Slot.Aps] = rowMajorA ? mr * aRow * 4 : k * mr * 4;
@@ -75,11 +89,12 @@ export function engineGemm(engine: WasmEngine, i: number): Gemm {
     job[Slot.Bias] = biasAt * 4;
     job[Slot.Acc] = accumulate ? 1 : 0;
     job[Slot.Gelu] = gelu ? 1 : 0;
-    if (accumulate) {
+    if (accumulate && inC < 0) {
       if (ldc === n) f32.set(c.subarray(cOff, cOff + m * n), cp);
       else for (let r = 0; r < m; r++) f32.set(c.subarray(cOff + r * n, cOff + (r + 1) * n), cp + r * ldc);
     }
     engine.split(np, m * n * k, part);
+    if (inC >= 0) return;
     if (ldc === n) c.set(f32.subarray(cp, cp + m * n), cOff);
     else for (let r = 0; r < m; r++) c.set(f32.subarray(cp + r * ldc, cp + r * ldc + n), cOff + r * n);
   };

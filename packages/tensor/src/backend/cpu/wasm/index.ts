@@ -24,6 +24,12 @@ export function defaultThreads(): number {
 
 const engines = new Map<string, { engine: WasmEngine; gemm: Gemm }>();
 
+/** Whether `x` views the memory of one of the engines. */
+export function inEngineMemory(x: ArrayBufferView): boolean {
+  for (const { engine } of engines.values()) if (engine.offsetOf(x) >= 0) return true;
+  return false;
+}
+
 /**
  * The engine of a WebAssembly kernel and its gemm, compiled once per thread count and kept
  * with its memory and workers. V8 gives wasm 15 usable vector registers (xmm15 is its

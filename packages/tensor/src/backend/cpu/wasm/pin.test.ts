@@ -34,10 +34,10 @@ describe("pinned arrays (in the kernels' memory, read in place)", () => {
     assert.ok(engine.memory.buffer.byteLength > size, 'the memory grew');
     assert.deepEqual(pinned, src, 'the view survives the growth');
     assert.ok(engine.offsetOf(pinned) === at, 'and is still found in the memory');
-    assert.ok(engine.pinnedBytes() >= src.length * 4);
+    assert.ok(engine.heapBytes >= src.length * 4);
     pinned = null;
-    await collect(() => engine.pinnedBytes() === 0);
-    assert.equal(engine.pinnedBytes(), 0, 'the collected array gave its block back');
+    await collect(() => engine.heapBytes === 0);
+    assert.equal(engine.heapBytes, 0, 'the collected array gave its block back');
     assert.equal(engine.offsetOf(engine.pin(src)!), at, 'and the next array of its size takes it');
   });
 
@@ -71,6 +71,43 @@ describe("pinned arrays (in the kernels' memory, read in place)", () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it('a product reads an A of the heap in place and writes a C of the heap in place (padding rows, offsets, accumulation): the copied result bit for bit', () => {
+    const engine = new WasmEngine([{ mr: 2, nr: 16, fma: features.relaxedSimd }]);
+    const gemm = engineGemm(engine, 0);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom(16, 32, 48),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer(),
+        (m, n, k, batch, ta, accumulate, seed) => {
+          const g = new Generator(seed);
+          const a = Float32Array.from({ length: batch * m * k }, () => g.normal());
+          const b = Float32Array.from({ length: k * n }, () => g.normal());
+          const c0 = Float32Array.from({ length: batch * m * n }, () => g.normal());
+          const [aRow, aCol] = ta ? [1, m] : [k, 1];
+          const heapA = engine.alloc(a.length)!;
+          const heapC = engine.alloc(c0.length)!;
+          heapA.set(a);
+          heapC.set(c0);
+          const copied = c0.slice();
+          // the matrices of a batch in order, as batchedMatmul runs them
+          for (let t = 0; t < batch; t++) {
+            gemm(m, n, k, a, t * m * k, aRow, aCol, b, 0, n, 1, copied, t * m * n, null, accumulate);
+            gemm(m, n, k, heapA, t * m * k, aRow, aCol, b, 0, n, 1, heapC, t * m * n, null, accumulate);
+          }
+          assert.deepEqual(heapC, copied);
+          engine.release(heapA);
+          engine.release(heapC);
+        },
+      ),
+      { numRuns: 80 },
     );
   });
 
