@@ -34,28 +34,47 @@ function churn(): void {
     );
 }
 
+type Model = { forward: (x: Tensor) => Tensor; params: Tensor[] };
+type Batch = { x: Tensor; y: Tensor };
+
+/** Three AdamW steps, each in a scope or not, `after` each; the losses and the parameters after them. */
+function train(m: Model, data: (step: number) => Batch, scoped: boolean, after: () => void): { losses: number[]; params: number[][] } {
+  const opt = new optim.AdamW(m.params, { lr: 1e-2 });
+  const losses: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    const { x, y } = data(s);
+    const step = () => {
+      opt.zeroGrad();
+      const l = crossEntropy(m.forward(x), y);
+      l.backward();
+      opt.step();
+      return l.item();
+    };
+    losses.push(scoped ? scope(step) : step());
+    after();
+  }
+  return { losses, params: m.params.map((p) => Array.from(p.data)) };
+}
+
+/** The parameters' gradients of a loss made in a scope (or not), backpropagated after it and after other scopes. */
+function gradsAfter(m: Model, { x, y }: Batch, scoped: boolean): number[][] {
+  const loss = scoped ? scope(() => crossEntropy(m.forward(x), y)) : crossEntropy(m.forward(x), y);
+  churn();
+  loss.backward();
+  return m.params.map((p) => Array.from(p.grad!.data));
+}
+
 describe('scope', () => {
   it('training steps in a scope give the same losses and parameters bit for bit', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1000 }), fc.boolean(), (seed, churned) => {
-        const run = (scoped: boolean) => {
-          const m = model(seed);
-          const opt = new optim.AdamW(m.params, { lr: 1e-2 });
-          const losses: number[] = [];
-          for (let s = 0; s < 3; s++) {
-            const { x, y } = batch(seed + s);
-            const step = () => {
-              opt.zeroGrad();
-              const l = crossEntropy(m.forward(x), y);
-              l.backward();
-              opt.step();
-              return l.item();
-            };
-            losses.push(scoped ? scope(step) : step());
-            if (churned) churn();
-          }
-          return { losses, params: m.params.map((p) => Array.from(p.data)) };
-        };
+        const run = (scoped: boolean) =>
+          train(
+            model(seed),
+            (s) => batch(seed + s),
+            scoped,
+            () => churned && churn(),
+          );
         assert.deepEqual(run(true), run(false));
       }),
       { numRuns: 4 },
@@ -127,14 +146,7 @@ describe('scope', () => {
   });
 
   it('disposes nothing while its graph waits for backward: backward after the scope gives the same gradients', () => {
-    const grads = (scoped: boolean) => {
-      const m = model(11);
-      const { x, y } = batch(11);
-      const loss = scoped ? scope(() => crossEntropy(m.forward(x), y)) : crossEntropy(m.forward(x), y);
-      churn();
-      loss.backward();
-      return m.params.map((p) => Array.from(p.grad!.data));
-    };
+    const grads = (scoped: boolean) => gradsAfter(model(11), batch(11), scoped);
     assert.deepEqual(grads(true), grads(false));
   });
 
@@ -241,21 +253,10 @@ describe('scope', () => {
     it('training steps there give the same losses, parameters and gradients bit for bit; kept gradients are copied out', () => {
       const run = (scoped: boolean) => {
         const m = big(22);
-        const opt = new optim.AdamW(m.params, { lr: 1e-2 });
-        const losses: number[] = [];
-        for (let s = 0; s < 3; s++) {
-          const { x, y } = input(22 + s);
-          const step = () => {
-            opt.zeroGrad();
-            const l = crossEntropy(m.forward(x), y);
-            l.backward();
-            opt.step();
-            return l.item();
-          };
-          losses.push(scoped ? scope(step) : step());
+        const after = () => {
           if (scoped) for (const p of m.params) assert.ok(!heapHolds(p.grad!.data as Float32Array), 'a kept gradient left the heap');
-        }
-        return { losses, params: m.params.map((p) => Array.from(p.data)), grads: m.params.map((p) => Array.from(p.grad!.data)) };
+        };
+        return { ...train(m, (s) => input(22 + s), scoped, after), grads: m.params.map((p) => Array.from(p.grad!.data)) };
       };
       assert.deepEqual(run(true), run(false));
     });
@@ -290,14 +291,7 @@ describe('scope', () => {
     });
 
     it('a scope whose graph waits for backward leaves its arrays there for the collector: backward after it gives the plain gradients', () => {
-      const grads = (scoped: boolean) => {
-        const m = big(24);
-        const { x, y } = input(24);
-        const loss = scoped ? scope(() => crossEntropy(m.forward(x), y)) : crossEntropy(m.forward(x), y);
-        churn();
-        loss.backward();
-        return m.params.map((p) => Array.from(p.grad!.data));
-      };
+      const grads = (scoped: boolean) => gradsAfter(big(24), input(24), scoped);
       assert.deepEqual(grads(true), grads(false));
     });
 

@@ -41,6 +41,15 @@ const run = (b: number, n: number, h: number, d: number, seed: number) => () => 
   return [y, probs, z, x.grad!];
 };
 
+/** Images, tokens, heads, head size / 4 and a seed. */
+const heads = [
+  fc.integer({ min: 1, max: 3 }),
+  fc.integer({ min: 1, max: 40 }),
+  fc.integer({ min: 1, max: 4 }),
+  fc.integer({ min: 1, max: 6 }),
+  fc.integer(),
+] as const;
+
 describe('the kernels split over two threads', () => {
   it('the workers start', async () => {
     setCpuThreads(2);
@@ -50,17 +59,10 @@ describe('the kernels split over two threads', () => {
   });
   it('attention, GELU and layer norm give the one-thread result bit for bit, gradients included, for any split', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 3 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer(),
-        (b, n, h, d4, seed) => {
-          const [one, two] = oneAndTwo(run(b, n, h, 4 * d4, seed));
-          same(one, two);
-        },
-      ),
+      fc.property(...heads, (b, n, h, d4, seed) => {
+        const [one, two] = oneAndTwo(run(b, n, h, 4 * d4, seed));
+        same(one, two);
+      }),
       { numRuns: 40 },
     );
     // large enough for every kernel to have several units: all five jobs split
@@ -70,22 +72,15 @@ describe('the kernels split over two threads', () => {
   });
   it('attention for inference (no probabilities kept) gives the output of the full one, on one thread and split', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 3 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer(),
-        (b, n, h, d4, seed) => {
-          const x = randn([b, n, 3 * h * 4 * d4], { generator: new Generator(seed) });
-          const [one, two] = oneAndTwo(() => [attention(x, h).y, noGrad(() => attention(x, h, undefined, { probs: false }).y)]);
-          same([one[0]!], [one[1]!]);
-          same([two[0]!], [two[1]!]);
-          same(one, two);
-          const lean = attentionKernel(x.data, b, n, h, 4 * d4, 0.5, 'float32', false);
-          assert.equal(lean.probs, null, 'the kernel skips the probabilities');
-        },
-      ),
+      fc.property(...heads, (b, n, h, d4, seed) => {
+        const x = randn([b, n, 3 * h * 4 * d4], { generator: new Generator(seed) });
+        const [one, two] = oneAndTwo(() => [attention(x, h).y, noGrad(() => attention(x, h, undefined, { probs: false }).y)]);
+        same([one[0]!], [one[1]!]);
+        same([two[0]!], [two[1]!]);
+        same(one, two);
+        const lean = attentionKernel(x.data, b, n, h, 4 * d4, 0.5, 'float32', false);
+        assert.equal(lean.probs, null, 'the kernel skips the probabilities');
+      }),
       { numRuns: 40 },
     );
   });
