@@ -10,6 +10,8 @@ import { rowwiseFunctions } from './rowwise-kernel.js';
 import { TASKS, type Task, type TaskName } from './tasks.js';
 
 const PAGE = 65536;
+/** The memory's maximum (65536 pages); the heap takes at most half, leaving room for the operands. */
+const MAX_BYTES = 65536 * PAGE;
 /**
  * Below this many multiply-adds (or their equivalent in time, for the other kernels) a
  * second thread costs more than it saves; 2²⁴ is about 0.8 ms of one core. Measured here,
@@ -205,7 +207,7 @@ export class WasmEngine {
 
   /**
    * A copy of `src` in this memory, which the kernels read in place (`offsetOf`), or null
-   * where the memory is not shared. Its block is reused once the copy is collected, so
+   * where the memory is not shared or the heap would pass half of its 4 GB. Its block is reused once the copy is collected, so
    * keep the copy itself, not only a subarray of it, for as long as it is used.
    */
   pin(src: Float32Array): Float32Array | null {
@@ -260,6 +262,8 @@ export class WasmEngine {
     const bytes = Math.ceil((n * 4 + SLACK) / 64) * 64;
     let at = this.freeBlocks.get(bytes)?.pop();
     if (at === undefined) {
+      // past the memory's 4 GB the array stays where it is (its kernels copy it, as elsewhere)
+      if (this.heapEnd + bytes > MAX_BYTES / 2) return null;
       at = this.heapEnd;
       this.heapEnd += bytes;
       this.reserve(this.heapEnd);
