@@ -106,13 +106,8 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 }
 
-/**
- * Replaces a parameter's values with a copy of `value`'s (cast to its dtype), keeping the
- * object. The copy goes where the backend's kernels read it in place when it has such a
- * place (`pin`: the CPU backend's WebAssembly memory), so no second copy is made there.
- */
+/** Replaces a parameter's values with a copy of `value`'s (cast to its dtype), keeping the object. */
 export function assign(p: Tensor, value: Tensor): void {
   const src = value.dtype === p.dtype ? value.data : value.cast(p.dtype).data;
-  const pinned = p.backend.pin?.(src, p.dtype);
-  p.storage = pinned !== undefined && pinned !== src ? pinned : p.backend.fromArray(src.slice());
+  p.storage = p.backend.fromArray(src.slice());
 }
