@@ -106,8 +106,19 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 }
 
-/** Replaces a parameter's values with a copy of `value`'s (cast to its dtype), keeping the object. */
+/**
+ * Replaces a parameter's values with a copy of `value`'s (cast to its dtype), keeping the
+ * object. The copy goes where the backend's kernels read it in place when it has such a
+ * place (`pin`: the CPU backend's WebAssembly memory), so no second copy is made there.
+ */
 export function assign(p: Tensor, value: Tensor): void {
   const src = value.dtype === p.dtype ? value.data : value.cast(p.dtype).data;
-  p.storage = p.backend.fromArray(src.slice());
+  const pinned = p.backend.pin?.(src, p.dtype);
+  if (pinned !== undefined && pinned !== src) {
+    p.storage = pinned;
+    return;
+  }
+  // pin declined, or src is already in that place (another parameter's values): copy it
+  const copy = p.backend.fromArray(src.slice());
+  p.storage = p.backend.pin?.(copy, p.dtype) ?? copy;
 }

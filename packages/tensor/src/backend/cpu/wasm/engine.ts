@@ -145,6 +145,9 @@ export class WasmEngine {
   /** The arrays of `alloc` not yet released. */
   private readonly allocated = new WeakSet<Float32Array>();
 
+  /** Whether the memory is shared (only then do views of it survive growth, so only then does it lend them). */
+  private readonly shared: boolean;
+
   /** Jobs split across threads so far (tests check that the threaded path ran). */
   threadedCalls = 0;
 
@@ -162,6 +165,7 @@ export class WasmEngine {
   ) {
     const workerThreads = threads > 1 && isNode ? nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads') : null;
     const shared = threads > 1 || threadsUnavailable() === null;
+    this.shared = shared;
     const functions = gemmFunctions(shapes, [...elementwiseFunctions(), ...attentionFunctions(features.relaxedSimd), ...rowwiseFunctions()]);
     const module = new WebAssembly.Module(buildModule(functions, { shared, min: 1, max: 65536 }));
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared });
@@ -258,7 +262,8 @@ export class WasmEngine {
    * collected unless released first.
    */
   private block(n: number): Float32Array | null {
-    if (!(this.memory.buffer instanceof SharedArrayBuffer)) return null;
+    // (not `instanceof SharedArrayBuffer`: a page that is not cross-origin isolated has no such global)
+    if (!this.shared) return null;
     const bytes = Math.ceil((n * 4 + SLACK) / 64) * 64;
     let at = this.freeBlocks.get(bytes)?.pop();
     if (at === undefined) {

@@ -125,4 +125,22 @@ describe("pinned arrays (in the kernels' memory, read in place)", () => {
     const want = linear(on(x, referenceBackend), on(lin.weight, referenceBackend), on(lin.bias!, referenceBackend)).data;
     want.forEach((w, i) => assert.ok(Math.abs(y[i]! - w) < 1e-4, `entry ${i}: ${y[i]} vs ${w}`));
   });
+
+  it('assign() (initialisers, loadStateDict) puts the values in the memory, also where the host has no SharedArrayBuffer global', () => {
+    const made = new Linear(256, 96, { generator: new Generator(3) });
+    assert.ok(simdEngine()!.offsetOf(made.weight.data) >= 0, 'initialised in the engine memory, before any product');
+    const host = globalThis as { SharedArrayBuffer?: unknown };
+    const saved = host.SharedArrayBuffer;
+    delete host.SharedArrayBuffer; // as in a page that is not cross-origin isolated
+    try {
+      const again = new Linear(256, 96, { generator: new Generator(3) });
+      assert.deepEqual(again.weight.data, made.weight.data);
+      const loaded = new Linear(256, 96, { init: 'zeros' });
+      loaded.loadStateDict(made.stateDict());
+      assert.ok(simdEngine()!.offsetOf(loaded.weight.data) >= 0, 'loaded into the engine memory');
+      assert.deepEqual(loaded.weight.data, made.weight.data);
+    } finally {
+      host.SharedArrayBuffer = saved;
+    }
+  });
 });
