@@ -7,7 +7,8 @@ import { broadcastStrides, sizeOf, type Shape } from '../../shape.js';
 /**
  * One matrix product `C[M,N] = A[M,K] · B[K,N] (+ bias[N] on every row) (+ C, when
  * accumulating)` where A and B are read through strides (so transposes cost nothing) and C
- * is contiguous at `cOff`.
+ * is contiguous at `cOff`. Callers pass A and B dense, row-major or transposed (one stride
+ * 1, the other the row length): the WebAssembly gemm copies them as such.
  */
 export type Gemm = (
   m: number,

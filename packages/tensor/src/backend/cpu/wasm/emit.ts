@@ -68,6 +68,8 @@ export const op = {
   i32Add: [0x6a],
   i32Sub: [0x6b],
   i32Mul: [0x6c],
+  i32And: [0x71],
+  i32ShrU: [0x76],
   simd: (code: number, ...imm: number[]) => [0xfd, ...uleb(code), ...imm],
   v128Load: (offset: number) => op.simd(0x00, 4, ...uleb(offset)),
   v128Store: (offset: number) => op.simd(0x0b, 4, ...uleb(offset)),

@@ -8,9 +8,10 @@ type Pack = (src: number, rs: number, cs: number, lines: number, k: number, dst:
 /**
  * The float32 gemm of tile shape `i` of an engine. A and B are copied into its memory as
  * they are (a memcpy), unless they live there (a pinned weight, an array of the heap): then
- * they are read in place, and a C of the heap is written in place. B is packed there into column panels through its strides (so a
- * transposed B costs nothing extra); a row-major A is read in place and a transposed one
- * packed. The kernel writes a C padded to whole tiles, whose valid part is copied out.
+ * they are read in place, and a C of the heap is written in place. B is packed there into column panels (a transposed B, as `linear`
+ * multiplies its weight, four columns by four steps at a time through shuffles); a
+ * row-major A is read in place and a transposed one packed. Each operand is dense, row-major
+ * or transposed (one of its strides is 1). The kernel writes a C padded to whole tiles, whose valid part is copied out.
  * Packing is O(mk + kn) against the kernel's O(mnk). On several threads each claims chunks
  * of B's column panels, packs and multiplies them (the module's part{i}). With `gelu` each
  * share then applies the GELU pass's kernel to its part of C in place, while it is in cache.

@@ -23,7 +23,9 @@ function emitter(): [number[], Emit] {
  *
  *   packA(src, rs, cs, m, k, dst)  A `[m, k]` read through strides into row panels
  *                                  `[ceil(m/mr)][k][mr]`
- *   packB(src, rs, cs, n, k, dst)  B `[k, n]` into column panels `[ceil(n/nr)][k][nr]`
+ *   packBRows(src, rs, n, k, dst)  B `[k, n]` with contiguous rows into column panels
+ *                                  `[ceil(n/nr)][k][nr]`
+ *   packBCols(src, cs, n, k, dst)  the same for a B with contiguous columns (transposed)
  *   gemm(ap, ars, aks, aps, bp, cp, mPanels, nPanels, k, ldc, bias, acc)
  *       C = A·B + bias (+ C when acc is 1) on packed B (bias: a row of nPanels·nr floats
  *       added to every row; zeros for a plain product). A is read through strides: row r of a panel at r·ars, step p
@@ -39,9 +41,9 @@ export function gemmFunctions(shapes: readonly KernelShape[], after: readonly Fu
   const funcs = new Map<string, FuncDef>();
   const add = (f: FuncDef) => funcs.set(f.name, f);
   for (const s of shapes) {
-    add(packFn(`packA${s.mr}`, s.mr));
-    add(packFn(`packB${s.nr}`, s.nr));
+    add(packAFn(s.mr));
     add(packRowsFn(s.nr));
+    add(packColsFn(s.nr));
     add(gemmFn(s));
   }
   // the parts come last among the gemm's functions, then `after`
@@ -58,8 +60,8 @@ export function gemmFunctions(shapes: readonly KernelShape[], after: readonly Fu
 /** The export names of one tile shape's functions in the module of `gemmFunctions`. */
 export const kernelNames = (s: KernelShape) => ({
   packA: `packA${s.mr}`,
-  packB: `packB${s.nr}`,
   packBRows: `packBRows${s.nr}`,
+  packBCols: `packBCols${s.nr}`,
   gemm: `gemm${s.mr}x${s.nr}${s.fma ? 'fma' : ''}`,
 });
 
@@ -69,40 +71,44 @@ export const kernelNames = (s: KernelShape) => ({
  * clearing `Claim` and runs the gemm's part{Shape} when `Task` is −1, else the task
  * (see engine.ts).
  */
-export enum Slot {
-  Seq,
-  Done,
-  Ready,
-  Claim,
-  Task,
-  Shape,
-  RowMajorB,
-  Rb,
-  BRow,
-  BCol,
-  J0,
-  J1,
-  N,
-  K,
-  Bp,
-  A,
-  Ars,
-  Aks,
-  Aps,
-  Cp,
-  Mp,
+const SLOTS = [
+  'Seq',
+  'Done',
+  'Ready',
+  'Claim',
+  'Task',
+  'Shape',
+  /** 1: B's rows are contiguous; 0: its columns are (a transposed B). */
+  'RowMajorB',
+  'Rb',
+  'BRow',
+  'BCol',
+  'J0',
+  'J1',
+  'N',
+  'K',
+  'Bp',
+  'A',
+  'Ars',
+  'Aks',
+  'Aps',
+  'Cp',
+  'Mp',
   /** Row panels of A per block (see partFn). */
-  Mb,
-  Ldc,
-  Bias,
-  Acc,
+  'Mb',
+  'Ldc',
+  'Bias',
+  'Acc',
   /** 1: C = GELU(C) once a block's product is done. */
-  Gelu,
-  Np,
-  Chunk,
-  Next,
-  Count,
-}
+  'Gelu',
+  'Np',
+  'Chunk',
+  'Next',
+  'Count',
+] as const;
+/** The index of each slot (`Slot.Count`: how many there are). */
+export const Slot = Object.fromEntries(SLOTS.map((name, i) => [name, i])) as { readonly [K in (typeof SLOTS)[number]]: number };
+export type Slot = number;
 
 /**
  * part{i}(ctrl): one thread's share of a product with tile shape i. Reads its job from
@@ -128,7 +134,7 @@ function partFn(name: string, s: KernelShape, index: (name: string) => number): 
   emit(L(Slot.RowMajorB), op.if);
   emit(L(Slot.Rb), op.get(COL0), op.i32(4), op.i32Mul, op.i32Add, L(Slot.BRow), op.get(COLS), L(Slot.K), op.get(BP), op.call(index(n.packBRows)));
   emit(op.else);
-  emit(L(Slot.Rb), op.get(COL0), L(Slot.BCol), op.i32Mul, op.i32Add, L(Slot.BRow), L(Slot.BCol), op.get(COLS), L(Slot.K), op.get(BP), op.call(index(n.packB)));
+  emit(L(Slot.Rb), op.get(COL0), L(Slot.BCol), op.i32Mul, op.i32Add, L(Slot.BCol), op.get(COLS), L(Slot.K), op.get(BP), op.call(index(n.packBCols)));
   emit(op.end);
   // A in blocks of Mb row panels (I0 the first): each block is read from memory once per
   // share, and stays in cache while it meets every packed panel of the share
@@ -188,41 +194,96 @@ function packRowsFn(nr: number): FuncDef {
 }
 
 /**
- * packA and packB are one routine: for each panel of `w` lines (rows of A, columns of B),
- * for p in 0..k, store the w values at (line, p). Line l of the panel starts at
- * src + min(l, lines − 1)·ls, and step p adds p·ps.
+ * packBCols(src, cs, n, k, dst): packB for a B whose columns are contiguous (a transposed
+ * weight `[n, k]`, as `linear` multiplies it): four steps of four columns at a time are
+ * read as four vectors and transposed with shuffles, instead of 16 scalar moves; the
+ * last k mod 4 steps move one value at a time. Columns past n repeat the last one.
  */
-function packFn(name: string, w: number): FuncDef {
-  // params: 0 src, 1 ls (line stride: A's row stride, B's column stride), 2 ps, 3 lines, 4 k, 5 dst
-  // packA(src, rs, cs, m, k, dst): lines are rows (ls = rs), steps are columns (ps = cs)
-  // packB(src, rs, cs, n, k, dst): lines are columns (ls = cs), steps are rows (ps = rs)
-  const isB = name.startsWith('packB');
-  const [SRC, RS, CS, LINES, K, DST] = [0, 1, 2, 3, 4, 5];
-  const [LS, PS] = isB ? [CS, RS] : [RS, CS];
-  const [P, OFF, LINE0] = [6, 7, 8];
-  const PTR = 9; // w line pointers
+function packColsFn(nr: number): FuncDef {
+  const [SRC, CS, N, K, DST] = [0, 1, 2, 3, 4];
+  const [COL, P, OFF] = [5, 6, 7];
+  const PTR = 8; // nr column pointers
+  const R = PTR + nr; // 4 loaded rows of a 4×4 block
+  const T = R + 4; // 4 half-transposed vectors
   const [body, emit] = emitter();
-  emit(op.i32(0), op.set(LINE0));
+  // i8x16.shuffle of two f32x4 by lanes (0-3 of the first, 4-7 of the second)
+  const shuffle = (a: number, b: number, lanes: number[]) => [
+    ...op.get(a),
+    ...op.get(b),
+    ...op.simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])),
+  ];
+  emit(op.i32(0), op.set(COL), op.loop);
+  {
+    for (let l = 0; l < nr; l++) {
+      emit(op.get(COL), op.i32(l), op.i32Add, op.get(N), op.i32(1), op.i32Sub);
+      emit(op.get(COL), op.i32(l), op.i32Add, op.get(N), op.i32LtS, op.select); // min
+      emit(op.get(CS), op.i32Mul, op.get(SRC), op.i32Add, op.set(PTR + l));
+    }
+    emit(op.i32(0), op.set(OFF));
+    emit(op.block, op.get(K), op.i32(2), op.i32ShrU, op.tee(P), op.i32Eqz, op.brIf(0), op.loop);
+    {
+      for (let g = 0; g < nr / 4; g++) {
+        for (let l = 0; l < 4; l++) emit(op.get(PTR + 4 * g + l), op.get(OFF), op.i32Add, op.v128Load(0), op.set(R + l));
+        emit(shuffle(R, R + 1, [0, 4, 1, 5]), op.set(T), shuffle(R, R + 1, [2, 6, 3, 7]), op.set(T + 1));
+        emit(shuffle(R + 2, R + 3, [0, 4, 1, 5]), op.set(T + 2), shuffle(R + 2, R + 3, [2, 6, 3, 7]), op.set(T + 3));
+        const out: [number, number, number[]][] = [
+          [T, T + 2, [0, 1, 4, 5]],
+          [T, T + 2, [2, 3, 6, 7]],
+          [T + 1, T + 3, [0, 1, 4, 5]],
+          [T + 1, T + 3, [2, 3, 6, 7]],
+        ];
+        out.forEach(([a, b, lanes], step) => emit(op.get(DST), shuffle(a, b, lanes), op.v128Store(step * nr * 4 + g * 16)));
+      }
+      emit(op.get(DST), op.i32(4 * nr * 4), op.i32Add, op.set(DST));
+      emit(op.get(OFF), op.i32(16), op.i32Add, op.set(OFF));
+      emit(op.get(P), op.i32(1), op.i32Sub, op.tee(P), op.brIf(0));
+    }
+    emit(op.end, op.end);
+    emit(op.block, op.get(K), op.i32(3), op.i32And, op.tee(P), op.i32Eqz, op.brIf(0), op.loop);
+    {
+      for (let l = 0; l < nr; l++) emit(op.get(DST), op.get(PTR + l), op.get(OFF), op.i32Add, op.f32Load(0), op.f32Store(l * 4));
+      emit(op.get(DST), op.i32(nr * 4), op.i32Add, op.set(DST));
+      emit(op.get(OFF), op.i32(4), op.i32Add, op.set(OFF));
+      emit(op.get(P), op.i32(1), op.i32Sub, op.tee(P), op.brIf(0));
+    }
+    emit(op.end, op.end);
+    emit(op.get(COL), op.i32(nr), op.i32Add, op.tee(COL), op.get(N), op.i32LtS, op.brIf(0));
+  }
+  emit(op.end);
+  return { name: `packBCols${nr}`, params: Array(5).fill(I32), locals: [...Array(3 + nr).fill(I32), ...Array(8).fill(V128)], body };
+}
+
+/**
+ * packA(src, rs, cs, m, k, dst): for each panel of mr rows, for p in 0..k, store the mr
+ * values at (row, p). Row l of the panel starts at src + min(l, m − 1)·rs, and step p
+ * adds p·cs.
+ */
+function packAFn(mr: number): FuncDef {
+  const [SRC, RS, CS, M, K, DST] = [0, 1, 2, 3, 4, 5];
+  const [P, OFF, ROW0] = [6, 7, 8];
+  const PTR = 9; // mr row pointers
+  const [body, emit] = emitter();
+  emit(op.i32(0), op.set(ROW0));
   emit(op.loop);
   {
-    // line pointers: src + min(line0 + l, lines − 1)·ls
-    for (let l = 0; l < w; l++) {
-      emit(op.get(LINE0), op.i32(l), op.i32Add, op.get(LINES), op.i32(1), op.i32Sub);
-      emit(op.get(LINE0), op.i32(l), op.i32Add, op.get(LINES), op.i32LtS, op.select); // min
-      emit(op.get(LS), op.i32Mul, op.get(SRC), op.i32Add, op.set(PTR + l));
+    // row pointers: src + min(row0 + l, m − 1)·rs
+    for (let l = 0; l < mr; l++) {
+      emit(op.get(ROW0), op.i32(l), op.i32Add, op.get(M), op.i32(1), op.i32Sub);
+      emit(op.get(ROW0), op.i32(l), op.i32Add, op.get(M), op.i32LtS, op.select); // min
+      emit(op.get(RS), op.i32Mul, op.get(SRC), op.i32Add, op.set(PTR + l));
     }
     emit(op.i32(0), op.set(OFF), op.get(K), op.set(P), op.loop);
     {
-      for (let l = 0; l < w; l++) emit(op.get(DST), op.get(PTR + l), op.get(OFF), op.i32Add, op.f32Load(0), op.f32Store(l * 4));
-      emit(op.get(DST), op.i32(w * 4), op.i32Add, op.set(DST));
-      emit(op.get(OFF), op.get(PS), op.i32Add, op.set(OFF));
+      for (let l = 0; l < mr; l++) emit(op.get(DST), op.get(PTR + l), op.get(OFF), op.i32Add, op.f32Load(0), op.f32Store(l * 4));
+      emit(op.get(DST), op.i32(mr * 4), op.i32Add, op.set(DST));
+      emit(op.get(OFF), op.get(CS), op.i32Add, op.set(OFF));
       emit(op.get(P), op.i32(1), op.i32Sub, op.tee(P), op.brIf(0));
     }
     emit(op.end);
-    emit(op.get(LINE0), op.i32(w), op.i32Add, op.tee(LINE0), op.get(LINES), op.i32LtS, op.brIf(0));
+    emit(op.get(ROW0), op.i32(mr), op.i32Add, op.tee(ROW0), op.get(M), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name, params: Array(6).fill(I32), locals: Array(3 + w).fill(I32), body };
+  return { name: `packA${mr}`, params: Array(6).fill(I32), locals: Array(3 + mr).fill(I32), body };
 }
 
 function gemmFn(s: KernelShape): FuncDef {
