@@ -64,6 +64,17 @@ describe('WebAssembly SIMD gemm', () => {
       );
     });
   }
+  it('refuses an operand that is neither row-major nor transposed (its copy would read the wrong values)', () => {
+    const gemm = createWasmGemm({ mr: 2, nr: 16, fma: false });
+    const [m, n, k] = [3, 5, 4];
+    const b = new Float32Array(2 * k * n);
+    const c = new Float32Array(m * n);
+    assert.throws(
+      () => gemm(m, n, k, new Float32Array(m * k), 0, k, 1, b, 0, 2 * n, 2, c, 0, null),
+      /gemm: A \[3, 4\] strides \(4, 1\) and B \[4, 5\] strides \(10, 2\)/,
+    );
+    assert.throws(() => gemm(m, n, k, new Float32Array(2 * m * k), 0, 2 * k, 1, b, 0, n, 1, c, 0, null), /each must be dense/);
+  });
   it('two threads (a worker sharing the memory) give the single-thread result, for any split', async () => {
     const threaded = new WasmEngine(
       [

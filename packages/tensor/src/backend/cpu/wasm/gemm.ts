@@ -21,6 +21,11 @@ export function engineGemm(engine: WasmEngine, i: number): Gemm {
   const part = engine.kernels[`part${i}`]! as (ctrl: number) => void;
   const packA = engine.kernels[engine.names(i).packA]! as Pack;
   return (m, n, k, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, bias, accumulate = false, gelu = false) => {
+    // the copies below and the packs take each operand dense, row-major or transposed
+    if (!((aRow === k && aCol === 1) || (aRow === 1 && aCol === m)) || !((bRow === n && bCol === 1) || (bRow === 1 && bCol === k)))
+      throw new Error(
+        `gemm: A [${m}, ${k}] strides (${aRow}, ${aCol}) and B [${k}, ${n}] strides (${bRow}, ${bCol}): each must be dense, row-major or transposed`,
+      );
     if (m === 0 || n === 0) return;
     if (k === 0) {
       for (let r = 0; r < m; r++) {

@@ -194,6 +194,20 @@ function packRowsFn(nr: number): FuncDef {
 }
 
 /**
+ * Sets locals ptr..ptr + w − 1 to the panel's w line pointers, src + min(first + l,
+ * lines − 1)·stride: lines past the last repeat it (the packs' padding rows and columns).
+ */
+function linePointers(w: number, first: number, lines: number, stride: number, src: number, ptr: number): number[] {
+  const [body, emit] = emitter();
+  for (let l = 0; l < w; l++) {
+    emit(op.get(first), op.i32(l), op.i32Add, op.get(lines), op.i32(1), op.i32Sub);
+    emit(op.get(first), op.i32(l), op.i32Add, op.get(lines), op.i32LtS, op.select); // min
+    emit(op.get(stride), op.i32Mul, op.get(src), op.i32Add, op.set(ptr + l));
+  }
+  return body;
+}
+
+/**
  * packBCols(src, cs, n, k, dst): packB for a B whose columns are contiguous (a transposed
  * weight `[n, k]`, as `linear` multiplies it): four steps of four columns at a time are
  * read as four vectors and transposed with shuffles, instead of 16 scalar moves; the
@@ -214,11 +228,7 @@ function packColsFn(nr: number): FuncDef {
   ];
   emit(op.i32(0), op.set(COL), op.loop);
   {
-    for (let l = 0; l < nr; l++) {
-      emit(op.get(COL), op.i32(l), op.i32Add, op.get(N), op.i32(1), op.i32Sub);
-      emit(op.get(COL), op.i32(l), op.i32Add, op.get(N), op.i32LtS, op.select); // min
-      emit(op.get(CS), op.i32Mul, op.get(SRC), op.i32Add, op.set(PTR + l));
-    }
+    emit(linePointers(nr, COL, N, CS, SRC, PTR));
     emit(op.i32(0), op.set(OFF));
     emit(op.block, op.get(K), op.i32(2), op.i32ShrU, op.tee(P), op.i32Eqz, op.brIf(0), op.loop);
     {
@@ -266,12 +276,7 @@ function packAFn(mr: number): FuncDef {
   emit(op.i32(0), op.set(ROW0));
   emit(op.loop);
   {
-    // row pointers: src + min(row0 + l, m − 1)·rs
-    for (let l = 0; l < mr; l++) {
-      emit(op.get(ROW0), op.i32(l), op.i32Add, op.get(M), op.i32(1), op.i32Sub);
-      emit(op.get(ROW0), op.i32(l), op.i32Add, op.get(M), op.i32LtS, op.select); // min
-      emit(op.get(RS), op.i32Mul, op.get(SRC), op.i32Add, op.set(PTR + l));
-    }
+    emit(linePointers(mr, ROW0, M, RS, SRC, PTR));
     emit(op.i32(0), op.set(OFF), op.get(K), op.set(P), op.loop);
     {
       for (let l = 0; l < mr; l++) emit(op.get(DST), op.get(PTR + l), op.get(OFF), op.i32Add, op.f32Load(0), op.f32Store(l * 4));
