@@ -3,23 +3,38 @@ import type { VisionTransformer } from '@ggem/vit';
 import { makeBatch } from './data/batches.js';
 import type { Split } from './data/split.js';
 
-/** Runs the model in eval mode over a split; returns logits' argmax and the pooled features `[n, D]`. */
-export function predict(model: VisionTransformer, s: Split, batchSize = 256): { predictions: Int32Array; features: Float32Array; dim: number } {
+/** The pooled features `[n, D]` of images `x` in eval mode (the model goes back to train mode after), off the tape. */
+export function features(model: VisionTransformer, x: Tensor): Tensor {
   model.eval();
+  try {
+    return noGrad(() => model.forwardHead(model.forwardFeatures(x), true));
+  } finally {
+    model.train();
+  }
+}
+
+/**
+ * Runs the model in eval mode over a split; returns logits' argmax and the pooled features
+ * `[n, D]`. `pooled` computes a batch's features: on this thread by default, or split over
+ * data-parallel replicas (`DataParallel.infer`); the head runs here.
+ */
+export function predict(
+  model: VisionTransformer,
+  s: Split,
+  batchSize = 256,
+  pooled: (x: Tensor) => Tensor = (x) => features(model, x),
+): { predictions: Int32Array; features: Float32Array; dim: number } {
   const predictions = new Int32Array(s.count);
   const dim = model.config.embedDim;
-  const features = new Float32Array(s.count * dim);
-  noGrad(() => {
-    for (let start = 0; start < s.count; start += batchSize) {
-      const idx = Int32Array.from({ length: Math.min(batchSize, s.count - start) }, (_, i) => start + i);
-      const { x } = makeBatch(s, idx, null, null);
-      const f = model.forwardHead(model.forwardFeatures(x), true);
-      features.set(f.data as Float32Array, start * dim);
-      if (!(model.head instanceof Identity)) predictions.set(model.head.forward(f).argmax(1).data as Int32Array, start);
-    }
-  });
-  model.train();
-  return { predictions, features, dim };
+  const out = new Float32Array(s.count * dim);
+  for (let start = 0; start < s.count; start += batchSize) {
+    const idx = Int32Array.from({ length: Math.min(batchSize, s.count - start) }, (_, i) => start + i);
+    const { x } = makeBatch(s, idx, null, null);
+    const f = pooled(x);
+    out.set(f.data as Float32Array, start * dim);
+    if (!(model.head instanceof Identity)) predictions.set(noGrad(() => model.head.forward(f).argmax(1).data) as Int32Array, start);
+  }
+  return { predictions, features: out, dim };
 }
 
 export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {

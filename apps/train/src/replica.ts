@@ -1,13 +1,14 @@
 /**
  * One replica of the model a run trains, as `DataParallel` builds it on every thread from
  * the run's options: the same architecture, frozen blocks and initialisation as the main
- * thread's (whose weights the replicas then share), and the run's loss on a shard of the
- * batch. The main thread's replica also keeps the logits of its shard, from which the
+ * thread's (whose weights the replicas then share), the run's loss on a shard of the
+ * batch, and the pooled features of a shard in eval mode (evaluation on every core). The main thread's replica also keeps the logits of its shard, from which the
  * trainer reports the step's accuracy.
  */
 import { crossEntropy, type Tensor } from '@ggem/tensor';
 import type { Replica } from '@ggem/tensor/node';
 import type { VisionTransformer } from '@ggem/vit';
+import { features } from './evaluate.js';
 import type { TrainOptions } from './options.js';
 import { buildModel, freeze } from './model.js';
 
@@ -30,6 +31,7 @@ export function replica(o: TrainOptions): TrainReplica {
       r.logits = logits;
       return crossEntropy(logits, y, { labelSmoothing: o.labelSmoothing });
     },
+    infer: (x: Tensor) => features(model, x),
   };
   return r;
 }

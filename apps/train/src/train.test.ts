@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { defaults, validate, type TrainOptions } from './options.js';
 import { buildModel, parameterGroups } from './model.js';
 import { formatDuration, Smoothed, train } from './train.js';
+import { accuracy, knnAccuracy, predict } from './evaluate.js';
 import { tensor } from '@ggem/tensor';
 import { readSafetensorsFile } from '@ggem/vit/node';
 
@@ -207,6 +208,13 @@ describe('training', () => {
     assert.equal(b.length, a.length);
     b.forEach((l, i) => assert.ok(Math.abs(l - a[i]!) <= 1e-4 * Math.abs(a[i]!), `step ${i + 1}: ${l} on two threads, ${a[i]} on one`));
     assert.deepEqual(steps(join(dir, 'again')), b);
+    // the evaluations ran split over the replicas: the same as this thread's of the same weights
+    const { train: seen, test } = two.splits;
+    const [here, trainHere] = [predict(two.model, test), predict(two.model, seen)];
+    assert.equal(two.final.testAcc, accuracy(here.predictions, test.labels));
+    assert.equal(two.history.at(-1)!.testAcc, two.final.testAcc);
+    const knn = knnAccuracy({ features: trainHere.features, labels: seen.labels }, { features: here.features, labels: test.labels }, here.dim, 3);
+    assert.equal(two.final.knnAcc, knn);
     two.model.namedParameters().forEach(([n, p], i) => {
       assert.deepEqual(again.model.namedParameters()[i]![1].data, p.data, n);
       const q = one.model.namedParameters()[i]![1].data;

@@ -7,7 +7,7 @@ import { loadWeightsFile } from '@ggem/vit/node';
 import { SingleBar } from 'cli-progress';
 import { loadLatestCheckpoint, makeDirs, nonFinite, optimizerState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { filterClasses, limitSplit, loadData, type Data, type Split } from './data/dataset.js';
-import { accuracy, knnAccuracy, predict } from './evaluate.js';
+import { accuracy, features, knnAccuracy, predict } from './evaluate.js';
 import { epochBatches, forwardBackward, optimization, update } from './loop.js';
 import { buildModel, freeze, SEEN, UNSEEN } from './model.js';
 import { validate, type TrainOptions } from './options.js';
@@ -123,8 +123,13 @@ interface Stepper {
   model: VisionTransformer;
   /** Adds the batch's gradient to every parameter's `.grad`; the batch's loss, and the logits of the rows it has (all, or this thread's shard). */
   step(x: Tensor, y: Tensor): { loss: number; logits: Tensor; rows: number };
+  /** The pooled features of a batch in eval mode, for evaluation: on this thread, or split over the replicas too. */
+  features(x: Tensor): Tensor;
   close(): Promise<void>;
 }
+
+/** Images a step of evaluation runs (split over the replicas under data parallelism). */
+const EVAL_BATCH = 256;
 
 /** The tsx loader for the replicas' threads (`node --import tsx` does not reach workers). */
 const TSX_WORKER = new URL('../../../scripts/tsx-worker.mjs', import.meta.url);
@@ -144,6 +149,7 @@ async function makeStepper(o: TrainOptions): Promise<Stepper> {
       step(x, y) {
         return { ...forwardBackward(model, x, y, o), rows: x.shape[0]! };
       },
+      features: (x) => features(model, x),
       close: async () => {},
     };
   }
@@ -161,6 +167,7 @@ async function makeStepper(o: TrainOptions): Promise<Stepper> {
       const loss = dp.step(x, y);
       return { loss, logits: main.logits!, rows: main.logits!.shape[0]! };
     },
+    features: (x) => dp.infer(x),
     close: () => dp.close(),
   };
 }
@@ -206,6 +213,7 @@ async function trainModel(
   let step = 0;
   let history: EpochMetrics[] = [];
   let checkpoint = '';
+  let lastTest: ReturnType<typeof predict> | undefined;
   // what the run is: every option but those of one invocation (where it goes, how it shows, when it stops)
   // (the thread count changes only the rounding of the gradient's sum: a run may resume on another machine)
   const options: Record<string, unknown> = {
@@ -313,7 +321,8 @@ async function trainModel(
         throw new Error(
           `train: after step ${step} (the end of epoch ${epoch + 1}) ${bad}; stopped before evaluating or saving it, the last good checkpoint is ${checkpoint || 'none (no epoch completed)'}`,
         );
-      const testAcc = accuracy(predict(model, testSplit).predictions, testSplit.labels);
+      lastTest = predict(model, testSplit, EVAL_BATCH, stepper.features);
+      const testAcc = accuracy(lastTest.predictions, testSplit.labels);
       const m: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: lossSum / seen,
@@ -345,11 +354,12 @@ async function trainModel(
     log(`stopped after epoch ${epoch} of ${o.epochs}; continue with --resume --out ${o.out}`);
     return { model, history, final: { testAcc: history[history.length - 1]?.testAcc ?? 0, knnAcc: NaN, k: o.knnK }, checkpoint, out: o.out, splits };
   }
-  const testPred = predict(model, testSplit);
+  // the last epoch's evaluation is of these weights when this invocation trained it
+  const testPred = lastTest ?? predict(model, testSplit, EVAL_BATCH, stepper.features);
   let final: TrainResult['final'];
   if (retrieval) {
     const unseen = filterClasses(limitedTest, UNSEEN);
-    const emb = predict(model, unseen);
+    const emb = predict(model, unseen, EVAL_BATCH, stepper.features);
     final = {
       testAcc: accuracy(testPred.predictions, testSplit.labels),
       knnAcc: NaN,
@@ -359,7 +369,7 @@ async function trainModel(
   } else if (o.knnK === 0) {
     final = { testAcc: accuracy(testPred.predictions, testSplit.labels), knnAcc: NaN, k: 0 };
   } else {
-    const trainPred = predict(model, trainSplit);
+    const trainPred = predict(model, trainSplit, EVAL_BATCH, stepper.features);
     final = {
       testAcc: accuracy(testPred.predictions, testSplit.labels),
       knnAcc: knnAccuracy(

@@ -68,6 +68,38 @@ describe('DataParallel', () => {
     }
   }
 
+  for (const workers of [1, 2]) {
+    it(`${workers + 1} replicas: infer gives the whole batch's outputs in row order, off the tape`, async () => {
+      const dp = await create(workers);
+      const ref = reference(dp.parameters);
+      for (const n of [1, 2, 7, 32]) {
+        const [x] = batch(n, 50 + n);
+        const y = dp.infer(x);
+        assert.deepEqual(y.shape, [n, ARG.classes]);
+        assert.equal(y.requiresGrad, false, `batch ${n}: no tape`);
+        assertClose(y.data, ref.infer!(x).data, 1e-6, `batch ${n}`);
+      }
+      await dp.close();
+    });
+  }
+
+  it('names the replica when infer goes wrong, and says when a replica has none', async () => {
+    const [x] = batch(8, 7);
+    const failing = await create(1, { ...ARG, fail: 'infer' });
+    assert.throws(() => failing.infer(x), /DataParallel\.infer: replica 1: Error: no output for a shard of 4 rows/);
+    assertClose(failing.infer(x.slice([[0, 1]])).data, reference(failing.parameters).infer!(x.slice([[0, 1]])).data, 1e-6, 'a shard for this thread only');
+    const rows = await create(1, { ...ARG, fail: 'infer-rows' });
+    assert.throws(() => rows.infer(x), /replica 1's output is float32 \[1, 5\] for 4 rows; expected one row per input row, each float32 \[5\]/);
+    const none = await create(1, { ...ARG, noInfer: true });
+    assert.throws(() => none.infer(x), /DataParallel\.infer: the replica has no infer/);
+    assert.throws(() => rows.infer(), /DataParallel\.infer: expected at least one input/);
+    // the jobs after a failed one are whole
+    const [x2, y2] = batch(8, 8);
+    const loss = failing.step(x2, y2);
+    const l = reference(failing.parameters).loss(x2, y2);
+    assert.ok(Math.abs(loss - l.item()) <= 1e-6, `loss ${loss} vs ${l.item()}`);
+  });
+
   it('adds to gradients already there, like backward', async () => {
     const dp = await create(1);
     const [x, y] = batch(9, 1);

@@ -4,7 +4,8 @@ import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { noGrad } from '../autograd/engine.js';
+import { Ctrl, type Job, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
 
 /** The worker's own module, with this file's extension (.ts under a TypeScript loader, .js built). */
 const workerModule = (): string => new URL(`./worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url).href;
@@ -156,17 +157,9 @@ export class DataParallel {
    */
   step(...inputs: Tensor[]): number {
     if (this.closed) throw new Error('DataParallel.step: already closed');
-    const n = checkBatch(inputs);
+    const n = checkBatch(inputs, 'step');
     this.rebind();
-    const shards = split(n, this.size);
-    for (const [i, s] of this.slots.entries()) {
-      const [lo, hi] = shards[i + 1]!;
-      if (hi === lo) continue;
-      s.port.postMessage(inputs.map((t) => shard(t, lo, hi)));
-      s.seq++;
-      Atomics.store(s.ctrl, Ctrl.Seq, s.seq);
-      Atomics.notify(s.ctrl, Ctrl.Seq);
-    }
+    const shards = this.post('loss', inputs, n);
     const params = this.replica.parameters;
     const before = params.map((p) => p.grad);
     for (const p of params) p.grad = null;
@@ -185,22 +178,15 @@ export class DataParallel {
     } catch (e) {
       errors.push(`replica 0 (this thread): ${(e as Error).message}`); // the workers' shards are still awaited below
     }
-    const done: [WorkerSlot, number][] = [];
-    for (const [i, s] of this.slots.entries()) {
-      const [lo, hi] = shards[i + 1]!;
-      if (hi === lo) continue;
-      if (Atomics.wait(s.ctrl, Ctrl.Done, s.seq - 1, this.timeoutMs) === 'timed-out' && Atomics.load(s.ctrl, Ctrl.Done) !== s.seq) {
-        params.forEach((p, j) => (p.grad = before[j]!));
-        throw new Error(`DataParallel.step: replica ${i + 1} did not finish its shard within ${this.timeoutMs / 1000} s`);
-      }
-      if (Atomics.load(s.ctrl, Ctrl.Failed) === 1) {
-        const m = receiveMessageOnPort(s.port)?.message as WorkerMessage | undefined;
-        errors.push(`replica ${i + 1}: ${m !== undefined && 'error' in m ? m.error : 'failed'}`);
-      } else {
-        done.push([s, (hi - lo) / n]);
-        loss += (s.loss[0]! * (hi - lo)) / n;
-      }
+    let finished: { slot: WorkerSlot; rows: number }[];
+    try {
+      finished = this.collect('step', shards, errors);
+    } catch (e) {
+      params.forEach((p, j) => (p.grad = before[j]!));
+      throw e;
     }
+    const done = finished.map(({ slot, rows }) => [slot, rows / n] as [WorkerSlot, number]);
+    for (const [s, w] of done) loss += s.loss[0]! * w;
     if (errors.length > 0) {
       params.forEach((p, i) => (p.grad = before[i]!));
       throw new Error(`DataParallel.step: ${errors.join('; ')}`);
@@ -223,6 +209,90 @@ export class DataParallel {
       p.grad = new Tensor(p.backend.fromArray(g), p.shape, p.dtype, p.backend);
     });
     return loss;
+  }
+
+  /**
+   * The replicas' `infer` on `inputs` split along their first axis, as `step` splits them,
+   * without the tape: the outputs of the shards, joined along the first axis in row order
+   * (as `replica.infer(...inputs)` on one replica would give). For evaluation on every core.
+   */
+  infer(...inputs: Tensor[]): Tensor {
+    if (this.closed) throw new Error('DataParallel.infer: already closed');
+    const infer = this.replica.infer;
+    if (infer === undefined) throw new Error('DataParallel.infer: the replica has no infer(...inputs): its factory returns only parameters and loss');
+    const n = checkBatch(inputs, 'infer');
+    this.rebind();
+    const shards = this.post('infer', inputs, n);
+    const [lo0, hi0] = shards[0]!;
+    const errors: string[] = [];
+    let own: ShardInput | null = null;
+    try {
+      if (hi0 > lo0) {
+        const y = noGrad(() => infer(...inputs.map((t) => sliceRows(t, lo0, hi0))));
+        own = { data: y.data, shape: [...y.shape], dtype: y.dtype };
+      }
+    } catch (e) {
+      errors.push(`replica 0 (this thread): ${(e as Error).message}`);
+    }
+    const outputs: { rows: number; out: ShardInput }[] = own === null ? [] : [{ rows: hi0 - lo0, out: own }];
+    for (const { slot, rows, message } of this.collect('infer', shards, errors)) {
+      if (message !== undefined && 'output' in message) outputs.push({ rows, out: message.output });
+      else errors.push(`replica ${this.slots.indexOf(slot) + 1}: no output came back`);
+    }
+    if (errors.length > 0) throw new Error(`DataParallel.infer: ${errors.join('; ')}`);
+    const { shape: first, dtype } = outputs[0]!.out;
+    const rest = first.slice(1);
+    for (const [i, { rows, out }] of outputs.entries()) {
+      if (out.shape[0] !== rows || out.dtype !== dtype || out.shape.length !== first.length || rest.some((d, j) => d !== out.shape[j + 1]))
+        throw new Error(
+          `DataParallel.infer: replica ${i}'s output is ${out.dtype} [${out.shape.join(', ')}] for ${rows} rows; expected one row per input row, each ${dtype} [${rest.join(', ')}] as replica 0's`,
+        );
+    }
+    const values = allocate(dtype, sizeOf([n, ...rest]));
+    let at = 0;
+    for (const { out } of outputs) {
+      values.set(out.data, at);
+      at += out.data.length;
+    }
+    return new Tensor(values, [n, ...rest], dtype);
+  }
+
+  /** Posts each worker its shard of `inputs` (`n` rows) for a job of this kind; returns every replica's rows, this thread's first. */
+  private post(kind: Job['kind'], inputs: Tensor[], n: number): [number, number][] {
+    const shards = split(n, this.size);
+    for (const [i, s] of this.slots.entries()) {
+      const [lo, hi] = shards[i + 1]!;
+      if (hi === lo) continue;
+      const job: Job = { kind, inputs: inputs.map((t) => shard(t, lo, hi)) };
+      s.port.postMessage(job);
+      s.seq++;
+      Atomics.store(s.ctrl, Ctrl.Seq, s.seq);
+      Atomics.notify(s.ctrl, Ctrl.Seq);
+    }
+    return shards;
+  }
+
+  /**
+   * Waits for every worker given a shard; adds the failed ones' errors to `errors` and
+   * returns the others with their rows and the message each posted (an output). Throws
+   * when one does not finish within the timeout.
+   */
+  private collect(what: 'step' | 'infer', shards: [number, number][], errors: string[]): { slot: WorkerSlot; rows: number; message?: WorkerMessage }[] {
+    const done: { slot: WorkerSlot; rows: number; message?: WorkerMessage }[] = [];
+    for (const [i, s] of this.slots.entries()) {
+      const [lo, hi] = shards[i + 1]!;
+      if (hi === lo) continue;
+      if (Atomics.wait(s.ctrl, Ctrl.Done, s.seq - 1, this.timeoutMs) === 'timed-out' && Atomics.load(s.ctrl, Ctrl.Done) !== s.seq)
+        throw new Error(`DataParallel.${what}: replica ${i + 1} did not finish its shard within ${this.timeoutMs / 1000} s`);
+      const failed = Atomics.load(s.ctrl, Ctrl.Failed) === 1;
+      // a failure and an output are posted before Done is stored: already queued
+      let message: WorkerMessage | undefined;
+      do message = receiveMessageOnPort(s.port)?.message as WorkerMessage | undefined;
+      while (message === undefined && (failed || what === 'infer'));
+      if (failed) errors.push(`replica ${i + 1}: ${message !== undefined && 'error' in message ? message.error : 'failed'}`);
+      else done.push({ slot: s, rows: hi - lo, message });
+    }
+    return done;
   }
 
   /** Stops the workers and restores the CPU thread count. The parameters stay usable on the main thread. */
@@ -271,12 +341,12 @@ function ready(worker: Worker, port: MessagePort, index: number): Promise<void> 
   });
 }
 
-function checkBatch(inputs: Tensor[]): number {
-  if (inputs.length === 0) throw new Error('DataParallel.step: expected at least one input');
+function checkBatch(inputs: Tensor[], what: 'step' | 'infer'): number {
+  if (inputs.length === 0) throw new Error(`DataParallel.${what}: expected at least one input`);
   const n = inputs[0]!.shape[0];
   if (n === undefined || n < 1 || inputs.some((t) => t.shape[0] !== n)) {
     throw new Error(
-      `DataParallel.step: every input needs the same first (batch) dimension >= 1, got shapes ${inputs.map((t) => `[${t.shape.join(', ')}]`).join(', ')}`,
+      `DataParallel.${what}: every input needs the same first (batch) dimension >= 1, got shapes ${inputs.map((t) => `[${t.shape.join(', ')}]`).join(', ')}`,
     );
   }
   return n;

@@ -30,6 +30,11 @@ export type ReplicaFactory<A = unknown> = (arg: A) => Replica | Promise<Replica>
 export interface Replica {
   parameters: Tensor[];
   loss(...inputs: Tensor[]): Tensor;
+  /**
+   * For `DataParallel.infer`: the model's output on a shard of the inputs (one row per
+   * input row), with what inference needs (eval mode). Run without the tape.
+   */
+  infer?(...inputs: Tensor[]): Tensor;
 }
 
 /**
@@ -61,4 +66,10 @@ export interface ShardInput {
   dtype: DType;
 }
 
-export type WorkerMessage = { ready: true } | { error: string };
+/** A job, as posted to a worker: a shard for `step` (the loss and its gradients) or for `infer` (the output). */
+export interface Job {
+  kind: 'loss' | 'infer';
+  inputs: ShardInput[];
+}
+
+export type WorkerMessage = { ready: true } | { error: string } | { output: ShardInput };

@@ -3,12 +3,14 @@ import { setCpuThreads } from '../backend/cpu/engine.js';
 import { scope } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { dtypeOf } from '../dtype.js';
-import { Ctrl, type Replica, type ReplicaFactory, type ShardInput, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { Ctrl, type Job, type Replica, type ReplicaFactory, type WorkerInit, type WorkerMessage } from './protocol.js';
+import { noGrad } from '../autograd/engine.js';
 
 /**
  * The body of a data-parallel worker: build the replica, bind its parameters to the shared
  * buffers, then run jobs until told to stop. A job is a shard of the batch: forward, loss,
- * backward, and the gradients copied into this worker's shared buffers. Synchronous
+ * backward, and the gradients copied into this worker's shared buffers; or (`infer`) the
+ * replica's output on the shard, posted back. Synchronous
  * throughout (Atomics on the control block, messages read with receiveMessageOnPort), like
  * the main thread's side of it.
  */
@@ -40,7 +42,14 @@ export async function run(init: WorkerInit): Promise<void> {
     try {
       // the shard's tensors go back to the pool when it is done, for the next shard
       scope(() => {
-        const inputs = (msg.message as ShardInput[]).map((s) => new Tensor(s.data, s.shape, s.dtype));
+        const job = msg.message as Job;
+        const inputs = job.inputs.map((s) => new Tensor(s.data, s.shape, s.dtype));
+        if (job.kind === 'infer') {
+          if (replica.infer === undefined) throw new Error(`${init.module}: the replica has no infer(...inputs)`);
+          const out = noGrad(() => replica.infer!(...inputs));
+          post({ output: { data: out.data.slice(), shape: [...out.shape], dtype: out.dtype } });
+          return;
+        }
         for (const p of replica.parameters) p.grad = null;
         const l = replica.loss(...inputs);
         if (l.size !== 1) throw new Error(`the loss must be a scalar, got shape [${l.shape.join(', ')}]`);

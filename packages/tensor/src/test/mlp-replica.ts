@@ -25,7 +25,9 @@ export interface MlpArg {
   classes: number;
   seed: number;
   /** For the error tests: where the worker replicas go wrong ('first-main-loss': the main thread's first loss; 'slow': a worker's loss takes 1 s). */
-  fail?: 'build' | 'loss' | 'shape' | 'first-main-loss' | 'slow';
+  fail?: 'build' | 'loss' | 'shape' | 'first-main-loss' | 'slow' | 'infer' | 'infer-rows';
+  /** A replica without `infer`. */
+  noInfer?: boolean;
 }
 
 export function replica(arg: MlpArg): Replica {
@@ -41,5 +43,14 @@ export function replica(arg: MlpArg): Replica {
       if (!worker && arg.fail === 'first-main-loss' && losses++ === 0) throw new Error('the first loss fails here');
       return crossEntropy(model.forward(x), y);
     },
+    ...(arg.noInfer
+      ? {}
+      : {
+          infer: (x: Tensor) => {
+            if (worker && arg.fail === 'infer') throw new Error(`no output for a shard of ${x.shape[0]} rows`);
+            const y = model.forward(x);
+            return worker && arg.fail === 'infer-rows' ? y.slice([[0, 1]]) : y;
+          },
+        }),
   };
 }
