@@ -2,8 +2,9 @@
  * One replica of the model a run trains, as `DataParallel` builds it on every thread from
  * the run's options: the same architecture, frozen blocks and initialisation as the main
  * thread's (whose weights the replicas then share), the run's loss on a shard of the
- * batch, and the pooled features of a shard in eval mode (evaluation on every core). The main thread's replica also keeps the logits of its shard, from which the
- * trainer reports the step's accuracy.
+ * batch, and the pooled features of a shard in eval mode (evaluation on every core). The
+ * main thread's replica also keeps the logits of its shard, from which the trainer reports
+ * the step's accuracy.
  */
 import { crossEntropy, type Tensor } from '@ggem/tensor';
 import type { Replica } from '@ggem/tensor/node';

@@ -185,8 +185,8 @@ export class DataParallel {
       params.forEach((p, j) => (p.grad = before[j]!));
       throw e;
     }
-    const done = finished.map(({ slot, rows }) => [slot, rows / n] as [WorkerSlot, number]);
-    for (const [s, w] of done) loss += s.loss[0]! * w;
+    for (const { slot, rows } of finished) loss += (slot.loss[0]! * rows) / n;
+    const done = finished.map(({ slot, rows }) => [slot, rows / n] as const);
     if (errors.length > 0) {
       params.forEach((p, i) => (p.grad = before[i]!));
       throw new Error(`DataParallel.step: ${errors.join('; ')}`);

@@ -10,9 +10,8 @@ import { noGrad } from '../autograd/engine.js';
  * The body of a data-parallel worker: build the replica, bind its parameters to the shared
  * buffers, then run jobs until told to stop. A job is a shard of the batch: forward, loss,
  * backward, and the gradients copied into this worker's shared buffers; or (`infer`) the
- * replica's output on the shard, posted back. Synchronous
- * throughout (Atomics on the control block, messages read with receiveMessageOnPort), like
- * the main thread's side of it.
+ * replica's output on the shard, posted back. Synchronous throughout (Atomics on the
+ * control block, messages read with receiveMessageOnPort), like the main thread's side.
  */
 export async function run(init: WorkerInit): Promise<void> {
   const { port } = init;
