@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { attention, Generator, gelu, layerNorm, noGrad, randn, setCpuThreads, getCpuThreads, type Tensor } from '../../../index.js';
 import { attention as attentionKernel } from '../attention.js';
 import { simdEngine } from '../engine.js';
+import { WasmEngine } from './engine.js';
 
 /** The values and input gradients of f on one thread, then on two with every job split. */
 function oneAndTwo(f: () => Tensor[]): [Float32Array[], Float32Array[], number] {
@@ -51,6 +52,15 @@ const heads = [
 ] as const;
 
 describe('the kernels split over two threads', () => {
+  it('start their workers at the first job worth splitting, not before', () => {
+    const engine = new WasmEngine([{ mr: 2, nr: 16, fma: false }], 2);
+    const x = new Float32Array(1000).fill(1);
+    assert.equal(engine.elementwise('add', [x, x], x.length, 1)[0], 2);
+    assert.equal(engine.startedWorkers, 0, 'a small job starts no worker');
+    engine.threadMinMacs = 0;
+    assert.equal(engine.elementwise('add', [x, x], x.length, 1)[999], 2);
+    assert.equal(engine.startedWorkers, 1, 'a job worth splitting starts the worker');
+  });
   it('the workers start', async () => {
     setCpuThreads(2);
     const deadline = Date.now() + 10_000;

@@ -106,7 +106,7 @@ type Kernel = (...args: number[]) => number | undefined;
  * The CPU backend's WebAssembly: one module with every SIMD kernel (the gemm's tile shapes,
  * elementwise, attention, row-wise), one memory they share, and with `threads` > 1 worker
  * threads sharing both (Node's worker_threads, or Web Workers in a cross-origin isolated
- * page). Arrays can live in the memory, in a heap after the control blocks: pinned
+ * page), started at the first job worth splitting. Arrays can live in the memory, in a heap after the control blocks: pinned
  * weights (`pin`) and, inside scopes, the pool's large arrays (`alloc`). A kernel call's
  * operands (`operands`) are read and written in place when they live there, and otherwise
  * copied through the call's scratch, laid out after the heap (`layout`). This needs a
@@ -126,6 +126,8 @@ export class WasmEngine {
   readonly kernels: Record<string, Kernel>;
   readonly threads: number;
   private readonly workers: { ctrl: Int32Array; seq: number }[] = [];
+  /** Starts the workers (null once they are started, or where there are none). */
+  private spawn: (() => void) | null = null;
   private f32view: Float32Array;
   private ctrlView: Int32Array;
   private argsView: Float64Array;
@@ -179,18 +181,37 @@ export class WasmEngine {
     this.ctrlView = new Int32Array(this.memory.buffer, 0, Slot.Count);
     this.argsView = new Float64Array(this.memory.buffer, this.argsAt, ARGS);
     if (!shared) return;
-    const url = workerThreads === null ? URL.createObjectURL(new Blob([WEB_WORKER], { type: 'text/javascript' })) : '';
-    for (let t = 1; t < threads; t++) {
-      const offset = t * Slot.Count * 4;
-      const data = { module, memory: this.memory, offset, argsAt: this.argsAt };
-      if (workerThreads !== null) new workerThreads.Worker(NODE_WORKER, { eval: true, workerData: data }).unref();
-      else new Worker(url, { name: `ggem kernels ${t}` }).postMessage(data);
-      this.workers.push({ ctrl: new Int32Array(this.memory.buffer, offset, Slot.Count), seq: 0 });
-    }
+    this.spawn = () => {
+      const url = workerThreads === null ? URL.createObjectURL(new Blob([WEB_WORKER], { type: 'text/javascript' })) : '';
+      for (let t = 1; t < threads; t++) {
+        const offset = t * Slot.Count * 4;
+        const data = { module, memory: this.memory, offset, argsAt: this.argsAt };
+        if (workerThreads !== null) new workerThreads.Worker(NODE_WORKER, { eval: true, workerData: data }).unref();
+        else new Worker(url, { name: `ggem kernels ${t}` }).postMessage(data);
+        this.workers.push({ ctrl: new Int32Array(this.memory.buffer, offset, Slot.Count), seq: 0 });
+      }
+    };
   }
 
-  /** True once every worker has started (until then jobs run on fewer threads). */
+  /**
+   * Starts the worker threads, once: at the first job worth splitting, or when `ready` is
+   * asked. A program whose kernels are all small never starts them (a Node worker thread
+   * is a V8 isolate of its own, 10-20 MB resident).
+   */
+  private start(): void {
+    const spawn = this.spawn;
+    this.spawn = null;
+    spawn?.();
+  }
+
+  /** The worker threads started so far (none until a job is worth splitting). */
+  get startedWorkers(): number {
+    return this.workers.length;
+  }
+
+  /** True once every worker has started (until then jobs run on fewer threads); starts them if they are not yet. */
   ready(): boolean {
+    this.start();
     return this.workers.every((w) => Atomics.load(w.ctrl, Slot.Ready) === 1);
   }
 
@@ -393,6 +414,7 @@ export class WasmEngine {
    */
   split(units: number, macs: number, main: (ctrl: number) => void): void {
     const job = this.ctrl;
+    if (macs >= this.threadMinMacs) this.start();
     const ready = macs >= this.threadMinMacs ? this.workers.filter((w) => Atomics.load(w.ctrl, Slot.Ready) === 1).slice(0, units - 1) : [];
     if (ready.length === 0) {
       job[Slot.J0] = 0;
