@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Generator, getCpuThreads, noGrad, randn, scope, tensor, type Tensor } from '@ggem/tensor';
+import { Generator, getCpuThreads, noGrad, randn, scope, setCpuThreads, tensor, type Tensor } from '@ggem/tensor';
 import { DataParallel } from '@ggem/tensor/node';
 import type { PresetName } from '@ggem/vit';
 import type { Impl, Workload } from '../harness.js';
@@ -102,6 +102,22 @@ export function vitStepWorkload(batch = 64): Workload {
     threads: getCpuThreads(),
     setup: () => ggemStep(model, x, y),
   };
+  // the same step with every kernel on this thread (the bar for one core)
+  const before = getCpuThreads();
+  const oneThread: Impl[] =
+    before > 1
+      ? [
+          {
+            engine: 'ggem, 1 thread',
+            threads: 1,
+            setup: () => {
+              setCpuThreads(1);
+              return ggemStep(model, x, y);
+            },
+            teardown: () => setCpuThreads(before),
+          },
+        ]
+      : [];
   const names = model.namedParameters().map(([name]) => name);
   // on one core the data-parallel row would be the 'ggem' row again
   const parallel = availableParallelism() > 1 ? [ggemParallelStep({ preset: 'vit_mnist_small', pooling: 'avg', seed: 0 }, names, spec.weights, x, y)] : [];
@@ -112,7 +128,17 @@ export function vitStepWorkload(batch = 64): Workload {
     flop,
     tolerance: 2e-3,
     budgetMs: 120_000,
-    impls: [ours, ...parallel, chromiumVitStep(spec), tfjsVit(spec, 'step'), jaxVit(spec, 'step'), jsPytorchVit(), torchVit(spec, 'step'), gpujsVitStep(spec)],
+    impls: [
+      ours,
+      ...oneThread,
+      ...parallel,
+      chromiumVitStep(spec),
+      tfjsVit(spec, 'step'),
+      jaxVit(spec, 'step'),
+      jsPytorchVit(),
+      torchVit(spec, 'step'),
+      gpujsVitStep(spec),
+    ],
   };
 }
 
