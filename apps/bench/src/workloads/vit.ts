@@ -63,6 +63,28 @@ function ggemParallelStep(arg: VitReplicaArg, names: string[], weights: VitSpec[
   };
 }
 
+/**
+ * The step with every kernel on this thread (the bar for one core): a model of its own from
+ * the same weights, and one thread set for each run only, so that in one process (with
+ * `--in-process`) the other rows keep their threads and their weights.
+ */
+function ggemOneThreadStep(arg: VitReplicaArg, spec: VitSpec, x: Tensor, y: Tensor): Impl {
+  return {
+    engine: 'ggem, 1 thread',
+    threads: 1,
+    setup() {
+      const model = benchVit(arg);
+      for (const [name, p] of model.namedParameters()) p.data.set(spec.weights.get(name)!.data);
+      const step = ggemStep(model, x, y);
+      return () => {
+        const before = getCpuThreads();
+        setCpuThreads(1);
+        return step().finally(() => setCpuThreads(before));
+      };
+    },
+  };
+}
+
 function makeSpec(preset: PresetName, pooling: 'avg' | 'token', batch: number, seed: number) {
   const model = benchVit({ preset, pooling, seed });
   const c = model.config;
@@ -95,32 +117,18 @@ function makeSpec(preset: PresetName, pooling: 'avg' | 'token', batch: number, s
  * cross-entropy, backward, AdamW). About 3 GFLOP.
  */
 export function vitStepWorkload(batch = 64): Workload {
-  const { model, spec, x } = makeSpec('vit_mnist_small', 'avg', batch, 0);
+  const arg = { preset: 'vit_mnist_small', pooling: 'avg', seed: 0 } as const satisfies VitReplicaArg;
+  const { model, spec, x } = makeSpec(arg.preset, arg.pooling, batch, arg.seed);
   const y = tensor(spec.labels);
   const ours: Impl = {
     engine: 'ggem',
     threads: getCpuThreads(),
     setup: () => ggemStep(model, x, y),
   };
-  // the same step with every kernel on this thread (the bar for one core)
-  const before = getCpuThreads();
-  const oneThread: Impl[] =
-    before > 1
-      ? [
-          {
-            engine: 'ggem, 1 thread',
-            threads: 1,
-            setup: () => {
-              setCpuThreads(1);
-              return ggemStep(model, x, y);
-            },
-            teardown: () => setCpuThreads(before),
-          },
-        ]
-      : [];
+  const oneThread = getCpuThreads() > 1 ? [ggemOneThreadStep(arg, spec, x, y)] : [];
   const names = model.namedParameters().map(([name]) => name);
   // on one core the data-parallel row would be the 'ggem' row again
-  const parallel = availableParallelism() > 1 ? [ggemParallelStep({ preset: 'vit_mnist_small', pooling: 'avg', seed: 0 }, names, spec.weights, x, y)] : [];
+  const parallel = availableParallelism() > 1 ? [ggemParallelStep(arg, names, spec.weights, x, y)] : [];
   const n = (spec.img / spec.patch) ** 2 + 1;
   const flop = 3 * 2 * batch * n * (spec.depth * (4 * spec.dim * spec.dim + 2 * spec.dim * spec.hidden + 2 * n * spec.dim));
   return {

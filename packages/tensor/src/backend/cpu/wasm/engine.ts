@@ -415,8 +415,9 @@ export class WasmEngine {
    */
   split(units: number, macs: number, main: (ctrl: number) => void): void {
     const job = this.ctrl;
-    if (macs >= this.threadMinMacs) this.start();
-    const ready = macs >= this.threadMinMacs ? this.workers.filter((w) => Atomics.load(w.ctrl, Slot.Ready) === 1).slice(0, units - 1) : [];
+    const worth = macs >= this.threadMinMacs;
+    if (worth) this.start();
+    const ready = worth ? this.workers.filter((w) => Atomics.load(w.ctrl, Slot.Ready) === 1).slice(0, units - 1) : [];
     if (ready.length === 0) {
       job[Slot.J0] = 0;
       job[Slot.J1] = units;
