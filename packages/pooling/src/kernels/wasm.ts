@@ -1,6 +1,6 @@
 import { extend } from '@ggem/tensor';
 
-const { buildModule, exp, F32, I32, log, op, V128, v } = extend;
+const { buildModule, Bytes, exp, F32, I32, log, op, V128, v } = extend;
 type FuncDef = extend.FuncDef;
 
 /**
@@ -24,8 +24,8 @@ function forward(): FuncDef {
   const [X, N, C, START, P, EPS, MP, RP, SP, TP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [CO, ROW, OUT, T, STRIDE] = [10, 11, 12, 13, 14]; // i32 locals
   const [M, PV, EV, XV, LR, E, SLO, SHI, TLO, THI, S1, S2, S3, EL, LM] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]; // v128
-  const body: number[] = [];
-  const emit = (...xs: number[][]) => xs.forEach((x) => body.push(...x));
+  const body = new Bytes();
+  const emit = (...xs: number[][]) => body.write(...xs);
   emit(op.get(C), op.i32(4), op.i32Mul, op.set(STRIDE));
   emit(op.get(EPS), [0xfd, 0x13], op.set(EV)); // f32x4.splat
   emit(op.i32(0), op.set(CO), op.loop);
@@ -68,15 +68,20 @@ function forward(): FuncDef {
     emit(op.get(CO), op.i32(16), op.i32Add, op.tee(CO), op.get(STRIDE), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name: 'gemForward', params: [I32, I32, I32, I32, I32, F32, I32, I32, I32, I32], locals: [...Array(5).fill(I32), ...Array(15).fill(V128)], body };
+  return {
+    name: 'gemForward',
+    params: [I32, I32, I32, I32, I32, F32, I32, I32, I32, I32],
+    locals: [...Array(5).fill(I32), ...Array(15).fill(V128)],
+    body: body.bytes,
+  };
 }
 
 function backward(): FuncDef {
   const [X, RP, K, GX, N, C, START, EPS] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [CO, ROW, OUT, SRC, T, STRIDE] = [8, 9, 10, 11, 12, 13];
   const [EV, XV] = [14, 15];
-  const body: number[] = [];
-  const emit = (...xs: number[][]) => xs.forEach((x) => body.push(...x));
+  const body = new Bytes();
+  const emit = (...xs: number[][]) => body.write(...xs);
   emit(op.get(C), op.i32(4), op.i32Mul, op.set(STRIDE));
   emit(op.get(EPS), [0xfd, 0x13], op.set(EV));
   emit(op.get(START), op.set(T), op.loop);
@@ -104,5 +109,5 @@ function backward(): FuncDef {
     emit(op.get(T), op.i32(1), op.i32Add, op.tee(T), op.get(N), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name: 'gemBackward', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [...Array(6).fill(I32), V128, V128], body };
+  return { name: 'gemBackward', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [...Array(6).fill(I32), V128, V128], body: body.bytes };
 }

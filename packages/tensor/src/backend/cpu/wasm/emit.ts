@@ -32,9 +32,43 @@ export function sleb(n: number): number[] {
   }
 }
 
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const str = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+/**
+ * A growing buffer of bytes, which kernels and modules are written into: its bytes live in
+ * one typed array, so writing a module leaves little for the garbage collector (arrays of
+ * numbers, spread into one another, left megabytes of young objects, and V8 sizes its young
+ * generation by what survives).
+ */
+export class Bytes {
+  private buf = new Uint8Array(1024);
+  length = 0;
+
+  /** Appends each part's bytes. */
+  write(...parts: ArrayLike<number>[]): void {
+    for (const p of parts) {
+      this.reserve(p.length);
+      if (p instanceof Uint8Array) this.buf.set(p, this.length);
+      else for (let i = 0; i < p.length; i++) this.buf[this.length + i] = p[i]!;
+      this.length += p.length;
+    }
+  }
+
+  /** Appends n as an unsigned LEB128. */
+  uleb(n: number): void {
+    this.write(uleb(n));
+  }
+
+  /** A view of the bytes written so far (valid until the next write). */
+  get bytes(): Uint8Array<ArrayBuffer> {
+    return this.buf.subarray(0, this.length);
+  }
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(2 * this.buf.length, this.length + n));
+    grown.set(this.bytes);
+    this.buf = grown;
+  }
+}
 
 /** Instructions. `simd(op)` is the 0xfd prefix with a LEB opcode; memargs are (log2 align, offset). */
 export const op = {
@@ -85,7 +119,7 @@ export interface FuncDef {
   name: string;
   params: number[];
   locals: number[];
-  body: number[];
+  body: ArrayLike<number>;
 }
 
 /**
@@ -93,7 +127,7 @@ export interface FuncDef {
  * allocated by type, and `loop` writes a counted loop (skipped when empty).
  */
 export class Fn {
-  readonly body: number[] = [];
+  readonly body = new Bytes();
   private readonly locals: number[] = [];
 
   constructor(
@@ -108,7 +142,7 @@ export class Fn {
   }
 
   emit(...xs: number[][]): void {
-    for (const x of xs) for (const b of x) this.body.push(b);
+    this.body.write(...xs);
   }
 
   /** for (i = from; i < end; i += step) body(); `end` is evaluated before each test (i32, signed). */
@@ -119,34 +153,54 @@ export class Fn {
   }
 
   def(): FuncDef {
-    return { name: this.name, params: this.params, locals: this.locals, body: this.body };
+    return { name: this.name, params: this.params, locals: this.locals, body: this.body.bytes };
   }
 }
 
 /** A module importing `env.memory` (shared when asked) and exporting the given functions (no results). */
 export function buildModule(funcs: FuncDef[], memory: { shared: boolean; min: number; max: number }): Uint8Array<ArrayBuffer> {
-  const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec([])]);
-  const limits = memory.shared ? [0x03, ...uleb(memory.min), ...uleb(memory.max)] : [0x01, ...uleb(memory.min), ...uleb(memory.max)];
-  const imports = [[...str('env'), ...str('memory'), 0x02, ...limits]];
-  const exports = funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]);
-  const codes = funcs.map((f) => {
-    const locals = vec(f.locals.map((t) => [1, t]));
-    const body = [...locals, ...f.body, ...op.end];
-    return [...uleb(body.length), ...body];
+  const out = new Bytes();
+  out.write([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const section = (id: number, items: number, write: (s: Bytes, i: number) => void) => {
+    const s = new Bytes();
+    s.uleb(items);
+    for (let i = 0; i < items; i++) write(s, i);
+    out.write([id]);
+    out.uleb(s.length);
+    out.write(s.bytes);
+  };
+  const name = (s: Bytes, text: string) => {
+    s.uleb(text.length);
+    s.write([...text].map((c) => c.charCodeAt(0)));
+  };
+  section(1, funcs.length, (s, i) => {
+    const { params } = funcs[i]!;
+    s.write([0x60]);
+    s.uleb(params.length);
+    s.write(params, [0]); // no results
   });
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vec(types)),
-    ...section(2, vec(imports)),
-    ...section(3, vec(funcs.map((_, i) => uleb(i)))),
-    ...section(7, vec(exports)),
-    ...section(10, vec(codes)),
-  ]);
+  section(2, 1, (s) => {
+    name(s, 'env');
+    name(s, 'memory');
+    s.write([0x02, memory.shared ? 0x03 : 0x01]);
+    s.uleb(memory.min);
+    s.uleb(memory.max);
+  });
+  section(3, funcs.length, (s, i) => s.uleb(i));
+  section(7, funcs.length, (s, i) => {
+    name(s, funcs[i]!.name);
+    s.write([0x00]);
+    s.uleb(i);
+  });
+  const code = new Bytes();
+  section(10, funcs.length, (s, i) => {
+    const f = funcs[i]!;
+    code.length = 0;
+    code.uleb(f.locals.length);
+    for (const t of f.locals) code.write([1, t]);
+    code.write(f.body, op.end);
+    s.uleb(code.length);
+    s.write(code.bytes);
+  });
+  return out.bytes.slice();
 }

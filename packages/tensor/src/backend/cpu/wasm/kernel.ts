@@ -1,4 +1,4 @@
-import { I32, op, V128, type FuncDef } from './emit.js';
+import { Bytes, I32, op, V128, type FuncDef } from './emit.js';
 
 export interface KernelShape {
   /** Rows of C per register tile. */
@@ -9,10 +9,10 @@ export interface KernelShape {
   fma: boolean;
 }
 
-type Emit = (...xs: number[][]) => void;
-function emitter(): [number[], Emit] {
-  const body: number[] = [];
-  return [body, (...xs) => xs.forEach((x) => body.push(...x))];
+type Emit = (...xs: ArrayLike<number>[]) => void;
+function emitter(): [Bytes, Emit] {
+  const body = new Bytes();
+  return [body, (...xs) => body.write(...xs)];
 }
 
 /**
@@ -163,7 +163,7 @@ function partFn(name: string, s: KernelShape, index: (name: string) => number): 
   }
   emit(op.end);
   emit(op.end);
-  return { name, params: [I32], locals: Array(8).fill(I32), body };
+  return { name, params: [I32], locals: Array(8).fill(I32), body: body.bytes };
 }
 
 /**
@@ -190,21 +190,21 @@ function packRowsFn(nr: number): FuncDef {
     emit(op.get(COL), op.i32(nr), op.i32Add, op.tee(COL), op.get(N), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name: `packBRows${nr}`, params: Array(5).fill(I32), locals: Array(3).fill(I32), body };
+  return { name: `packBRows${nr}`, params: Array(5).fill(I32), locals: Array(3).fill(I32), body: body.bytes };
 }
 
 /**
  * Sets locals ptr..ptr + w − 1 to the panel's w line pointers, src + min(first + l,
  * lines − 1)·stride: lines past the last repeat it (the packs' padding rows and columns).
  */
-function linePointers(w: number, first: number, lines: number, stride: number, src: number, ptr: number): number[] {
+function linePointers(w: number, first: number, lines: number, stride: number, src: number, ptr: number): ArrayLike<number> {
   const [body, emit] = emitter();
   for (let l = 0; l < w; l++) {
     emit(op.get(first), op.i32(l), op.i32Add, op.get(lines), op.i32(1), op.i32Sub);
     emit(op.get(first), op.i32(l), op.i32Add, op.get(lines), op.i32LtS, op.select); // min
     emit(op.get(stride), op.i32Mul, op.get(src), op.i32Add, op.set(ptr + l));
   }
-  return body;
+  return body.bytes;
 }
 
 /**
@@ -260,7 +260,7 @@ function packColsFn(nr: number): FuncDef {
     emit(op.get(COL), op.i32(nr), op.i32Add, op.tee(COL), op.get(N), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name: `packBCols${nr}`, params: Array(5).fill(I32), locals: [...Array(3 + nr).fill(I32), ...Array(8).fill(V128)], body };
+  return { name: `packBCols${nr}`, params: Array(5).fill(I32), locals: [...Array(3 + nr).fill(I32), ...Array(8).fill(V128)], body: body.bytes };
 }
 
 /**
@@ -288,7 +288,7 @@ function packAFn(mr: number): FuncDef {
     emit(op.get(ROW0), op.i32(mr), op.i32Add, op.tee(ROW0), op.get(M), op.i32LtS, op.brIf(0));
   }
   emit(op.end);
-  return { name: `packA${mr}`, params: Array(6).fill(I32), locals: Array(3 + mr).fill(I32), body };
+  return { name: `packA${mr}`, params: Array(6).fill(I32), locals: Array(3 + mr).fill(I32), body: body.bytes };
 }
 
 function gemmFn(s: KernelShape): FuncDef {
@@ -357,5 +357,5 @@ function gemmFn(s: KernelShape): FuncDef {
   }
   emit(op.end);
   const locals = [...Array(8 + mr - 1).fill(I32), ...Array(mr * nv + nv + 1).fill(V128)];
-  return { name: kernelNames(s).gemm, params: Array(12).fill(I32), locals, body };
+  return { name: kernelNames(s).gemm, params: Array(12).fill(I32), locals, body: body.bytes };
 }
